@@ -1,0 +1,145 @@
+"""The common graph every front end produces and every pass reads.
+
+A model is a DAG of operator nodes connected by named tensors, like ONNX: a node's inputs
+and outputs are tensor names; tensors with no producing node are model inputs or constants.
+Front ends only translate into this form; passes never see protobuf or JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import networkx as nx
+
+Dim = int | str | None
+"""One dimension: a size, a symbolic name such as ``"N"``, or ``None`` when unknown."""
+
+Shape = tuple[Dim, ...]
+
+# ONNX TensorProto.DataType -> (name, bytes per element); 0 for strings and unknown sizes.
+DTYPES: dict[int, tuple[str, int]] = {
+    1: ("float32", 4), 2: ("uint8", 1), 3: ("int8", 1), 4: ("uint16", 2), 5: ("int16", 2),
+    6: ("int32", 4), 7: ("int64", 8), 8: ("string", 0), 9: ("bool", 1), 10: ("float16", 2),
+    11: ("float64", 8), 12: ("uint32", 4), 13: ("uint64", 8), 14: ("complex64", 8),
+    15: ("complex128", 16), 16: ("bfloat16", 2), 17: ("float8e4m3fn", 1),
+    18: ("float8e4m3fnuz", 1), 19: ("float8e5m2", 1), 20: ("float8e5m2fnuz", 1),
+    21: ("uint4", 1), 22: ("int4", 1), 23: ("float4e2m1", 1),
+}
+DTYPE_BYTES: dict[str, int] = {name: size for name, size in DTYPES.values()}
+FLOAT_DTYPES = frozenset(
+    name for name, _ in DTYPES.values() if name.startswith(("float", "bfloat"))
+)
+
+
+def dtype_name(code: int) -> str:
+    return DTYPES.get(code, (f"dtype{code}", 0))[0]
+
+
+SPATIAL_NAMES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def format_shape(shape: Shape | None, per_sample: bool = False) -> str:
+    """``(64, 2, 2)``; specs leave out the implicit batch dim; unknown dims print as ``?``."""
+    if shape is None:
+        return "(?)"
+    dims = shape[1:] if per_sample else shape
+    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
+
+
+def axis_name(axis: int, rank: int) -> str:
+    """A readable name for tensor axis ``axis`` of an (N, C, *spatial) tensor."""
+    names = SPATIAL_NAMES.get(rank - 2)
+    if names and axis >= 2:
+        return names[axis - 2]
+    return {0: "N", 1: "C"}.get(axis, f"axis {axis}")
+
+TensorRole = Literal["input", "constant", "activation", "deferred"]
+
+
+@dataclass(slots=True)
+class ConstTensor:
+    """A constant tensor described by dims; ``values`` only for small tensors (never weights)."""
+
+    dims: tuple[int, ...]
+    dtype: str
+    values: tuple[Any, ...] | None = None
+
+
+@dataclass(slots=True)
+class Tensor:
+    """A named value flowing along the graph's edges.
+
+    ``role``:
+      - ``input``: a model input, ``shape`` declared by the source;
+      - ``constant``: an initializer, ``shape`` its dims, ``value`` when small enough to fold;
+      - ``activation``: produced by a node, shape found by the shape pass;
+      - ``deferred``: a weight whose dims follow from its consumer's input (JSON specs write
+        ``out_channels`` but not the weight's input channels); the consumer's op binds them.
+    """
+
+    name: str
+    role: TensorRole
+    shape: Shape | None = None
+    dtype: str = "float32"
+    value: ConstTensor | None = None
+    implicit: bool = False
+    """Created by a front end (a spec layer's weight), not named by the user."""
+    hint: Shape | None = None
+    """A shape found by another tool (onnx shape inference), used only for unmodelled ops."""
+
+
+@dataclass(slots=True)
+class Node:
+    """One operator application. ``op`` is the registry key; ``label`` is what the source calls it."""
+
+    name: str
+    op: str
+    inputs: list[str]
+    outputs: list[str]
+    attrs: dict[str, Any] = field(default_factory=dict)
+    domain: str = ""
+    label: str = ""
+    index: int = 0
+    location: str | None = None
+    attr_locations: dict[str, str] = field(default_factory=dict)
+    ignore: tuple[str, ...] = ()
+
+    def location_of(self, attr: str | None) -> str | None:
+        """Where an attribute of this node is written in the source, else the node itself."""
+        if attr is not None and attr in self.attr_locations:
+            return self.attr_locations[attr]
+        return self.location
+
+
+@dataclass(slots=True)
+class Model:
+    """A loaded model: its graph, tensors, and where it came from."""
+
+    path: str
+    format: Literal["spec", "onnx"]
+    name: str
+    nodes: dict[str, Node]
+    tensors: dict[str, Tensor]
+    inputs: list[str]
+    outputs: list[str]
+    graph: nx.DiGraph
+    order: list[str]
+    """Node names in topological order (source order where the graph allows it)."""
+    consumers: dict[str, list[str]]
+    """Tensor name -> names of the nodes reading it, in topological order."""
+    opset: dict[str, int] = field(default_factory=dict)
+    per_sample: bool = False
+    """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
+
+    def producer(self, tensor: str) -> str | None:
+        return self._producers.get(tensor)
+
+    @property
+    def _producers(self) -> dict[str, str]:
+        cached = self.graph.graph.get("producers")
+        if cached is None:
+            cached = {t: n.name for n in self.nodes.values() for t in n.outputs if t}
+            self.graph.graph["producers"] = cached
+        return cached

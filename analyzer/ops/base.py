@@ -1,0 +1,197 @@
+"""What an op declaration is, and the contexts its functions receive from the passes.
+
+An :class:`OpDef` holds everything convlint knows about one op: the shape rule (which also
+performs the op's checks and records resolved geometry such as padding), which inputs are
+weights, the receptive-field transform, the MAC count, and constant folding for the small
+integer tensors of shape computations. Passes walk the graph and call these functions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, NoReturn
+
+from analyzer.graph import ConstTensor, Dim, Node, Shape, format_shape
+from analyzer.receptive import Field
+from analyzer.rules import Diagnostic, Rule
+
+WeightKind = Literal["param", "buffer"]
+
+
+class UnknownInput(Exception):
+    """An input's shape (or a value the rule needs) is unknown: outputs stay unknown."""
+
+
+class ShapeError(Exception):
+    """The node cannot produce an output: reported as an error diagnostic."""
+
+    def __init__(self, rule: Rule, message: str, attr: str | None = None,
+                 partial: Shape | None = None):
+        super().__init__(message)
+        self.rule = rule
+        self.message = message
+        self.attr = attr
+        self.partial = partial
+        """What is still known of output 0 (e.g. the channels of a failed concat)."""
+
+
+class InferContext:
+    """What a shape rule sees of one node: attributes, input shapes/values, and a diagnostics sink."""
+
+    def __init__(
+        self,
+        node: Node,
+        opset: int,
+        in_shapes: Sequence[Shape | None],
+        in_dtypes: Sequence[str],
+        in_values: Sequence[ConstTensor | None],
+        deferred: Sequence[bool],
+        diagnostics: list[Diagnostic],
+        per_sample: bool = False,
+    ):
+        self.node = node
+        self.per_sample = per_sample
+        self.opset = opset
+        self._shapes = in_shapes
+        self._dtypes = in_dtypes
+        self._values = in_values
+        self._deferred = deferred
+        self._diagnostics = diagnostics
+        self.out_shapes: list[Shape | None] = [None] * len(node.outputs)
+        self.out_dtypes: list[str | None] = [None] * len(node.outputs)
+        self.out_values: list[ConstTensor | None] = [None] * len(node.outputs)
+        self.bound: dict[int, Shape] = {}
+        self.resolved: dict[str, Any] = {}
+
+    # -- reading ---------------------------------------------------------------------------
+    def attr(self, name: str, default: Any = None) -> Any:
+        return self.node.attrs.get(name, default)
+
+    def has(self, index: int) -> bool:
+        return index < len(self.node.inputs) and bool(self.node.inputs[index])
+
+    @property
+    def n_inputs(self) -> int:
+        return len(self.node.inputs)
+
+    def shape(self, index: int) -> Shape:
+        if not self.has(index):
+            raise UnknownInput(f"input {index} is missing")
+        shape = self._shapes[index]
+        if shape is None:
+            raise UnknownInput(f"input {index} has an unknown shape")
+        return shape
+
+    def dtype(self, index: int) -> str:
+        return self._dtypes[index] if self.has(index) else "float32"
+
+    def value(self, index: int) -> ConstTensor | None:
+        return self._values[index] if self.has(index) else None
+
+    def ints(self, index: int) -> tuple[int, ...] | None:
+        """The input's values when all are known integers (shape tensors, axes, pads...)."""
+        value = self.value(index)
+        if value is None or value.values is None:
+            return None
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in value.values):
+            return tuple(value.values)  # type: ignore[arg-type]
+        return None
+
+    def ints_from(self, attr: str, index: int, since: int) -> tuple[int, ...] | None:
+        """An integer list that is an attribute before opset ``since`` and an input after."""
+        if self.opset < since and attr in self.node.attrs:
+            return tuple(self.node.attrs[attr])
+        if self.has(index):
+            values = self.ints(index)
+            if values is None:
+                raise UnknownInput(f"{attr} is not a constant")
+            return values
+        if attr in self.node.attrs:
+            return tuple(self.node.attrs[attr])
+        return None
+
+    def weight(self, index: int, expected: Shape) -> Shape:
+        """A weight input's shape; a deferred weight (JSON specs) takes ``expected``."""
+        if self.has(index) and self._deferred[index]:
+            self.bound[index] = expected
+            return expected
+        return self.shape(index)
+
+    def fmt(self, shape: Shape | None) -> str:
+        """A shape as the user's source writes it (specs: per sample)."""
+        return format_shape(shape, self.per_sample)
+
+    # -- writing ---------------------------------------------------------------------------
+    def set(self, index: int, shape: Shape | None, dtype: str | None = None,
+            value: ConstTensor | None = None) -> None:
+        if index >= len(self.out_shapes):
+            return
+        self.out_shapes[index] = shape
+        self.out_dtypes[index] = dtype
+        self.out_values[index] = value
+
+    def resolve(self, key: str, value: Any) -> None:
+        """Record geometry the rule worked out (padding, windows) for the later passes."""
+        self.resolved[key] = value
+
+    def report(self, rule: Rule, message: str, attr: str | None = None) -> None:
+        self._diagnostics.append(
+            Diagnostic(rule.code, rule.severity, self.node.name, message, self.node.location_of(attr))
+        )
+
+    def fail(self, rule: Rule, message: str, attr: str | None = None,
+             partial: Shape | None = None) -> NoReturn:
+        raise ShapeError(rule, message, attr, partial)
+
+
+@dataclass(frozen=True, slots=True)
+class RfContext:
+    """What a receptive-field transform sees: the input fields and the resolved geometry."""
+
+    node: Node
+    fields: Sequence[Field | None]
+    in_shapes: Sequence[Shape | None]
+    out_shapes: Sequence[Shape | None]
+    resolved: Mapping[str, Any]
+    diagnostics: list[Diagnostic]
+
+    def data_fields(self) -> list[tuple[int, Field]]:
+        return [(i, f) for i, f in enumerate(self.fields) if f is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class CostContext:
+    node: Node
+    in_shapes: Sequence[Shape | None]
+    out_shapes: Sequence[Shape | None]
+    resolved: Mapping[str, Any]
+    batch: Dim
+    """The model's batch dim (dim 0 of its inputs): costs are per sample."""
+
+
+InferFn = Callable[[InferContext], None]
+RfFn = Callable[[RfContext], "Field | None"]
+MacsFn = Callable[[CostContext], "int | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class OpDef:
+    """Everything convlint knows about one op. See the module docstring."""
+
+    op: str
+    doc: str
+    infer: InferFn
+    rf: RfFn
+    macs: MacsFn
+    domain: str = ""
+    weights: Mapping[int, WeightKind] = field(default_factory=dict)
+    """Input index -> kind, for inputs that are weight operands (REFERENCE §5)."""
+    scale_operands: bool = False
+    """Constant operands with more than one element count as parameters (Add, Mul, ...)."""
+    shape_only: bool = False
+    """Moves data without computing (Reshape, Transpose...): parameters are traced through it."""
+
+
+def known(*dims: Dim) -> bool:
+    return all(isinstance(d, int) for d in dims)

@@ -1,0 +1,160 @@
+"""Helpers shared by op families: dim arithmetic, axes, broadcasting, default transforms."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+from analyzer.graph import Dim, Shape
+from analyzer.ops.base import CostContext, InferContext, RfContext
+from analyzer.receptive import Field, union
+from analyzer.rules import (
+    BROADCAST_MISMATCH,
+    CONV_CHANNEL_MISMATCH,
+    INNER_DIM_MISMATCH,
+    INVALID_ATTRIBUTE,
+    MIXED_STRIDES,
+    Diagnostic,
+)
+
+
+def prod(dims: Iterable[Dim]) -> int | None:
+    total = 1
+    for d in dims:
+        if not isinstance(d, int):
+            return None
+        total *= d
+    return total
+
+
+def per_sample(shape: Shape, batch: Dim) -> Shape:
+    """The dims of one sample: dim 0 is left out when it is the model's batch dim."""
+    if len(shape) > 1 and batch is not None and shape[0] == batch:
+        return shape[1:]
+    return shape
+
+
+def axis_index(ctx: InferContext, axis: int, rank: int, attr: str = "axis") -> int:
+    if not -rank <= axis < rank:
+        ctx.fail(INVALID_ATTRIBUTE, f"{attr}={axis} is outside a rank-{rank} tensor", attr)
+    return axis % rank
+
+
+def axes_indices(ctx: InferContext, axes: Sequence[int], rank: int, attr: str = "axes") -> list[int]:
+    return sorted({axis_index(ctx, a, rank, attr) for a in axes})
+
+
+def broadcast_dims(dims: Sequence[Dim]) -> tuple[Dim, bool]:
+    """The broadcast of one aligned column of dims, and whether they are compatible."""
+    sizes = {d for d in dims if isinstance(d, int) and d != 1}
+    if len(sizes) > 1:
+        return None, False
+    if sizes:
+        return sizes.pop(), True
+    names = {d for d in dims if isinstance(d, str)}
+    if None in dims:
+        return None, True
+    if len(names) == 1:
+        return names.pop(), True
+    if names:
+        return None, True
+    return 1, True
+
+
+def broadcast(ctx: InferContext, shapes: Sequence[Shape]) -> Shape:
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    out: list[Dim] = []
+    bad: list[tuple[Dim, ...]] = []
+    for column in zip(*padded):
+        dim, ok = broadcast_dims(column)
+        if not ok:
+            bad.append(column)
+        out.append(dim)
+    if bad:
+        listed = " and ".join(ctx.fmt(s) for s in shapes)
+        dims = "; ".join(" vs ".join(map(str, column)) for column in bad)
+        ctx.fail(BROADCAST_MISMATCH, f"shapes {listed} do not broadcast ({dims})", partial=tuple(out))
+    return tuple(out)
+
+
+def same_as_input(ctx: InferContext) -> None:
+    """Output 0 has input 0's shape and type (activations, normalisations, dropout)."""
+    ctx.set(0, ctx.shape(0), ctx.dtype(0))
+
+
+def rf_union(ctx: RfContext) -> Field | None:
+    """Element-wise and joining ops: each output unit sees what its aligned input units see."""
+    fields = ctx.data_fields()
+    if not fields:
+        return None
+    out_rank = len(ctx.out_shapes[0]) if ctx.out_shapes and ctx.out_shapes[0] is not None else None
+    aligned: list[Field] = []
+    for index, field in fields:
+        in_shape = ctx.in_shapes[index]
+        if out_rank is not None and in_shape is not None and len(in_shape) != out_rank:
+            shift = out_rank - len(in_shape)
+            field = field.moved(tuple(a + shift for a in field.axes))
+        aligned.append(field)
+    if len(aligned) == 1:
+        return aligned[0]
+    merged, same_strides = union(aligned)
+    if not same_strides:
+        strides = ", ".join(
+            "x".join(str(a.stride) for a in f.per_axis) for f in aligned if not f.is_global
+        )
+        ctx.diagnostics.append(
+            Diagnostic(
+                MIXED_STRIDES.code, MIXED_STRIDES.severity, ctx.node.name,
+                f"inputs have different strides relative to the model input ({strides}); "
+                "the receptive field is their union over one period",
+                ctx.node.location,
+            )
+        )
+    return merged
+
+
+def rf_global(ctx: RfContext) -> Field | None:
+    """Each output unit sees the whole input (global pooling, flattening into a matmul)."""
+    fields = ctx.data_fields()
+    if not fields:
+        return None
+    merged, _ = union([f for _, f in fields])
+    return merged.globalized()
+
+
+def no_macs(ctx: CostContext) -> int | None:
+    return 0
+
+
+def ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def gcd_all(values: Iterable[int]) -> int:
+    return math.gcd(*values)
+
+
+def check_positive(ctx: InferContext, values: Sequence[int], attr: str) -> None:
+    bad = [v for v in values if v <= 0]
+    if bad:
+        ctx.fail(INVALID_ATTRIBUTE, f"{attr} must be positive, got {list(values)}", attr)
+
+
+def channel_mismatch(ctx: InferContext, expected: int, actual: int, weight: Shape, fix: str) -> None:
+    """One message for a weight that wants other input channels (or features) than it gets."""
+    if ctx.attr(fix) is not None:
+        ctx.report(
+            CONV_CHANNEL_MISMATCH if fix == "in_channels" else INNER_DIM_MISMATCH,
+            f"{fix}={ctx.attr(fix)} but its input {ctx.fmt(ctx.shape(0))} has {actual}; set "
+            f"{fix} to {actual}, or make the producer give {ctx.attr(fix)}",
+            fix,
+        )
+    else:
+        ctx.report(
+            CONV_CHANNEL_MISMATCH if fix == "in_channels" else INNER_DIM_MISMATCH,
+            f"weight {tuple(weight)} expects {expected} input "
+            f"{'channels' if fix == 'in_channels' else 'features'} but its input "
+            f"{ctx.fmt(ctx.shape(0))} has {actual}",
+            fix,
+        )

@@ -1,0 +1,585 @@
+"""Ops that move, join, cut or describe tensors, and the small integer computations of shapes.
+
+Exporters compute reshape targets at run time (``Shape -> Gather -> Unsqueeze -> Concat ->
+Reshape``); these rules fold such small integer tensors so the targets resolve statically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from analyzer.graph import ConstTensor, Dim, Shape, dtype_name
+from analyzer.ops import register
+from analyzer.ops.base import InferContext, RfContext, UnknownInput
+from analyzer.ops.common import (
+    axes_indices,
+    axis_index,
+    broadcast,
+    prod,
+    rf_global,
+    rf_union,
+)
+from analyzer.ops.window import Window, rf_shift
+from analyzer.receptive import Field
+from analyzer.rules import CONCAT_MISMATCH, INVALID_ATTRIBUTE, RESHAPE_MISMATCH
+
+MAX_FOLD = 1024
+"""Largest tensor whose values are folded (shape computations are tiny)."""
+
+
+def _const(shape: Shape, dtype: str, values: Sequence[Any] | None) -> ConstTensor | None:
+    if values is None or any(not isinstance(d, int) for d in shape) or len(values) > MAX_FOLD:
+        return None
+    return ConstTensor(tuple(shape), dtype, tuple(values))  # type: ignore[arg-type]
+
+
+def _values(ctx: InferContext, index: int) -> tuple[Any, ...] | None:
+    value = ctx.value(index)
+    return value.values if value is not None else None
+
+
+# -- constants and shape descriptions -------------------------------------------------------
+def infer_constant(ctx: InferContext) -> None:
+    value: ConstTensor | None = ctx.attr("value")
+    if value is None:
+        ctx.fail(INVALID_ATTRIBUTE, "Constant has no value", "value")
+    ctx.set(0, tuple(value.dims), value.dtype, value)
+
+
+def infer_constant_of_shape(ctx: InferContext) -> None:
+    dims = ctx.ints(0)
+    if dims is None:
+        length = ctx.shape(0)[0] if ctx.shape(0) else 0
+        ctx.set(0, (None,) * length if isinstance(length, int) else None, _fill(ctx).dtype)
+        return
+    if any(d < 0 for d in dims):
+        ctx.fail(INVALID_ATTRIBUTE, f"negative dims {list(dims)}", "value")
+    fill = _fill(ctx)
+    count = prod(dims)
+    values = None
+    if count is not None and count <= MAX_FOLD and fill.values:
+        values = fill.values * count
+    ctx.set(0, dims, fill.dtype, _const(dims, fill.dtype, values))
+
+
+def _fill(ctx: InferContext) -> ConstTensor:
+    return ctx.attr("value") or ConstTensor((1,), "float32", (0.0,))
+
+
+def infer_shape(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    rank = len(x)
+    start = ctx.attr("start", 0)
+    end = ctx.attr("end", rank)
+    start, end = (max(0, min(rank, v + rank if v < 0 else v)) for v in (start, end))
+    dims = x[start:end]
+    ctx.set(0, (len(dims),), "int64", ConstTensor((len(dims),), "int64", tuple(dims)))
+
+
+def infer_size(ctx: InferContext) -> None:
+    count = prod(ctx.shape(0))
+    ctx.set(0, (), "int64", ConstTensor((), "int64", (count,)))
+
+
+def infer_cast(ctx: InferContext) -> None:
+    to = ctx.attr("to", 1)
+    dtype = dtype_name(to) if isinstance(to, int) else str(to)
+    x = ctx.shape(0)
+    values = _values(ctx, 0)
+    if values is not None:
+        if dtype.startswith(("int", "uint")):
+            values = tuple(int(v) if isinstance(v, (int, float)) else v for v in values)
+        elif dtype.startswith("float"):
+            values = tuple(float(v) if isinstance(v, (int, float)) else v for v in values)
+    ctx.set(0, x, dtype, _const(x, dtype, values))
+
+
+# -- joining and cutting ----------------------------------------------------------------------
+def infer_concat(ctx: InferContext) -> None:
+    present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
+    shapes = [ctx.shape(i) for i in present]
+    rank = len(shapes[0])
+    axis = axis_index(ctx, ctx.attr("axis", 0), rank)
+    for i, shape in zip(present, shapes):
+        if len(shape) != rank:
+            ctx.fail(
+                CONCAT_MISMATCH,
+                f"input {i} {ctx.fmt(shape)} has another rank than {ctx.fmt(shapes[0])}",
+            )
+    out: list[Dim] = []
+    bad: list[int] = []
+    for a in range(rank):
+        column = [s[a] for s in shapes]
+        if a == axis:
+            total = prod(column)
+            out.append(sum(column) if total is not None else None)  # type: ignore[arg-type]
+            continue
+        sizes = {d for d in column if isinstance(d, int)}
+        if len(sizes) > 1:
+            bad.append(a)
+            out.append(None)
+        else:
+            out.append(sizes.pop() if sizes else (column[0] if len(set(column)) == 1 else None))
+    if bad:
+        listed = ", ".join(ctx.fmt(s) for s in shapes)
+        where = " and ".join(_axis_label(ctx, a, rank) for a in bad)
+        ctx.fail(
+            CONCAT_MISMATCH,
+            f"inputs {listed} differ in {where}; only the concat axis may differ",
+            "axis",
+            partial=tuple(out),
+        )
+    values = None
+    if rank == 1 and all(ctx.value(i) is not None for i in present):
+        values = [v for i in present for v in ctx.value(i).values]  # type: ignore[union-attr]
+    ctx.set(0, tuple(out), ctx.dtype(present[0]), _const(tuple(out), ctx.dtype(0), values))
+
+
+def _axis_label(ctx: InferContext, axis: int, rank: int) -> str:
+    from analyzer.graph import axis_name
+
+    name = axis_name(axis, rank)
+    index = axis - 1 if ctx.per_sample else axis
+    return f"axis {index} ({name})" if len(name) == 1 else name
+
+
+def infer_split(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    axis = axis_index(ctx, ctx.attr("axis", 0), len(x))
+    count = len(ctx.node.outputs)
+    split = ctx.ints_from("split", 1, since=13)
+    size = x[axis]
+    if split is None:
+        if not isinstance(size, int):
+            parts: list[Dim] = [None] * count
+        else:
+            chunk = -(-size // count)
+            parts = [min(chunk, size - i * chunk) for i in range(count)]
+    else:
+        parts = list(split)
+        if isinstance(size, int) and sum(split) != size:
+            ctx.fail(
+                RESHAPE_MISMATCH, f"split sizes {list(split)} do not add up to {size}", "split"
+            )
+    offset: int | None = 0
+    for i, part in enumerate(parts):
+        ctx.set(i, (*x[:axis], part, *x[axis + 1:]), ctx.dtype(0))
+        ctx.resolve(f"offset{i}", (axis, offset))
+        offset = offset + part if isinstance(offset, int) and isinstance(part, int) else None
+
+
+def _clamp_slice(start: int, end: int, step: int, size: int) -> tuple[int, int]:
+    """ONNX Slice clamping: returns (clamped start, number of elements)."""
+    if start < 0:
+        start += size
+    if end < 0:
+        end += size
+    if step > 0:
+        start = max(0, min(size, start))
+        end = max(0, min(size, end))
+        return start, max(0, -(-(end - start) // step))
+    start = max(-1, min(size - 1, start))
+    end = max(-1, min(size - 1, end))
+    return start, max(0, -(-(start - end) // -step))
+
+
+def infer_slice(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    if ctx.opset < 10:
+        starts, ends = ctx.attr("starts"), ctx.attr("ends")
+        axes, steps = ctx.attr("axes"), None
+        if starts is None or ends is None:
+            ctx.fail(INVALID_ATTRIBUTE, "Slice needs starts and ends", "starts")
+    else:
+        starts, ends = ctx.ints(1), ctx.ints(2)
+        axes = ctx.ints(3) if ctx.has(3) else None
+        steps = ctx.ints(4) if ctx.has(4) else None
+        if starts is None or ends is None or (ctx.has(3) and axes is None) or (
+            ctx.has(4) and steps is None
+        ):
+            raise UnknownInput("slice bounds are not constant")
+    axes = [axis_index(ctx, a, len(x), "axes") for a in (axes or range(len(starts)))]
+    steps = list(steps) if steps is not None else [1] * len(starts)
+    out = list(x)
+    windows: dict[int, Window] = {}
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        if step == 0:
+            ctx.fail(INVALID_ATTRIBUTE, "slice step must not be 0", "steps")
+        size = x[axis]
+        if not isinstance(size, int):
+            out[axis] = size if (start, end, step) == (0, _INT_MAX, 1) else None
+            continue
+        begin, count = _clamp_slice(start, end, step, size)
+        out[axis] = count
+        if step > 0:
+            windows[axis] = Window(1, step, 1, -begin, 0)
+    ctx.resolve("shift", windows)
+    values = _values(ctx, 0)
+    if values is not None and len(x) == 1 and isinstance(x[0], int):
+        begin, count = _clamp_slice(starts[0], ends[0], steps[0], x[0])
+        values = [values[begin + i * steps[0]] for i in range(count)]
+    else:
+        values = None
+    ctx.set(0, tuple(out), ctx.dtype(0), _const(tuple(out), ctx.dtype(0), values))
+
+
+_INT_MAX = 2**63 - 1
+
+
+def infer_gather(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    indices = ctx.shape(1)
+    axis = axis_index(ctx, ctx.attr("axis", 0), len(x))
+    out = (*x[:axis], *indices, *x[axis + 1:])
+    values = None
+    data, picks = _values(ctx, 0), ctx.ints(1)
+    if data is not None and picks is not None and len(x) == 1 and isinstance(x[0], int):
+        if all(-x[0] <= p < x[0] for p in picks):
+            values = [data[p] for p in picks]
+        else:
+            ctx.fail(INVALID_ATTRIBUTE, f"indices {list(picks)} are outside {x[0]} elements", "axis")
+    ctx.set(0, out, ctx.dtype(0), _const(out, ctx.dtype(0), values))
+
+
+# -- reshaping --------------------------------------------------------------------------------
+def infer_flatten(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    axis = ctx.attr("axis", 1)
+    if not -len(x) <= axis <= len(x):
+        ctx.fail(INVALID_ATTRIBUTE, f"axis={axis} is outside a rank-{len(x)} tensor", "axis")
+    axis %= len(x) + 1 if axis < 0 else len(x) + 1
+    out = (_merge(x[:axis]), _merge(x[axis:]))
+    _set_reshaped(ctx, out)
+
+
+def _merge(dims: Sequence[Dim]) -> Dim:
+    """The product of dims; a lone symbolic dim (times ones) keeps its name."""
+    rest = [d for d in dims if d != 1]
+    if len(rest) == 1:
+        return rest[0]
+    return prod(dims)
+
+
+def _set_reshaped(ctx: InferContext, out: Shape) -> None:
+    """Output 0 holds input 0's elements in shape ``out`` (values follow when folded)."""
+    value = ctx.value(0)
+    ctx.set(0, out, ctx.dtype(0), _const(out, ctx.dtype(0), value.values if value else None))
+
+
+def infer_reshape(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    target = ctx.attr("shape") if ctx.opset < 5 else ctx.ints(1)
+    if target is None:
+        target_value = ctx.value(1) if ctx.opset >= 5 else None
+        if target_value is None or target_value.values is None:
+            length = ctx.shape(1)[0] if ctx.opset >= 5 and ctx.shape(1) else None
+            ctx.set(0, (None,) * length if isinstance(length, int) else None, ctx.dtype(0))
+            return
+        target = target_value.values
+    _set_reshaped(ctx, tuple(_reshape_target(ctx, x, list(target))))
+
+
+def _reshape_target(ctx: InferContext, x: Shape, target: list[Any]) -> list[Dim]:
+    allow_zero = bool(ctx.attr("allowzero", 0))
+    out: list[Dim] = []
+    infer_at = None
+    for i, d in enumerate(target):
+        if d == 0 and not allow_zero:
+            if i >= len(x):
+                ctx.fail(RESHAPE_MISMATCH, f"target {target} copies dim {i} of {ctx.fmt(x)}")
+            out.append(x[i])
+        elif d == -1:
+            if infer_at is not None:
+                ctx.fail(RESHAPE_MISMATCH, f"target {target} has more than one -1")
+            infer_at = i
+            out.append(None)
+        elif isinstance(d, int) and d < -1:
+            ctx.fail(RESHAPE_MISMATCH, f"target {target} has a negative dim")
+        else:
+            out.append(d)
+    remaining = _cancel(list(x), [d for i, d in enumerate(out) if i != infer_at])
+    if remaining is None:
+        return out
+    have, want = remaining
+    if infer_at is not None:
+        if have is not None and want not in (None, 0) and have % want == 0:
+            out[infer_at] = have // want
+        elif have is not None and want is not None:
+            ctx.fail(
+                RESHAPE_MISMATCH,
+                f"cannot reshape {ctx.fmt(x)} into {target}: {have} elements are not divisible by "
+                f"{want}",
+            )
+    elif have is not None and want is not None and have != want:
+        ctx.fail(
+            RESHAPE_MISMATCH,
+            f"cannot reshape {ctx.fmt(x)} ({_count(x)} elements) into {target}",
+        )
+    return out
+
+
+def _count(shape: Shape) -> str:
+    n = prod(shape)
+    return str(n) if n is not None else "?"
+
+
+def _cancel(src: list[Dim], dst: list[Dim]) -> tuple[int | None, int | None] | None:
+    """Element counts of src and dst after cancelling common symbolic dims; None if unknowable."""
+    src_rest = list(src)
+    dst_rest: list[Dim] = []
+    for d in dst:
+        if isinstance(d, str) and d in src_rest:
+            src_rest.remove(d)
+        else:
+            dst_rest.append(d)
+    return prod(src_rest), prod(dst_rest)
+
+
+def infer_transpose(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    perm = ctx.attr("perm") or list(reversed(range(len(x))))
+    if sorted(perm) != list(range(len(x))):
+        ctx.fail(INVALID_ATTRIBUTE, f"perm {list(perm)} is not a permutation of {len(x)} axes", "perm")
+    ctx.set(0, tuple(x[p] for p in perm), ctx.dtype(0))
+
+
+def infer_squeeze(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    axes = ctx.ints_from("axes", 1, since=13)
+    if axes is None:
+        if any(d is None or isinstance(d, str) for d in x):
+            raise UnknownInput("squeeze of unknown dims")
+        drop = {i for i, d in enumerate(x) if d == 1}
+    else:
+        drop = set(axes_indices(ctx, axes, len(x)))
+        bad = [i for i in drop if isinstance(x[i], int) and x[i] != 1]
+        if bad:
+            ctx.fail(INVALID_ATTRIBUTE, f"cannot squeeze axis {bad[0]} of {ctx.fmt(x)}: not 1", "axes")
+    _set_reshaped(ctx, tuple(d for i, d in enumerate(x) if i not in drop))
+
+
+def infer_unsqueeze(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    axes = ctx.ints_from("axes", 1, since=13)
+    if axes is None:
+        ctx.fail(INVALID_ATTRIBUTE, "Unsqueeze needs axes", "axes")
+    rank = len(x) + len(axes)
+    where = set(axes_indices(ctx, axes, rank))
+    rest = iter(x)
+    _set_reshaped(ctx, tuple(1 if i in where else next(rest) for i in range(rank)))
+
+
+def infer_expand(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    target = ctx.ints(1)
+    if target is None:
+        raise UnknownInput("expand shape is not constant")
+    ctx.set(0, broadcast(ctx, [x, tuple(target)]), ctx.dtype(0))
+
+
+def infer_tile(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    repeats = ctx.ints(1)
+    if repeats is None:
+        raise UnknownInput("tile repeats are not constant")
+    if len(repeats) != len(x):
+        ctx.fail(INVALID_ATTRIBUTE, f"repeats {list(repeats)} do not match rank {len(x)}")
+    ctx.set(0, tuple(d * r if isinstance(d, int) else None for d, r in zip(x, repeats)), ctx.dtype(0))
+
+
+def infer_range(ctx: InferContext) -> None:
+    values = [_values(ctx, i) for i in range(3)]
+    if any(v is None or not isinstance(v[0], (int, float)) for v in values):
+        ctx.set(0, (None,), ctx.dtype(0))
+        return
+    start, limit, delta = (v[0] for v in values)  # type: ignore[index]
+    if delta == 0:
+        ctx.fail(INVALID_ATTRIBUTE, "Range delta must not be 0")
+    count = max(0, int(-(-(limit - start) // delta)))
+    items = [start + i * delta for i in range(count)] if count <= MAX_FOLD else None
+    ctx.set(0, (count,), ctx.dtype(0), _const((count,), ctx.dtype(0), items))
+
+
+def infer_pad(ctx: InferContext) -> None:
+    """ONNX Pad; JSON specs may give ``pads`` as one int for every side of every spatial axis."""
+    x = ctx.shape(0)
+    if isinstance(ctx.attr("pads"), int):
+        spatial = len(x) - 2
+        pads, axes = (ctx.attr("pads"),) * (2 * spatial), list(range(2, len(x)))
+    else:
+        pads = ctx.ints_from("pads", 1, since=11)
+        axes = ctx.ints(3) if ctx.has(3) else ctx.attr("axes")
+    if pads is None:
+        ctx.fail(INVALID_ATTRIBUTE, "Pad needs pads", "pads")
+    axes = [axis_index(ctx, a, len(x), "axes") for a in axes] if axes is not None else list(range(len(x)))
+    if len(pads) != 2 * len(axes):
+        ctx.fail(INVALID_ATTRIBUTE, f"pads {list(pads)} need {2 * len(axes)} values", "pads")
+    out = list(x)
+    windows: dict[int, Window] = {}
+    for i, axis in enumerate(axes):
+        begin, end = pads[i], pads[i + len(axes)]
+        size = x[axis]
+        if isinstance(size, int):
+            out[axis] = size + begin + end
+            if out[axis] < 0:
+                ctx.fail(INVALID_ATTRIBUTE, f"pads {list(pads)} remove more than the input", "pads")
+        else:
+            out[axis] = size if begin + end == 0 else None
+        windows[axis] = Window(1, 1, 1, begin, end)
+    ctx.resolve("shift", windows)
+    ctx.set(0, tuple(out), ctx.dtype(0))
+
+
+def infer_reduce(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    since = 13 if ctx.node.op == "ReduceSum" else 18
+    axes = ctx.ints_from("axes", 1, since=since)
+    keep = bool(ctx.attr("keepdims", 1))
+    if not axes:
+        reduced = set() if ctx.attr("noop_with_empty_axes", 0) else set(range(len(x)))
+    else:
+        reduced = set(axes_indices(ctx, axes, len(x)))
+    ctx.resolve("reduced", reduced)
+    out = tuple(1 if i in reduced else d for i, d in enumerate(x) if keep or i not in reduced)
+    ctx.set(0, out, ctx.dtype(0))
+
+
+def infer_arg_reduce(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    axis = axis_index(ctx, ctx.attr("axis", 0), len(x))
+    keep = bool(ctx.attr("keepdims", 1))
+    ctx.resolve("reduced", {axis})
+    out = tuple(1 if i == axis else d for i, d in enumerate(x) if keep or i != axis)
+    ctx.set(0, out, "int64")
+
+
+def infer_data_dependent(ctx: InferContext) -> None:
+    x = ctx.shape(0)
+    ctx.set(0, (len(x), None), "int64")
+
+
+# -- receptive fields ---------------------------------------------------------------------------
+def map_axes(src: Shape, dst: Shape) -> dict[int, int] | None:
+    """Axes of ``src`` that survive a reshape into ``dst`` unmerged: src axis -> dst axis."""
+    mapping: dict[int, int] = {}
+    i = j = 0
+    while i < len(src) and j < len(dst):
+        a, b = src[i], dst[j]
+        if a is None or b is None:
+            return None
+        if a == b:
+            mapping[i] = j
+            i, j = i + 1, j + 1
+        elif a == 1:
+            i += 1
+        elif b == 1:
+            j += 1
+        elif isinstance(a, int) and isinstance(b, int):
+            have, want = a, b
+            while have != want:
+                if have < want:
+                    i += 1
+                    if i >= len(src) or not isinstance(src[i], int):
+                        return None
+                    have *= src[i]  # type: ignore[operator]
+                else:
+                    j += 1
+                    if j >= len(dst) or not isinstance(dst[j], int):
+                        return None
+                    want *= dst[j]  # type: ignore[operator]
+            i, j = i + 1, j + 1
+        else:
+            return None
+    return mapping
+
+
+def rf_reshape(ctx: RfContext) -> Field | None:
+    """Spatial axes that survive unmerged keep their field; a merged one makes the field global."""
+    field = ctx.fields[0] if ctx.fields else None
+    src, dst = ctx.in_shapes[0], ctx.out_shapes[0]
+    if field is None or src is None or dst is None:
+        return None if field is None or not field.is_global else field
+    mapping = map_axes(src, dst)
+    if mapping is None or any(a not in mapping for a in field.axes):
+        return field.globalized()
+    return field.moved(tuple(mapping[a] for a in field.axes))
+
+
+def rf_transpose(ctx: RfContext) -> Field | None:
+    field = ctx.fields[0] if ctx.fields else None
+    if field is None:
+        return None
+    perm = list(ctx.node.attrs.get("perm") or reversed(range(len(ctx.in_shapes[0] or ()))))
+    if not perm:
+        return None
+    return field.moved(tuple(perm.index(a) for a in field.axes))
+
+
+def rf_reduce(ctx: RfContext) -> Field | None:
+    field = ctx.fields[0] if ctx.fields else None
+    reduced: set[int] | None = ctx.resolved.get("reduced")
+    if field is None or reduced is None:
+        return None
+    if any(a in reduced for a in field.axes):
+        return field.globalized()
+    keep = bool(ctx.node.attrs.get("keepdims", 1))
+    if keep:
+        return field
+    return field.moved(tuple(a - sum(1 for r in reduced if r < a) for a in field.axes))
+
+
+def rf_split(ctx: RfContext) -> Field | None:
+    return rf_union(ctx)
+
+
+def rf_gather(ctx: RfContext) -> Field | None:
+    field = ctx.fields[0] if ctx.fields else None
+    x, indices = ctx.in_shapes[0], ctx.in_shapes[1]
+    if field is None or x is None or indices is None:
+        return None
+    axis = ctx.node.attrs.get("axis", 0) % len(x)
+    if axis in field.axes:
+        return None
+    shift = len(indices) - 1
+    return field.moved(tuple(a + shift if a > axis else a for a in field.axes))
+
+
+register("Constant", infer=infer_constant, doc="A constant tensor given as an attribute.")
+register(
+    "ConstantOfShape",
+    infer=infer_constant_of_shape,
+    doc="A tensor of the given (constant) shape filled with one value.",
+)
+register("Shape", infer=infer_shape, rf=lambda ctx: None, doc="The shape of its input, as int64.")
+register("Size", infer=infer_size, rf=lambda ctx: None, doc="The element count of its input.")
+register("Cast", infer=infer_cast, shape_only=True, doc="Changes the element type.")
+register("Concat", infer=infer_concat, doc="Joins tensors along axis; other dims must match.")
+register("Split", infer=infer_split, rf=rf_split, doc="Cuts a tensor along axis.")
+register("Slice", infer=infer_slice, rf=rf_shift, doc="Takes start:end:step along axes.")
+register("Gather", infer=infer_gather, rf=rf_gather, doc="Takes entries along axis by index.")
+register(
+    "Flatten",
+    infer=infer_flatten,
+    rf=rf_reshape,
+    shape_only=True,
+    doc="Reshapes to 2-D: dims before axis, dims from axis on.",
+)
+register("Reshape", infer=infer_reshape, rf=rf_reshape, shape_only=True, doc="Reshapes to a target shape.")
+register("Squeeze", infer=infer_squeeze, rf=rf_reshape, shape_only=True, doc="Removes axes of size 1.")
+register("Unsqueeze", infer=infer_unsqueeze, rf=rf_reshape, shape_only=True, doc="Inserts axes of size 1.")
+register("Transpose", infer=infer_transpose, rf=rf_transpose, shape_only=True, doc="Permutes axes.")
+register("Expand", infer=infer_expand, doc="Broadcasts to a shape.")
+register("Tile", infer=infer_tile, doc="Repeats the input along each axis.")
+register("Range", infer=infer_range, rf=lambda ctx: None, doc="A 1-D sequence start:limit:delta.")
+register("Pad", infer=infer_pad, rf=rf_shift, doc="Pads (or crops, when negative) each axis.")
+register(
+    "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+    "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare",
+    infer=infer_reduce,
+    rf=rf_reduce,
+    doc="Reduces axes (all when none given); keepdims keeps them as 1. Over spatial axes it is "
+    "global pooling.",
+)
+register("ArgMax", "ArgMin", infer=infer_arg_reduce, rf=rf_reduce, doc="Index of the extreme along axis.")
+register("NonZero", infer=infer_data_dependent, rf=rf_global, doc="Indices of non-zero elements: data-dependent count.")

@@ -1,0 +1,270 @@
+"""Sliding-window arithmetic shared by Conv, ConvTranspose and the pools (REFERENCE §2, §3).
+
+Per spatial axis, with effective kernel ``ke = d*(k-1) + 1`` and ``span = in + pb + pe - ke``:
+floor mode ``out = span // s + 1``; ceil mode ``out = ceil(span / s) + 1``, minus one when the
+last window would start beyond the input and its begin padding (PyTorch's and onnxruntime's
+rule). The resolved geometry is recorded for the receptive-field and floor-drop passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from analyzer.graph import Dim, Shape, axis_name
+from analyzer.ops.base import InferContext, RfContext
+from analyzer.ops.common import ceil_div, check_positive
+from analyzer.receptive import Field
+from analyzer.rules import INVALID_ATTRIBUTE, KERNEL_EXCEEDS_INPUT, RANK_MISMATCH
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    kernel: int
+    stride: int
+    dilation: int
+    pad_begin: int | None
+    """``None`` when it depends on an unknown input size (SAME padding, stride > 1)."""
+    pad_end: int | None
+
+    @property
+    def effective(self) -> int:
+        return self.dilation * (self.kernel - 1) + 1
+
+
+@dataclass(frozen=True, slots=True)
+class Geometry:
+    """The windows of one node along its spatial axes (tensor axes ``axes``)."""
+
+    axes: tuple[int, ...]
+    windows: tuple[Window, ...]
+    in_sizes: tuple[Dim, ...]
+    out_sizes: tuple[Dim, ...]
+    transposed: bool = False
+
+
+def per_axis(ctx: InferContext, attr: str, rank: int, default: int) -> tuple[int, ...]:
+    """An attribute given as one value for all axes or one per axis."""
+    value = ctx.attr(attr)
+    if value is None:
+        return (default,) * rank
+    if isinstance(value, int):
+        return (value,) * rank
+    values = tuple(value)
+    if len(values) != rank:
+        ctx.fail(
+            RANK_MISMATCH,
+            f"{attr} has {len(values)} values {list(values)} but the input has {rank} spatial "
+            f"{'axis' if rank == 1 else 'axes'}",
+            attr,
+        )
+    return values
+
+
+def explicit_pads(ctx: InferContext, rank: int) -> list[tuple[int, int]]:
+    """``pads`` as (begin, end) per axis; ONNX order is all begins, then all ends."""
+    value = ctx.attr("pads")
+    if value is None:
+        return [(0, 0)] * rank
+    if isinstance(value, int):
+        return [(value, value)] * rank
+    values = tuple(value)
+    if len(values) != 2 * rank:
+        ctx.fail(
+            RANK_MISMATCH,
+            f"pads has {len(values)} values {list(values)}; {2 * rank} expected "
+            f"(begin and end for {rank} spatial {'axis' if rank == 1 else 'axes'})",
+            "pads",
+        )
+    return [(values[i], values[i + rank]) for i in range(rank)]
+
+
+def spatial_of(ctx: InferContext, shape: Shape, kernel_rank: int | None = None) -> Shape:
+    """The spatial dims of an (N, C, *spatial) input, checking its rank."""
+    if len(shape) < 3:
+        ctx.fail(
+            RANK_MISMATCH,
+            f"{ctx.node.label or ctx.node.op} needs (N, C, *spatial) input with at least one "
+            f"spatial axis, got {ctx.fmt(shape)}",
+        )
+    spatial = shape[2:]
+    if kernel_rank is not None and kernel_rank != len(spatial):
+        ctx.fail(
+            RANK_MISMATCH,
+            f"a {kernel_rank}-D kernel cannot slide over {ctx.fmt(shape)} "
+            f"({len(spatial)} spatial {'axis' if len(spatial) == 1 else 'axes'})",
+            "kernel_shape",
+        )
+    return spatial
+
+
+def _same_pads(total: int, upper: bool) -> tuple[int, int]:
+    small = total // 2
+    return (small, total - small) if upper else (total - small, small)
+
+
+def sliding(ctx: InferContext, shape: Shape, kernel: Sequence[int], ceil_mode: bool = False) -> Shape:
+    """Output spatial dims of a Conv or pool over ``shape``; records the geometry."""
+    spatial = spatial_of(ctx, shape, len(kernel))
+    rank = len(spatial)
+    strides = per_axis(ctx, "strides", rank, 1)
+    dilations = per_axis(ctx, "dilations", rank, 1)
+    check_positive(ctx, kernel, "kernel_shape")
+    check_positive(ctx, strides, "strides")
+    check_positive(ctx, dilations, "dilations")
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    pads = explicit_pads(ctx, rank) if auto_pad == "NOTSET" else [(0, 0)] * rank
+    if any(b < 0 or e < 0 for b, e in pads):
+        ctx.fail(INVALID_ATTRIBUTE, f"pads must not be negative, got {ctx.attr('pads')}", "pads")
+    windows: list[Window] = []
+    out: list[Dim] = []
+    for axis, (size, k, s, d, (pb, pe)) in enumerate(zip(spatial, kernel, strides, dilations, pads)):
+        window = Window(k, s, d, pb, pe)
+        if auto_pad in ("SAME_UPPER", "SAME_LOWER"):
+            window, dim = _same(window, size, auto_pad == "SAME_UPPER")
+        else:
+            dim = _out_size(ctx, window, size, ceil_mode, axis_name(axis + 2, len(shape)))
+        windows.append(window)
+        out.append(dim)
+    ctx.resolve(
+        "window",
+        Geometry(tuple(range(2, len(shape))), tuple(windows), tuple(spatial), tuple(out)),
+    )
+    return tuple(out)
+
+
+def _same(window: Window, size: Dim, upper: bool) -> tuple[Window, Dim]:
+    k, s, d = window.kernel, window.stride, window.dilation
+    if isinstance(size, int):
+        out = ceil_div(size, s)
+        total = max(0, (out - 1) * s + window.effective - size)
+        pb, pe = _same_pads(total, upper)
+        return Window(k, s, d, pb, pe), out
+    if s == 1:
+        pb, pe = _same_pads(window.effective - 1, upper)
+        return Window(k, s, d, pb, pe), size
+    return Window(k, s, d, None, None), None
+
+
+def _out_size(ctx: InferContext, w: Window, size: Dim, ceil_mode: bool, axis: str) -> Dim:
+    assert w.pad_begin is not None and w.pad_end is not None
+    if not isinstance(size, int):
+        keeps = w.stride == 1 and w.pad_begin + w.pad_end == w.effective - 1
+        return size if keeps and size is not None else None
+    span = size + w.pad_begin + w.pad_end - w.effective
+    if span < 0:
+        ctx.fail(
+            KERNEL_EXCEEDS_INPUT,
+            f"along {axis}, the window (kernel {w.kernel}"
+            + (f", dilation {w.dilation}" if w.dilation > 1 else "")
+            + f", {w.effective} wide) is larger than the padded input ({size} + "
+            f"{w.pad_begin + w.pad_end} padding)",
+            "kernel_shape",
+        )
+    if not ceil_mode:
+        return span // w.stride + 1
+    out = ceil_div(span, w.stride) + 1
+    if (out - 1) * w.stride >= size + w.pad_begin:
+        out -= 1
+    return out
+
+
+def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
+    """Output spatial dims of a ConvTranspose (REFERENCE §3); records the geometry."""
+    spatial = spatial_of(ctx, shape, len(kernel))
+    rank = len(spatial)
+    strides = per_axis(ctx, "strides", rank, 1)
+    dilations = per_axis(ctx, "dilations", rank, 1)
+    output_padding = per_axis(ctx, "output_padding", rank, 0)
+    check_positive(ctx, kernel, "kernel_shape")
+    check_positive(ctx, strides, "strides")
+    check_positive(ctx, dilations, "dilations")
+    for op, s, d in zip(output_padding, strides, dilations):
+        if not 0 <= op < max(s, d):
+            ctx.fail(
+                INVALID_ATTRIBUTE,
+                f"output_padding {list(output_padding)} must be smaller than the stride or the "
+                "dilation",
+                "output_padding",
+            )
+    auto_pad = ctx.attr("auto_pad", "NOTSET")
+    output_shape = ctx.attr("output_shape")
+    if output_shape is not None:
+        output_shape = tuple(output_shape)[-rank:]
+    pads = explicit_pads(ctx, rank) if auto_pad == "NOTSET" and output_shape is None else None
+    windows: list[Window] = []
+    out: list[Dim] = []
+    for axis in range(rank):
+        size, k, s, d, op = spatial[axis], kernel[axis], strides[axis], dilations[axis], output_padding[axis]
+        ke = d * (k - 1) + 1
+        if pads is not None:
+            pb, pe = pads[axis]
+            if isinstance(size, int):
+                dim: Dim = s * (size - 1) + op + ke - pb - pe
+            else:
+                dim = size if s == 1 and op + ke - pb - pe == 1 else None
+        else:
+            target: Dim = output_shape[axis] if output_shape is not None else (
+                s * size if isinstance(size, int) else (size if s == 1 else None)
+            )
+            if isinstance(size, int) and isinstance(target, int):
+                total = s * (size - 1) + op + ke - target
+                pb, pe = _same_pads(total, auto_pad != "SAME_LOWER")
+            elif s == 1 and target == size:
+                pb, pe = _same_pads(op + ke - 1, auto_pad != "SAME_LOWER")
+            else:
+                pb, pe = None, None  # type: ignore[assignment]
+            dim = target
+        if isinstance(dim, int) and dim <= 0:
+            ctx.fail(
+                KERNEL_EXCEEDS_INPUT,
+                f"along {axis_name(axis + 2, len(shape))}, the padding removes the whole "
+                f"output (size {dim})",
+                "pads",
+            )
+        windows.append(Window(k, s, d, pb, pe))
+        out.append(dim)
+    ctx.resolve(
+        "window",
+        Geometry(tuple(range(2, len(shape))), tuple(windows), tuple(spatial), tuple(out), True),
+    )
+    return tuple(out)
+
+
+def rf_window(ctx: RfContext) -> Field | None:
+    """Receptive field through the recorded windows (sliding or transposed)."""
+    geometry: Geometry | None = ctx.resolved.get("window")
+    field = ctx.fields[0] if ctx.fields else None
+    if geometry is None or field is None:
+        return None
+    if field.is_global:
+        return field
+    if field.axes != geometry.axes:
+        return field.globalized()  # a spatial axis sits where the op mixes everything
+    per_axis_fields = []
+    anchored = field.anchored
+    for w, axis_field in zip(geometry.windows, field.per_axis):
+        pb = w.pad_begin if w.pad_begin is not None else 0
+        anchored &= w.pad_begin is not None
+        if geometry.transposed:
+            per_axis_fields.append(axis_field.transposed(w.kernel, w.stride, w.dilation, pb))
+        else:
+            per_axis_fields.append(axis_field.window(w.kernel, w.stride, w.dilation, pb))
+    return Field(field.axes, tuple(per_axis_fields), False, field.global_context, anchored)
+
+
+def rf_shift(ctx: RfContext) -> Field | None:
+    """Ops that move or gather units along some axes without mixing channels (Pad, Slice,
+    SpaceToDepth): the per-axis windows recorded under ``shift``."""
+    field = ctx.fields[0] if ctx.fields else None
+    windows: dict[int, Window] | None = ctx.resolved.get("shift")
+    if field is None or windows is None:
+        return None if field is None or not field.is_global else field
+    return field.on_axes(
+        lambda axis, f: f.window(
+            windows[axis].kernel, windows[axis].stride, windows[axis].dilation,
+            windows[axis].pad_begin or 0,
+        )
+        if axis in windows
+        else f
+    )

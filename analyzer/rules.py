@@ -1,0 +1,191 @@
+"""Diagnostic rules: stable codes, default severities and their documentation, as data.
+
+Codes are grouped by family, like ruff's: ``S`` shapes, ``C`` channels, ``F`` floor drops
+(input the network never sees), ``R`` receptive fields, ``U`` what convlint cannot model or
+know. A code never changes meaning once released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "info"]
+SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    code: str
+    name: str
+    severity: Severity
+    summary: str
+    why: str
+    example: str
+    fix: str
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    code: str
+    severity: Severity
+    node: str | None
+    message: str
+    location: str | None = None
+
+
+RULES: dict[str, Rule] = {}
+
+FAMILIES: dict[str, str] = {
+    "S": "Shapes",
+    "C": "Channels",
+    "F": "Floor drops and skipped input",
+    "R": "Receptive fields",
+    "U": "Unmodelled ops and unknown dims",
+}
+
+
+def _rule(code: str, name: str, severity: Severity, summary: str, why: str, example: str,
+          fix: str) -> Rule:
+    rule = Rule(code, name, severity, summary, why, example, fix)
+    RULES[code] = rule
+    return rule
+
+
+KERNEL_EXCEEDS_INPUT = _rule(
+    "S101", "kernel-exceeds-input", "error",
+    "A sliding window (kernel times dilation) is larger than its padded input along an axis.",
+    "PyTorch and onnxruntime refuse such a layer at run time ('Kernel size can't be greater "
+    "than actual input size'); the network only works for larger inputs.",
+    "(64, 4, 4) -> conv kernel_size=5, padding=0",
+    "Use a larger input, pad the input, or use a smaller kernel or dilation.",
+)
+BROADCAST_MISMATCH = _rule(
+    "S102", "broadcast-mismatch", "error",
+    "The operands of an element-wise op (add, mul, ...) have shapes that do not broadcast.",
+    "Element-wise ops need equal dims or dims of 1 (numpy broadcasting); a residual add of a "
+    "(64, 56, 56) and a (128, 28, 28) tensor fails at run time.",
+    "add of conv3 (128, 28, 28) and the block input (64, 56, 56) without a projection",
+    "Project the shortcut (1x1 conv with the right stride and channels) or fix the branch.",
+)
+CONCAT_MISMATCH = _rule(
+    "S103", "concat-mismatch", "error",
+    "Tensors joined by concat differ in a dim other than the concat axis.",
+    "Concat needs every other dim equal; U-Net skips break this when the input size is not a "
+    "multiple of 2**depth, because pooling floors and upsampling doubles.",
+    "concat of (64, 25, 25) (upsampled) and (64, 50, 50) along channels",
+    "Use input sizes the network accepts (`convlint sizes`), or crop/pad the skip tensor.",
+)
+INNER_DIM_MISMATCH = _rule(
+    "S104", "inner-dim-mismatch", "error",
+    "A matrix product (linear, Gemm, MatMul) gets an input whose feature count is not the "
+    "weight's.",
+    "The classic error after a flatten: the first fully connected layer was sized for another "
+    "input resolution ('mat1 and mat2 shapes cannot be multiplied').",
+    "flatten -> (8192,) -> linear in_features=4096",
+    "Set in_features to the flattened size convlint reports, or add global pooling.",
+)
+RESHAPE_MISMATCH = _rule(
+    "S105", "reshape-mismatch", "error",
+    "A reshape target does not hold the same number of elements as its input.",
+    "Reshape cannot change the element count; such a model fails at run time.",
+    "(512, 7, 7) reshaped to (-1, 4096)",
+    "Fix the target shape (often a hard-coded size that assumed another input resolution).",
+)
+RANK_MISMATCH = _rule(
+    "S106", "rank-mismatch", "error",
+    "An op gets a tensor of a rank it cannot take, or a per-axis attribute whose length does "
+    "not match the tensor's spatial rank.",
+    "A 2-D convolution on a 1-D signal, or kernel_size=[3, 3] on (C, L) data, cannot run.",
+    "kernel_size [3, 3] for a (C, L) input",
+    "Give one value per spatial axis, or use the op for the data's dimensionality.",
+)
+INVALID_ATTRIBUTE = _rule(
+    "S107", "invalid-attribute", "error",
+    "An attribute value is out of range: zero or negative kernel, stride or dilation, an axis "
+    "outside the tensor, negative padding beyond the input.",
+    "Frameworks reject these values; no output shape exists.",
+    "stride=0",
+    "Use positive kernels, strides and dilations and axes within the tensor's rank.",
+)
+CONV_CHANNEL_MISMATCH = _rule(
+    "C101", "conv-channel-mismatch", "error",
+    "A convolution's weight expects a different number of input channels than it gets.",
+    "Every filter spans all input channels (per group): the weight's channel dim times groups "
+    "must equal the input's channel count ('expected input to have 64 channels, but got 32').",
+    "(32, 56, 56) -> conv in_channels=64",
+    "Make in_channels (the weight's dim 1 times groups) equal the producer's out_channels.",
+)
+GROUPS_MISMATCH = _rule(
+    "C102", "groups-mismatch", "error",
+    "Input or output channels of a grouped convolution are not divisible by groups.",
+    "Grouped convolutions split channels evenly; PyTorch rejects such a layer.",
+    "conv out_channels=30, groups=4",
+    "Choose channel counts that are multiples of groups.",
+)
+NORM_SIZE_MISMATCH = _rule(
+    "C103", "norm-size-mismatch", "error",
+    "A normalisation's scale, bias or statistics do not match the channels (or normalised "
+    "shape) of its input.",
+    "BatchNorm keeps one value per channel; a mismatch fails at run time ('running_mean should "
+    "contain 64 elements not 128').",
+    "(64, 28, 28) -> batch_norm num_features=128",
+    "Set num_features to the channel count of the input.",
+)
+TRAILING_INPUT_DROPPED = _rule(
+    "F101", "trailing-input-dropped", "warning",
+    "Floor rounding makes a sliding window skip the last rows or columns of its input.",
+    "out = floor((in + pads - kernel) / stride) + 1 rounds down: when the division is not "
+    "exact, the trailing input is never seen by this layer, nor by any other reader of the "
+    "same tensor. (3, 6, 6) through a 3x3 stride-2 conv gives (64, 2, 2) and ignores the last "
+    "row and column.",
+    "(3, 6, 6) -> conv kernel_size=3, stride=2, padding=0",
+    "Pad so that (in + pads - kernel) is a multiple of the stride, or change the input size.",
+)
+INPUT_SKIPPED_BY_STRIDE = _rule(
+    "F102", "input-skipped-by-stride", "warning",
+    "The stride is larger than the (dilated) kernel, so rows between windows are never read.",
+    "Input that no window covers cannot influence the output; unless another reader of the "
+    "same tensor covers it, the information is thrown away.",
+    "conv kernel_size=1, stride=2 as the only reader of a tensor",
+    "Use a kernel at least as large as the stride, or pool before subsampling.",
+)
+MIXED_STRIDES = _rule(
+    "R101", "mixed-strides", "warning",
+    "Branches joined by one node have different strides relative to the input.",
+    "Units of the joined tensor then do not line up with one grid of input pixels: the "
+    "branches subsample the input differently, usually by mistake.",
+    "add of a stride-16 and a stride-32 feature map after broadcasting",
+    "Resample one branch so both have the same stride before joining them.",
+)
+NOT_MODELLED = _rule(
+    "U101", "op-not-modelled", "warning",
+    "convlint has no semantics for this op; its outputs are unknown unless ONNX shape "
+    "inference knows them.",
+    "convlint never guesses: figures that depend on this op are reported as unknown.",
+    "a custom-domain op, or control flow (If, Loop, Scan)",
+    "Open an issue with the op, or replace it by standard ops before export.",
+)
+UNKNOWN_DIM = _rule(
+    "U102", "unknown-dim", "info",
+    "A dim cannot be known statically at this node.",
+    "Symbolic input sizes (e.g. a free height) make later sizes unknown; convlint reports them "
+    "as unknown rather than guessing.",
+    "an ONNX input of shape (N, 3, H, W) into a stride-2 convolution",
+    "Fix the input size with --input-shape, or ignore if the model is size-agnostic.",
+)
+SHAPE_FROM_ONNX = _rule(
+    "U103", "shape-from-onnx-inference", "info",
+    "The output shape of an op convlint does not model was taken from onnx.shape_inference.",
+    "The shape is ONNX's, not convlint's own; parameters and receptive fields through the op "
+    "stay unknown.",
+    "a custom op with a registered shape function",
+    "Nothing to fix; noted so that the source of the figure is clear.",
+)
+ANALYSIS_FAILED = _rule(
+    "U199", "analysis-failed", "error",
+    "convlint failed while modelling this node (a bug in convlint).",
+    "The node's figures are unknown; the rest of the graph is still analysed.",
+    "-",
+    "Run with --debug and report the traceback.",
+)
