@@ -1,0 +1,87 @@
+"""The report as a table per node, totals, then diagnostics (rich; plain without a terminal)."""
+
+from __future__ import annotations
+
+import io
+
+from analyzer.report.model import NodeReport, ReceptiveField, Report, TensorInfo
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def shape_text(shape: list[int | str] | None) -> str:
+    if shape is None:
+        return "?"
+    return "(" + ", ".join(str(d) for d in shape) + ")"
+
+
+def count_text(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _axes(values: list) -> str:
+    return "x".join("?" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
+
+
+def field_text(rf: ReceptiveField | None) -> tuple[str, str]:
+    """(size, stride) cells: ``35x35`` (``31..35x35`` when units differ), ``g`` when global."""
+    if rf is None:
+        return "-", "-"
+    if rf.size_min != rf.size:
+        size = "x".join(f"{a}..{b}" if a != b else str(b) for a, b in zip(rf.size_min, rf.size))
+    else:
+        size = _axes(rf.size)
+    return size + (" global" if rf.global_ else ""), _axes(rf.stride)
+
+
+def _outputs(outputs: list[TensorInfo]) -> str:
+    return ", ".join(shape_text(o.shape) for o in outputs[:1]) + (" …" if len(outputs) > 1 else "")
+
+
+def render(report: Report, color: bool = False) -> str:
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    buffer = io.StringIO()
+    console = Console(file=buffer, force_terminal=color, no_color=not color, width=200 if not color else None,
+                      highlight=False, soft_wrap=False)
+    flagged = {d.node: d.severity for d in reversed(report.diagnostics) if d.node}
+    table = Table(box=box.SIMPLE_HEAD, title=f"{report.model.name} ({report.model.format}: {report.model.path})",
+                  title_justify="left", pad_edge=False)
+    for column, justify in (("name", "left"), ("op", "left"), ("output shape", "left"),
+                            ("RF", "right"), ("RF stride", "right"), ("params", "right"),
+                            ("MACs", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    leading = 1 if report.model.format == "spec" else 2
+    for item in report.inputs:
+        spatial = max(0, len(item.shape or ()) - leading)
+        unit = "x".join("1" * spatial) or "-"
+        table.add_row(item.name, "input", shape_text(item.shape), unit, unit, "", "")
+    for node in report.nodes:
+        table.add_row(*_row(node), style=SEVERITY_STYLE.get(flagged.get(node.name, ""), ""))
+    console.print(table)
+    totals = report.totals
+    console.print(
+        f"Totals: {count_text(totals.params)} params, {count_text(totals.buffers)} buffers, "
+        f"{count_text(totals.macs)} MACs, {count_text(totals.memory.bytes)} bytes of activations "
+        "(per sample)"
+    )
+    counts = {s: sum(1 for d in report.diagnostics if d.severity == s) for s in SEVERITY_STYLE}
+    console.print(
+        f"Findings: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info"
+    )
+    for d in report.diagnostics:
+        line = Text()
+        line.append(f"{d.severity}[{d.code}]", style=SEVERITY_STYLE[d.severity])
+        where = d.location or ""
+        line.append(f" {d.node or report.model.name}" + (f" ({where})" if where else "") + f": {d.message}")
+        console.print(line)
+    return buffer.getvalue()
+
+
+def _row(node: NodeReport) -> list[str]:
+    size, stride = field_text(node.receptive_field)
+    return [node.name, node.op, _outputs(node.outputs), size, stride, count_text(node.params),
+            count_text(node.macs)]

@@ -1,0 +1,69 @@
+"""Cost figures (REFERENCE §7): MACs per sample and activation memory of each node's outputs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analyzer.graph import DTYPE_BYTES, Dim, Model
+from analyzer.ops import lookup
+from analyzer.ops.base import CostContext
+from analyzer.ops.common import per_sample, prod
+from analyzer.passes.shapes import ShapeResult
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    elements: int | None
+    bytes: int | None
+
+
+@dataclass
+class CostResult:
+    macs: dict[str, int | None]
+    memory: dict[str, Memory]
+
+
+def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
+    """Dim 0 of the first model input of rank 2 or more: the batch."""
+    for tensor in model.inputs:
+        shape = shapes.shapes.get(tensor)
+        if shape is not None and len(shape) >= 2:
+            return shape[0]
+    return None
+
+
+def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim) -> Memory:
+    elements = 0
+    size = 0
+    for tensor in outputs:
+        if not tensor or tensor in shapes.values:
+            continue  # folded constants (shape computations) are not activations
+        shape = shapes.shapes.get(tensor)
+        count = prod(per_sample(shape, batch)) if shape is not None else None
+        if count is None:
+            return Memory(None, None)
+        elements += count
+        size += count * DTYPE_BYTES.get(shapes.dtypes.get(tensor, "float32"), 0)
+    return Memory(elements, size)
+
+
+def cost(model: Model, shapes: ShapeResult) -> CostResult:
+    macs: dict[str, int | None] = {}
+    memory: dict[str, Memory] = {}
+    batch = batch_dim(model, shapes)
+    for name in model.order:
+        node = model.nodes[name]
+        opdef = lookup(node.domain, node.op)
+        if opdef is None:
+            macs[name] = None
+        else:
+            ctx = CostContext(
+                node,
+                [shapes.shapes.get(t) if t else None for t in node.inputs],
+                [shapes.shapes.get(t) if t else None for t in node.outputs],
+                shapes.resolved.get(name, {}),
+                batch,
+            )
+            macs[name] = opdef.macs(ctx)
+        memory[name] = _memory(node.outputs, shapes, batch)
+    return CostResult(macs, memory)

@@ -1,0 +1,101 @@
+"""Analysis results -> :class:`~analyzer.report.model.Report`."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from analyzer import __version__
+from analyzer.graph import Shape
+from analyzer.passes import Analysis
+from analyzer.receptive import Field, summarize
+from analyzer.report.model import (
+    DiagnosticReport,
+    Memory,
+    ModelInfo,
+    NodeReport,
+    ReceptiveField,
+    Report,
+    TensorInfo,
+    Tool,
+    Totals,
+)
+
+
+def _number(value: Fraction) -> int | float:
+    return int(value) if value.denominator == 1 else float(value)
+
+
+def receptive_field(field: Field | None) -> ReceptiveField | None:
+    if field is None or not field.per_axis:
+        return None
+    axes = [summarize(a) for a in field.per_axis]
+    return ReceptiveField(
+        size=[a.size for a in axes],
+        stride=[_number(a.stride) for a in axes],
+        padding=[a.padding if field.anchored else None for a in axes],
+        global_=field.is_global or field.global_context,
+        size_min=[a.size_min for a in axes],
+    )
+
+
+def _sum(values: list[int | None]) -> int | None:
+    return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
+
+
+def build_report(analysis: Analysis) -> Report:
+    model = analysis.model
+    shapes = analysis.shapes.shapes
+
+    def dims(shape: Shape | None) -> list[int | str] | None:
+        if shape is None:
+            return None
+        if model.per_sample:
+            shape = shape[1:]
+        return ["?" if d is None else d for d in shape]
+
+    unknown = analysis.params.unknown
+    nodes = []
+    for name in model.order:
+        node = model.nodes[name]
+        memory = analysis.cost.memory[name]
+        first = next((t for t in node.outputs if t), None)
+        nodes.append(
+            NodeReport(
+                name=name,
+                op=node.label or node.op,
+                inputs=[t for t in node.inputs if t and not model.tensors[t].implicit],
+                outputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in node.outputs if t],
+                params=None if name in unknown else analysis.params.params[name],
+                buffers=None if name in unknown else analysis.params.buffers[name],
+                macs=analysis.cost.macs[name],
+                receptive_field=receptive_field(analysis.fields.fields.get(first) if first else None),
+                memory=Memory(elements=memory.elements, bytes=memory.bytes),
+            )
+        )
+    diagnostics = [
+        DiagnosticReport(
+            code=d.code, severity=d.severity, node=d.node, message=d.message, location=d.location
+        )
+        for d in analysis.diagnostics
+        if not _suppressed(d.code, model.nodes[d.node].ignore if d.node in model.nodes else ())
+    ]
+    return Report(
+        tool=Tool(version=__version__),
+        model=ModelInfo(path=model.path, format=model.format, name=model.name),
+        inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
+        nodes=nodes,
+        totals=Totals(
+            params=_sum([n.params for n in nodes]),
+            buffers=_sum([n.buffers for n in nodes]),
+            macs=_sum([n.macs for n in nodes]),
+            memory=Memory(
+                elements=_sum([n.memory.elements for n in nodes]),
+                bytes=_sum([n.memory.bytes for n in nodes]),
+            ),
+        ),
+        diagnostics=diagnostics,
+    )
+
+
+def _suppressed(code: str, ignore: tuple[str, ...]) -> bool:
+    return any(code.startswith(prefix) for prefix in ignore)
