@@ -1,0 +1,152 @@
+"""JSON architecture spec front end: JSON -> pydantic validation -> the common graph.
+
+Every validation problem is reported, one line each, with its JSON pointer
+(``/layers/3/kernel_size: ...``). Tensors are per sample; internally they get a symbolic
+batch dim ``N`` in front, which reports leave out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from analyzer.builder import GraphBuilder
+from analyzer.errors import InputError
+from analyzer.graph import Model, Node, Tensor
+
+BATCH = "N"
+MAX_SPEC_BYTES = 64 * 1024 * 1024
+
+
+def pointer(loc: tuple[Any, ...]) -> str:
+    """A JSON pointer (RFC 6901) for a pydantic error location."""
+    return "/" + "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in loc)
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> tuple[Any, ...]:
+    """Drop the discriminator tags pydantic inserts into locations (``layers.3.conv.stride``)."""
+    cleaned: list[Any] = []
+    node = data
+    for part in loc:
+        if isinstance(node, dict) and isinstance(part, str) and part not in node and part == node.get("op"):
+            continue
+        cleaned.append(part)
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return tuple(cleaned)
+
+
+def _loc(error: dict[str, Any]) -> tuple[Any, ...]:
+    loc = tuple(error["loc"])
+    return (*loc, "op") if error["type"] == "union_tag_invalid" else loc
+
+
+def _message(error: dict[str, Any]) -> str:
+    from analyzer.frontends.spec_layers import op_names
+
+    kind = error["type"]
+    if kind == "union_tag_invalid":
+        tag = error.get("ctx", {}).get("tag")
+        return f"unknown op {tag!r}; known ops: {', '.join(op_names())}"
+    if kind == "union_tag_not_found":
+        return "missing 'op'"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "missing required field"
+    message = error["msg"]
+    return message.removeprefix("Value error, ")
+
+
+def read_json(path: str, text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise InputError.one(
+            path, f"line {error.lineno} column {error.colno}", f"invalid JSON: {error.msg}"
+        ) from None
+    except RecursionError:
+        raise InputError.one(path, None, "invalid JSON: nested too deeply") from None
+    except UnicodeDecodeError as error:
+        raise InputError.one(path, None, f"not a UTF-8 JSON file: {error.reason}") from None
+
+
+def validate(path: str, data: Any):
+    from pydantic import ValidationError
+
+    from analyzer.frontends.spec_layers import Spec
+
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as error:
+        problems = [
+            (pointer(_location(_loc(e), data)) if e["loc"] else "/", _message(e))  # type: ignore[arg-type]
+            for e in error.errors(include_url=False)
+        ]
+        raise InputError(path, problems) from None
+    except RecursionError:
+        raise InputError.one(path, None, "the spec is nested too deeply") from None
+
+
+def load_spec(path: str, text: str | bytes | None = None) -> Model:
+    from analyzer.frontends.spec_layers import ATTR_FIELDS
+
+    if text is None:
+        text = Path(path).read_bytes()
+    spec = validate(path, read_json(path, text))
+    builder = GraphBuilder(path, "spec", spec.name or Path(path).stem, per_sample=True)
+    builder.opset = {"": 28, "convlint": 1}
+    for i, item in enumerate(spec.inputs):
+        builder.add_tensor(
+            Tensor(item.name, "input", (BATCH, *item.shape), item.dtype), f"/inputs/{i}/name"
+        )
+    previous = spec.inputs[0].name
+    input_names = {item.name for item in spec.inputs}
+    for i, layer in enumerate(spec.layers):
+        where = f"/layers/{i}"
+        if layer.name in input_names:
+            builder.problem(f"{where}/name", f"duplicate name {layer.name!r} (a model input)")
+            continue
+        if layer.name in builder.nodes:
+            first = builder.nodes[layer.name].location
+            builder.problem(f"{where}/name", f"duplicate name {layer.name!r} (first used at {first})")
+            continue
+        lowered = layer.lower()
+        data = list(layer.inputs) if layer.inputs is not None else [previous]
+        weights = []
+        for slot in lowered.weights:
+            if slot is None:
+                weights.append("")
+                continue
+            tensor = f"{layer.name}.{slot}"
+            builder.add_tensor(Tensor(tensor, "deferred", implicit=True), where)
+            weights.append(tensor)
+        fields = type(layer).model_fields
+        locations = {attr: f"{where}/{f}" for attr, f in ATTR_FIELDS.items() if f in fields}
+        if layer.inputs is not None:
+            locations |= {f"input:{k}": f"{where}/inputs/{k}" for k in range(len(data))}
+        else:
+            locations["input:0"] = where
+        builder.add_node(
+            Node(
+                name=layer.name,
+                op=lowered.op,
+                domain=lowered.domain,
+                inputs=data + weights,
+                outputs=[layer.name],
+                attrs=lowered.attrs,
+                label=layer.op,  # type: ignore[attr-defined]
+                location=where,
+                attr_locations=locations,
+                ignore=tuple(layer.ignore),
+            ),
+            f"{where}/name",
+        )
+        previous = layer.name
+    builder.outputs = list(spec.outputs) if spec.outputs else [spec.layers[-1].name]
+    return builder.build()

@@ -1,0 +1,76 @@
+"""The command line as users run it: exit codes, formats, output files, entry points."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+from conftest import ROOT, SAMPLES
+
+runner = CliRunner()
+
+
+def test_exit_code_0_without_errors_even_with_warnings():
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "seed.json")])
+    assert result.exit_code == 0
+    assert "(64, 2, 2)" in result.stdout
+    assert "F101" in result.stdout
+
+
+def test_exit_code_1_with_error_findings():
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "broken_channels.json")])
+    assert result.exit_code == 1
+    assert "C101" in result.stdout and "S104" in result.stdout
+
+
+def test_exit_code_2_on_misuse():
+    assert runner.invoke(app, ["analyze"]).exit_code == 2
+    assert runner.invoke(app, ["analyze", str(SAMPLES / "seed.json"), "--format", "yaml"]).exit_code == 2
+    assert runner.invoke(app, ["frobnicate"]).exit_code == 2
+
+
+def test_json_report_shape():
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "seed.json"), "-f", "json"])
+    report = json.loads(result.stdout)
+    assert set(report) == {"tool", "model", "inputs", "nodes", "totals", "diagnostics"}
+    assert report["tool"]["name"] == "convlint"
+    assert report["model"] == {"path": str(SAMPLES / "seed.json"), "format": "spec", "name": "seed"}
+    assert report["inputs"] == [{"name": "image", "shape": [3, 6, 6]}]
+    (conv,) = report["nodes"]
+    assert conv["inputs"] == ["image"]
+    assert conv["outputs"] == [{"name": "conv1", "shape": [64, 2, 2]}]
+    assert conv["receptive_field"]["global"] is False
+    assert report["diagnostics"][0]["code"] == "F101"
+
+
+def test_output_file(tmp_path):
+    target = tmp_path / "report.json"
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "vgg16.json"), "-f", "json", "-o", str(target)])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert json.loads(target.read_text())["totals"]["params"] == 138_357_544
+
+
+def test_text_has_no_escape_codes_when_not_a_terminal(tmp_path):
+    target = tmp_path / "report.txt"
+    runner.invoke(app, ["analyze", str(SAMPLES / "unet_bad_size.json"), "-o", str(target)])
+    text = target.read_text()
+    assert "\x1b[" not in text
+    assert "error[S103] cat3" in text
+
+
+def test_console_script_and_module_entry_points():
+    for command in (["convlint"], [sys.executable, "-m", "analyzer"]):
+        done = subprocess.run([*command, "analyze", "samples/seed.json", "-f", "json"],
+                              cwd=ROOT, capture_output=True, text=True, check=False)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["nodes"][0]["outputs"][0]["shape"] == [64, 2, 2]
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("convlint ")
