@@ -75,17 +75,26 @@ def analyze(
     path: Annotated[str, typer.Argument(help="An ONNX model or a JSON architecture spec.")],
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
+    input_shape: Annotated[
+        Optional[list[str]],
+        typer.Option("--input-shape", help="Fix an ONNX input's free dims: NAME=1x3x224x224 (repeatable)."),
+    ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
     from analyzer.errors import InputError
     from analyzer.formatters import formatter
     from analyzer.frontends import load
+    from analyzer.frontends.onnx import parse_input_shapes
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
     try:
-        model = load(path)
+        shapes = parse_input_shapes(input_shape or [])
+    except ValueError as error:
+        _fail_input([str(error)])
+    try:
+        model = load(path, shapes)
     except InputError as error:
         _fail_input(error.lines())
     report = build_report(run_passes(model, debug=debug))

@@ -1,14 +1,17 @@
-"""Front ends: read a file, return the common graph. Chosen by content, not by name alone."""
+"""Front ends: read a file, return the common graph.
+
+``.onnx`` files are ONNX, ``.json`` files are specs; anything else is recognised by content.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from analyzer.errors import InputError
-from analyzer.graph import Model
+from analyzer.graph import Model, Shape
 
 
-def load(path: str) -> Model:
+def load(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
     """Load an ONNX model or a JSON spec from ``path``."""
     file = Path(path)
     try:
@@ -23,14 +26,16 @@ def load(path: str) -> Model:
         raise InputError.one(path, None, f"cannot read: {error.strerror or error}") from None
     if not data.strip():
         raise InputError.one(path, None, "the file is empty")
-    if _looks_like_json(data):
+    suffix = file.suffix.lower()
+    looks_like_json = data.lstrip()[:1] in (b"{", b"[")
+    if suffix == ".json" or (suffix != ".onnx" and looks_like_json):
+        if input_shapes:
+            raise InputError.one(path, None, "--input-shape applies to ONNX models; a spec declares its input shapes")
         from analyzer.frontends.spec import load_spec
 
         return load_spec(path, data)
-    if file.suffix.lower() == ".json":
-        raise InputError.one(path, None, "not a JSON file (it does not start with '{')")
-    raise InputError.one(path, None, "not a JSON spec; ONNX models are not supported yet")
+    if looks_like_json:
+        raise InputError.one(path, None, "not a valid ONNX model: this is a JSON file (rename it to .json to analyse it as a spec)")
+    from analyzer.frontends.onnx import load_onnx
 
-
-def _looks_like_json(data: bytes) -> bool:
-    return data.lstrip()[:1] in (b"{", b"[")
+    return load_onnx(path, data, input_shapes)

@@ -9,7 +9,7 @@ from typing import Any
 from analyzer.graph import ConstTensor, Shape
 from analyzer.ops import register
 from analyzer.ops.base import InferContext
-from analyzer.ops.common import axis_index, broadcast, same_as_input
+from analyzer.ops.common import axis_index, broadcast, prod, same_as_input
 from analyzer.rules import BROADCAST_MISMATCH
 
 UNARY = (
@@ -81,18 +81,27 @@ def infer_broadcast(ctx: InferContext) -> None:
 
 
 def infer_prelu(ctx: InferContext) -> None:
+    """The output is the input's shape; the slope must broadcast to it (opset 7+), or before
+    opset 7 hold one value or one per channel."""
     x = ctx.shape(0)
     count = ctx.attr("num_parameters", 1)
     expected = (count, *(1 for _ in x[2:])) if count > 1 else (1,)
     slope = ctx.weight(1, expected)
-    shape = broadcast(ctx, [x, slope])
-    if shape != tuple(x):
-        ctx.fail(
+    ctx.set(0, x, ctx.dtype(0))
+    if ctx.opset < 7:
+        size = prod(slope)
+        ok = size is None or size == 1 or (len(x) > 1 and size == x[1])
+    else:
+        ok = len(slope) <= len(x) and all(
+            s == 1 or d == s or not isinstance(s, int) or not isinstance(d, int)
+            for s, d in zip(reversed(slope), reversed(x))
+        )
+    if not ok:
+        ctx.report(
             BROADCAST_MISMATCH,
             f"slope {tuple(slope)} does not broadcast to its input {ctx.fmt(x)}",
             "num_parameters",
         )
-    ctx.set(0, x, ctx.dtype(0))
 
 
 register(*UNARY, infer=infer_unary, doc="Element-wise activation: output shape = input shape.")

@@ -70,7 +70,7 @@ def infer_resize(ctx: InferContext) -> None:
     if len(given) != len(axes):
         ctx.fail(RANK_MISMATCH, f"{len(given)} scales/sizes for a rank-{len(x)} input {ctx.fmt(x)}", "scales")
     if sizes and ctx.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-        sizes = _keep_aspect(ctx, x, axes, sizes)
+        sizes = given = _keep_aspect(ctx, x, axes, sizes)
     out = list(x)
     plan: dict[int, Resample] = {}
     for axis, value in zip(axes, given):
@@ -135,7 +135,7 @@ def _keep_aspect(ctx: InferContext, x, axes: list[int], sizes: Sequence[int]) ->
         raise UnknownInput("keep_aspect_ratio_policy on unknown dims")
     pick = min if ctx.attr("keep_aspect_ratio_policy") == "not_larger" else max
     scale = pick(ratios)
-    return tuple(int(round(x[a] * scale)) for a in axes)
+    return tuple(math.floor(x[a] * scale + 0.5) for a in axes)
 
 
 def _floats(ctx: InferContext, index: int) -> tuple[float, ...] | None:

@@ -40,11 +40,23 @@ def _values(ctx: InferContext, index: int) -> tuple[Any, ...] | None:
 
 
 # -- constants and shape descriptions -------------------------------------------------------
+_CONSTANT_FORMS = {
+    "value_float": "float32", "value_floats": "float32", "value_int": "int64",
+    "value_ints": "int64", "value_string": "string", "value_strings": "string",
+}
+
+
 def infer_constant(ctx: InferContext) -> None:
-    value: ConstTensor | None = ctx.attr("value")
+    value: ConstTensor | None = ctx.attr("value") or ctx.attr("sparse_value")
+    for form, dtype in _CONSTANT_FORMS.items():
+        given = ctx.attr(form)
+        if given is not None:
+            items = tuple(given) if isinstance(given, list) else (given,)
+            dims = (len(items),) if isinstance(given, list) else ()
+            value = ConstTensor(dims, dtype, items)
     if value is None:
         ctx.fail(INVALID_ATTRIBUTE, "Constant has no value", "value")
-    ctx.set(0, tuple(value.dims), value.dtype, value)
+    ctx.set(0, tuple(value.dims), value.dtype, value if value.values is not None else None)
 
 
 def infer_constant_of_shape(ctx: InferContext) -> None:
@@ -248,7 +260,8 @@ def infer_flatten(ctx: InferContext) -> None:
     axis = ctx.attr("axis", 1)
     if not -len(x) <= axis <= len(x):
         ctx.fail(INVALID_ATTRIBUTE, f"axis={axis} is outside a rank-{len(x)} tensor", "axis")
-    axis %= len(x) + 1 if axis < 0 else len(x) + 1
+    if axis < 0:
+        axis += len(x)
     out = (_merge(x[:axis]), _merge(x[axis:]))
     _set_reshaped(ctx, out)
 

@@ -1,0 +1,227 @@
+"""ONNX front end: a ModelProto -> the common graph, by dims only.
+
+Weights are never read: initializers contribute their dims and type, and only tiny tensors
+(shape computations, scales, axes) have their values decoded. External data is never
+opened. Nodes keep ONNX's op types and attributes; the op registry knows their semantics.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analyzer.builder import GraphBuilder
+from analyzer.errors import InputError
+from analyzer.graph import ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
+
+if TYPE_CHECKING:
+    import onnx
+
+MAX_VALUES = 1024
+"""Tensors with at most this many elements have their values decoded (never weights)."""
+
+ONNX_DOMAINS = ("", "ai.onnx")
+
+
+def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
+    """``NAME=1x3x224x224`` (or just ``1x3x224x224`` for a single input); non-numbers stay symbolic."""
+    shapes: dict[str, Shape] = {}
+    for spec in specs:
+        name, _, dims = spec.rpartition("=")
+        parts = [p.strip() for p in dims.replace(",", "x").split("x") if p.strip()]
+        if not parts:
+            raise ValueError(f"--input-shape {spec!r}: expected NAME=1x3x224x224")
+        shape = tuple(int(p) if p.isdigit() else p for p in parts)
+        if any(d == 0 for d in shape):
+            raise ValueError(f"--input-shape {spec!r}: dims must be positive")
+        shapes[name] = shape
+    return shapes
+
+
+def const_tensor(tensor: onnx.TensorProto, limit: int = MAX_VALUES) -> ConstTensor:
+    """Dims and type of a TensorProto; values only when small and stored inline."""
+    from onnx import TensorProto
+
+    dims = tuple(int(d) for d in tensor.dims)
+    dtype = dtype_name(tensor.data_type)
+    count = 1
+    for d in dims:
+        count *= d
+    values = None
+    if count <= limit and tensor.data_location != TensorProto.EXTERNAL:
+        values = _decode(tensor)
+        if values is not None and len(values) != count:
+            values = None
+    return ConstTensor(dims, dtype, values)
+
+
+def _decode(tensor: onnx.TensorProto) -> tuple[Any, ...] | None:
+    from onnx import numpy_helper
+
+    try:
+        array = numpy_helper.to_array(tensor)
+    except Exception:  # an unusual encoding is not worth failing over: values stay unknown
+        return None
+    flat = array.reshape(-1).tolist()
+    return tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in flat)
+
+
+def _attribute(attr: onnx.AttributeProto) -> Any:
+    from onnx import AttributeProto, helper
+
+    if attr.type == AttributeProto.TENSOR:
+        return const_tensor(attr.t)
+    if attr.type == AttributeProto.SPARSE_TENSOR:
+        return ConstTensor(tuple(attr.sparse_tensor.dims), dtype_name(attr.sparse_tensor.values.data_type))
+    if attr.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+        return "<subgraph>"
+    value = helper.get_attribute_value(attr)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, list):
+        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
+    return value
+
+
+def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, str | None]:
+    """(shape, dtype, problem) of a graph input; ``problem`` for non-tensor types."""
+    kind = value_info.type.WhichOneof("value")
+    if kind != "tensor_type":
+        return None, "float32", f"is a {kind or 'value of unknown type'}, not a tensor"
+    tensor_type = value_info.type.tensor_type
+    dtype = dtype_name(tensor_type.elem_type)
+    if not tensor_type.HasField("shape"):
+        return None, dtype, None
+    dims: list[Dim] = []
+    for dim in tensor_type.shape.dim:
+        if dim.HasField("dim_value") and dim.dim_value > 0:
+            dims.append(int(dim.dim_value))
+        elif dim.HasField("dim_param") and dim.dim_param:
+            dims.append(dim.dim_param)
+        else:
+            dims.append(None)
+    return tuple(dims), dtype, None
+
+
+def read_model(path: str, data: bytes) -> onnx.ModelProto:
+    import onnx
+    from google.protobuf.message import DecodeError
+
+    try:
+        model = onnx.ModelProto()
+        model.ParseFromString(data)
+    except (DecodeError, ValueError, RuntimeError) as error:
+        raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
+    except RecursionError:
+        raise InputError.one(path, None, "not a valid ONNX model: nested too deeply") from None
+    if not model.HasField("graph") or (not model.graph.node and not model.graph.input):
+        raise InputError.one(path, None, "not an ONNX model (no graph)")
+    if model.ir_version < 3:
+        raise InputError.one(path, None, f"ONNX IR version {model.ir_version} is not supported (3 or later)")
+    return model
+
+
+def load_onnx(path: str, data: bytes, input_shapes: dict[str, Shape] | None = None) -> Model:
+    model = read_model(path, data)
+    return build_graph(path, model, input_shapes or {})
+
+
+def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
+    graph = model.graph
+    builder = GraphBuilder(path, "onnx", graph.name or Path(path).stem)
+    for opset in model.opset_import:
+        builder.opset["" if opset.domain in ONNX_DOMAINS else opset.domain] = opset.version
+    builder.opset.setdefault("", 1)
+
+    initializers = set()
+    for i, tensor in enumerate(graph.initializer):
+        const = const_tensor(tensor)
+        builder.add_tensor(
+            Tensor(tensor.name, "constant", const.dims, const.dtype, const), f"/graph/initializer/{i}"
+        )
+        initializers.add(tensor.name)
+    for i, sparse in enumerate(graph.sparse_initializer):
+        name = sparse.values.name
+        const = ConstTensor(tuple(sparse.dims), dtype_name(sparse.values.data_type))
+        builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
+        initializers.add(name)
+
+    given = dict(input_shapes)
+    for i, value_info in enumerate(graph.input):
+        if value_info.name in initializers:
+            continue  # IR < 4: initializers are listed as inputs too; they are not model inputs
+        shape, dtype, problem = _value_shape(value_info)
+        if problem:
+            raise InputError.one(path, f"/graph/input/{i}", f"input {value_info.name!r} {problem}")
+        if value_info.name in given or ("" in given and not builder.inputs):
+            override = given.pop(value_info.name, None) or given.pop("")
+            shape = _override(path, value_info.name, shape, override)
+        builder.add_tensor(Tensor(value_info.name, "input", shape, dtype), f"/graph/input/{i}")
+    if given:
+        unknown = ", ".join(sorted(n or "(unnamed)" for n in given))
+        names = ", ".join(builder.inputs) or "none"
+        raise InputError.one(path, None, f"--input-shape names {unknown}, but the model's inputs are {names}")
+
+    used: set[str] = set()
+    for i, proto in enumerate(graph.node):
+        name = proto.name or f"{proto.op_type}_{i}"
+        if name in used:
+            name = f"{name}_{i}"
+        used.add(name)
+        where = f"/graph/node/{i}"
+        builder.add_node(
+            Node(
+                name=name,
+                op=proto.op_type,
+                domain="" if proto.domain in ONNX_DOMAINS else proto.domain,
+                inputs=list(proto.input),
+                outputs=list(proto.output),
+                attrs={a.name: _attribute(a) for a in proto.attribute},
+                label=proto.op_type,
+                location=where,
+                attr_locations={a.name: f"{where}/attribute/{a.name}" for a in proto.attribute},
+            )
+        )
+    builder.outputs = [o.name for o in graph.output]
+    built = builder.build()
+    _hint_unmodelled(built, model)
+    return built
+
+
+def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Shape:
+    if declared is not None and len(declared) != len(given):
+        raise InputError.one(
+            path, None, f"--input-shape for {name!r} has rank {len(given)}, the model's input has "
+            f"rank {len(declared)} {tuple(declared)}"
+        )
+    if declared is not None:
+        for mine, theirs in zip(declared, given):
+            if isinstance(mine, int) and isinstance(theirs, int) and mine != theirs:
+                raise InputError.one(
+                    path, None, f"--input-shape {'x'.join(map(str, given))} for {name!r} conflicts "
+                    f"with its fixed shape {tuple(declared)}"
+                )
+    return given
+
+
+def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
+    """For ops convlint does not model, take output shapes from onnx.shape_inference."""
+    from analyzer.ops import lookup
+
+    pending = [
+        t for n in model.nodes.values() if lookup(n.domain, n.op) is None for t in n.outputs if t
+    ]
+    if not pending:
+        return
+    import onnx
+
+    try:
+        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+    except Exception:  # shape inference is a bonus; its failure leaves the shapes unknown
+        return
+    known = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
+    for tensor in pending:
+        if tensor in known:
+            shape, _, problem = _value_shape(known[tensor])
+            if shape is not None and not problem:
+                model.tensors[tensor].hint = shape

@@ -1,0 +1,157 @@
+"""The ONNX front end as users meet it: the shipped sample, free dims, unmodelled ops,
+external data that is never read, and files that are not models."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+from conftest import ROOT, SAMPLES
+from onnx_utils import report_of_model, run_all_tensors, shapes_by_tensor
+
+runner = CliRunner()
+
+
+def test_sample_matches_onnxruntime_and_its_weights():
+    model = onnx.load(SAMPLES / "tiny_resnet.onnx")
+    report = report_of_model(model, {"image": (2, 3, 64, 64)})
+    theirs = run_all_tensors(model, {"image": np.zeros((2, 3, 64, 64), np.float32)})
+    ours = shapes_by_tensor(report)
+    for name, shape in theirs.items():
+        assert ours[name] == list(shape)
+    weights = [numpy_helper.to_array(i) for i in model.graph.initializer]
+    bn_stats = sum(w.size for i, w in zip(model.graph.initializer, weights) if "running" in i.name)
+    assert report.totals.params == sum(w.size for w in weights) - bn_stats
+    assert report.totals.buffers == bn_stats
+
+
+def test_sample_generator_is_reproducible(tmp_path):
+    committed = (SAMPLES / "tiny_resnet.onnx").read_bytes()
+    subprocess.run([sys.executable, str(SAMPLES / "make_onnx.py")], check=True, capture_output=True)
+    assert (SAMPLES / "tiny_resnet.onnx").read_bytes() == committed
+
+
+def test_cli_on_the_sample_keeps_the_batch_symbolic():
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "tiny_resnet.onnx"), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["model"]["format"] == "onnx"
+    assert report["inputs"] == [{"name": "image", "shape": ["N", 3, 64, 64]}]
+    logits = report["nodes"][-1]
+    assert logits["outputs"] == [{"name": "logits", "shape": ["N", 10]}]
+    assert logits["macs"] == 320
+
+
+def test_input_shape_option():
+    result = runner.invoke(app, ["analyze", str(SAMPLES / "tiny_resnet.onnx"), "-f", "json",
+                                 "--input-shape", "image=4x3x64x64"])
+    assert json.loads(result.stdout)["nodes"][-1]["outputs"][0]["shape"] == [4, 10]
+    for bad, message in [
+        ("image=1x3x32", "has rank 3, the model's input has rank 4"),
+        ("image=1x3x32x32", "conflicts with its fixed shape"),
+        ("pixels=1x3x64x64", "--input-shape names pixels, but the model's inputs are image"),
+        ("image=", "expected NAME=1x3x224x224"),
+    ]:
+        result = runner.invoke(app, ["analyze", str(SAMPLES / "tiny_resnet.onnx"), "--input-shape", bad])
+        assert result.exit_code == 2
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def _free_spatial_model() -> onnx.ModelProto:
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"]),
+    ]
+    w = numpy_helper.from_array(np.ones((8, 3, 3, 3), np.float32), "w")
+    graph = helper.make_graph(nodes, "free", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, "H", "W"])],
+                              [helper.make_tensor_value_info("g", TensorProto.FLOAT, None)], [w])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_free_spatial_dims(tmp_path):
+    path = tmp_path / "free.onnx"
+    onnx.save(_free_spatial_model(), path)
+    report = json.loads(runner.invoke(app, ["analyze", str(path), "-f", "json"]).stdout)
+    assert [n["outputs"][0]["shape"] for n in report["nodes"]] == [["N", 8, "?", "?"], ["N", 8, "?", "?"], ["N", 8, 1, 1]]
+    assert report["totals"]["params"] == 8 * 27
+    assert report["nodes"][0]["receptive_field"]["size"] == [3, 3]
+    assert [d["code"] for d in report["diagnostics"]] == ["U102"]
+    fixed = json.loads(runner.invoke(app, ["analyze", str(path), "-f", "json", "--input-shape", "x=1x3x33x32"]).stdout)
+    assert fixed["nodes"][0]["outputs"][0]["shape"] == [1, 8, 17, 16]
+
+
+def test_missing_external_data_is_never_needed(tmp_path):
+    model = onnx.load(SAMPLES / "tiny_resnet.onnx")
+    path = tmp_path / "external.onnx"
+    onnx.save(model, path, save_as_external_data=True, all_tensors_to_one_file=True, location="weights.bin",
+              size_threshold=0)
+    expected = runner.invoke(app, ["analyze", str(SAMPLES / "tiny_resnet.onnx"), "-f", "json"]).stdout
+    (tmp_path / "weights.bin").unlink()
+    result = runner.invoke(app, ["analyze", str(path), "-f", "json"])
+    assert result.exit_code == 0, result.stderr
+    ours, theirs = json.loads(result.stdout), json.loads(expected)
+    assert ours["nodes"] == theirs["nodes"] and ours["totals"] == theirs["totals"]
+
+
+def test_unmodelled_ops_are_reported_not_guessed(tmp_path):
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"]),
+        helper.make_node("CumSum", ["r", "axis"], ["cs"]),  # ONNX shape inference knows it
+        helper.make_node("Mystery", ["cs"], ["m"], domain="com.example"),  # nobody knows it
+        helper.make_node("Relu", ["m"], ["y"]),
+    ]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [numpy_helper.from_array(np.array(1, np.int64), "axis")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    path = tmp_path / "custom.onnx"
+    onnx.save(model, path)
+    result = runner.invoke(app, ["analyze", str(path), "-f", "json"])
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    shapes = {n["name"]: n["outputs"][0]["shape"] for n in report["nodes"]}
+    assert shapes == {"Relu_0": [1, 3, 8, 8], "CumSum_1": [1, 3, 8, 8], "Mystery_2": None, "Relu_3": None}
+    found = [(d["code"], d["node"]) for d in report["diagnostics"]]
+    assert found == [("U101", "CumSum_1"), ("U103", "CumSum_1"), ("U101", "Mystery_2")]
+    assert "com.example::Mystery is not modelled" in report["diagnostics"][2]["message"]
+    assert report["totals"]["macs"] is None
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("garbage.onnx", b"\x00\xff\x13 not a model at all \x99" * 10, "not a valid ONNX model"),
+        ("spec.onnx", b'{"inputs": []}', "not a valid ONNX model: this is a JSON file"),
+        ("empty.onnx", b"", "the file is empty"),
+        ("model.json", b"\x08\x07\x12\x04test", "invalid JSON"),
+    ],
+)
+def test_files_that_are_not_models(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = runner.invoke(app, ["analyze", str(path)])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {path}: ") and message in line
+
+
+def test_truncated_model(tmp_path):
+    data = (SAMPLES / "tiny_resnet.onnx").read_bytes()
+    path = tmp_path / "truncated.onnx"
+    path.write_bytes(data[: len(data) // 2])
+    result = runner.invoke(app, ["analyze", str(path)])
+    assert result.exit_code == 2
+    assert "not a valid ONNX model" in result.stderr
+
+
+def test_readme_shows_the_onnx_sample():
+    assert "convlint analyze samples/tiny_resnet.onnx" in (ROOT / "README.md").read_text()
