@@ -172,7 +172,8 @@ class Field:
         return replace(self, is_global=True)
 
     def moved(self, axes: tuple[int, ...]) -> Field:
-        return replace(self, axes=axes)
+        """The same field on other tensor axes (a global field sits on none in particular)."""
+        return self if self.is_global else replace(self, axes=axes)
 
 
 def union(fields: Sequence[Field]) -> tuple[Field, bool]:

@@ -17,25 +17,26 @@ def load(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
     try:
         if file.is_dir():
             raise InputError.one(path, None, "is a directory, not a model file")
-        data = file.read_bytes()
+        with open(file, "rb") as handle:
+            head = handle.read(4096)
     except FileNotFoundError:
         raise InputError.one(path, None, "no such file") from None
     except PermissionError:
         raise InputError.one(path, None, "permission denied") from None
     except OSError as error:
         raise InputError.one(path, None, f"cannot read: {error.strerror or error}") from None
-    if not data.strip():
+    if not head:
         raise InputError.one(path, None, "the file is empty")
     suffix = file.suffix.lower()
-    looks_like_json = data.lstrip()[:1] in (b"{", b"[")
+    looks_like_json = head.lstrip()[:1] in (b"{", b"[")
     if suffix == ".json" or (suffix != ".onnx" and looks_like_json):
         if input_shapes:
             raise InputError.one(path, None, "--input-shape applies to ONNX models; a spec declares its input shapes")
         from analyzer.frontends.spec import load_spec
 
-        return load_spec(path, data)
+        return load_spec(path, file.read_bytes())
     if looks_like_json:
         raise InputError.one(path, None, "not a valid ONNX model: this is a JSON file (rename it to .json to analyse it as a spec)")
     from analyzer.frontends.onnx import load_onnx
 
-    return load_onnx(path, data, input_shapes)
+    return load_onnx(path, input_shapes)

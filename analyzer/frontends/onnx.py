@@ -103,10 +103,17 @@ def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, st
     return tuple(dims), dtype, None
 
 
-def read_model(path: str, data: bytes) -> onnx.ModelProto:
+def read_model(path: str) -> onnx.ModelProto:
+    """Parse the model's structure; large weight payloads are skipped unread (onnx_wire)."""
     import onnx
     from google.protobuf.message import DecodeError
 
+    from analyzer.frontends.onnx_wire import WireError, slim_model
+
+    try:
+        data = slim_model(path)
+    except WireError as error:
+        raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
     try:
         model = onnx.ModelProto()
         model.ParseFromString(data)
@@ -121,9 +128,8 @@ def read_model(path: str, data: bytes) -> onnx.ModelProto:
     return model
 
 
-def load_onnx(path: str, data: bytes, input_shapes: dict[str, Shape] | None = None) -> Model:
-    model = read_model(path, data)
-    return build_graph(path, model, input_shapes or {})
+def load_onnx(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
+    return build_graph(path, read_model(path), input_shapes or {})
 
 
 def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:

@@ -98,6 +98,15 @@ class InferContext:
             return tuple(value.values)  # type: ignore[arg-type]
         return None
 
+    def dims(self, index: int) -> tuple[Dim, ...] | None:
+        """A shape-like input's values: known sizes and symbolic names (``None`` if any is unknown)."""
+        value = self.value(index)
+        if value is None or value.values is None:
+            return None
+        if all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value.values):
+            return tuple(value.values)
+        return None
+
     def ints_from(self, attr: str, index: int, since: int) -> tuple[int, ...] | None:
         """An integer list that is an attribute before opset ``since`` and an input after."""
         if self.opset < since and attr in self.node.attrs:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Sequence
-from typing import Any
-
-from analyzer.graph import ConstTensor, Shape
 from analyzer.ops import register
 from analyzer.ops.base import InferContext
 from analyzer.ops.common import axis_index, broadcast, prod, same_as_input
+from analyzer.ops.values import ELEMENTWISE, fold_elementwise
 from analyzer.rules import BROADCAST_MISMATCH
 
 UNARY = (
@@ -20,12 +16,8 @@ UNARY = (
 )
 BOOL_OUT = ("IsNaN", "IsInf", "Not")
 COMPARISONS = ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor")
-ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "Add": operator.add,
-    "Sub": operator.sub,
-    "Mul": operator.mul,
-    "Div": lambda a, b: int(a / b) if isinstance(a, int) and isinstance(b, int) else a / b,
-}
+
+ARITHMETIC = ("Add", "Sub", "Mul", "Div")
 
 
 def infer_unary(ctx: InferContext) -> None:
@@ -46,28 +38,6 @@ def infer_softmax(ctx: InferContext) -> None:
     same_as_input(ctx)
 
 
-def _fold(fn: Callable[[Any, Any], Any], values: Sequence[ConstTensor | None], shape: Shape,
-          dtype: str) -> ConstTensor | None:
-    """Element-wise arithmetic on small constant tensors (shape computations)."""
-    if len(values) != 2 or any(v is None or v.values is None for v in values):
-        return None
-    a, b = values[0].values, values[1].values  # type: ignore[union-attr]
-    if len(a) != len(b) and 1 not in (len(a), len(b)):
-        return None
-    n = max(len(a), len(b))
-    out = []
-    for i in range(n):
-        x, y = a[0 if len(a) == 1 else i], b[0 if len(b) == 1 else i]
-        if not isinstance(x, (int, float)) or not isinstance(y, (int, float)) or (
-            fn is ARITHMETIC["Div"] and y == 0
-        ):
-            out.append(None)
-        else:
-            out.append(fn(x, y))
-    dims = tuple(d for d in shape if isinstance(d, int))
-    return ConstTensor(dims, dtype, tuple(out)) if len(dims) == len(shape) else None
-
-
 def infer_broadcast(ctx: InferContext) -> None:
     present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     shapes = [ctx.shape(i) for i in present]
@@ -75,8 +45,9 @@ def infer_broadcast(ctx: InferContext) -> None:
     op = ctx.node.op
     dtype = "bool" if op in COMPARISONS else ctx.dtype(present[-1] if op == "Where" else 0)
     value = None
-    if op in ARITHMETIC:
-        value = _fold(ARITHMETIC[op], [ctx.value(i) for i in present], shape, dtype)
+    inputs = [ctx.value(i) for i in present]
+    if (op in ELEMENTWISE or op == "Where") and all(v is not None and v.values is not None for v in inputs):
+        value = fold_elementwise(op, inputs, dtype)  # type: ignore[arg-type]
     ctx.set(0, shape, dtype, value)
 
 
@@ -105,6 +76,11 @@ def infer_prelu(ctx: InferContext) -> None:
 
 
 register(*UNARY, infer=infer_unary, doc="Element-wise activation: output shape = input shape.")
+register(
+    "ScatterND", "ScatterElements", "Scatter", "CumSum", "Trilu",
+    infer=same_as_input,
+    doc="Writes into or accumulates over its first input: output shape = that input's shape.",
+)
 register("Identity", infer=infer_unary, shape_only=True, doc="Passes its input through.")
 register(*BOOL_OUT, infer=infer_bool_unary, doc="Element-wise test: boolean output, same shape.")
 register(

@@ -57,7 +57,7 @@ def infer_resize(ctx: InferContext) -> None:
         transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
         nearest = ctx.attr("nearest_mode", "round_prefer_floor")
         scales = _floats(ctx, 1 if ctx.opset < 11 else 2)
-        sizes = ctx.ints(3) if ctx.opset >= 11 and ctx.has(3) else None
+        sizes = ctx.dims(3) if ctx.opset >= 11 and ctx.has(3) else None
         if ctx.opset >= 11 and ctx.has(3) and sizes is None:
             raise UnknownInput("sizes are not constant")
         if ctx.opset >= 11 and ctx.has(2) and scales is None and sizes is None:
@@ -77,7 +77,10 @@ def infer_resize(ctx: InferContext) -> None:
         size = x[axis]
         if sizes:
             target: Dim = value
-            scale = value / size if isinstance(size, int) and size else 0.0
+            if isinstance(size, int) and isinstance(value, int):
+                scale = value / size
+            else:
+                scale = 1.0 if value == size else 0.0
         else:
             if value <= 0:
                 ctx.fail(INVALID_ATTRIBUTE, f"scales must be positive, got {list(given)}", "scales")
@@ -129,8 +132,8 @@ def infer_interpolate(ctx: InferContext) -> None:
     ctx.set(0, (x[0], x[1], *out), ctx.dtype(0))
 
 
-def _keep_aspect(ctx: InferContext, x, axes: list[int], sizes: Sequence[int]) -> tuple[int, ...]:
-    ratios = [s / x[a] for a, s in zip(axes, sizes) if isinstance(x[a], int)]
+def _keep_aspect(ctx: InferContext, x, axes: list[int], sizes: Sequence[Dim]) -> tuple[int, ...]:
+    ratios = [s / x[a] for a, s in zip(axes, sizes) if isinstance(x[a], int) and isinstance(s, int)]
     if len(ratios) != len(axes):
         raise UnknownInput("keep_aspect_ratio_policy on unknown dims")
     pick = min if ctx.attr("keep_aspect_ratio_policy") == "not_larger" else max

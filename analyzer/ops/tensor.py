@@ -20,18 +20,26 @@ from analyzer.ops.common import (
     rf_global,
     rf_union,
 )
+from analyzer.ops import values
+from analyzer.ops.values import MAX_FOLD
 from analyzer.ops.window import Window, rf_shift
 from analyzer.receptive import Field
 from analyzer.rules import CONCAT_MISMATCH, INVALID_ATTRIBUTE, RESHAPE_MISMATCH
 
-MAX_FOLD = 1024
-"""Largest tensor whose values are folded (shape computations are tiny)."""
-
-
 def _const(shape: Shape, dtype: str, values: Sequence[Any] | None) -> ConstTensor | None:
     if values is None or any(not isinstance(d, int) for d in shape) or len(values) > MAX_FOLD:
         return None
+    if prod(shape) != len(values):
+        return None
     return ConstTensor(tuple(shape), dtype, tuple(values))  # type: ignore[arg-type]
+
+
+def _folded(ctx: InferContext, *indices: int) -> list | None:
+    """Input values as object arrays, when every one of ``indices`` is a folded constant."""
+    found = [ctx.value(i) for i in indices]
+    if any(v is None or v.values is None for v in found):
+        return None
+    return [values.array(v) for v in found]  # type: ignore[arg-type]
 
 
 def _values(ctx: InferContext, index: int) -> tuple[Any, ...] | None:
@@ -142,10 +150,13 @@ def infer_concat(ctx: InferContext) -> None:
             "axis",
             partial=tuple(out),
         )
-    values = None
-    if rank == 1 and all(ctx.value(i) is not None for i in present):
-        values = [v for i in present for v in ctx.value(i).values]  # type: ignore[union-attr]
-    ctx.set(0, tuple(out), ctx.dtype(present[0]), _const(tuple(out), ctx.dtype(0), values))
+    value = None
+    arrays = _folded(ctx, *present)
+    if arrays is not None:
+        import numpy as np
+
+        value = values.const(np.concatenate(arrays, axis=axis), ctx.dtype(present[0]))
+    ctx.set(0, tuple(out), ctx.dtype(present[0]), value)
 
 
 def _axis_label(ctx: InferContext, axis: int, rank: int) -> str:
@@ -227,13 +238,15 @@ def infer_slice(ctx: InferContext) -> None:
         if step > 0:
             windows[axis] = Window(1, step, 1, -begin, 0)
     ctx.resolve("shift", windows)
-    values = _values(ctx, 0)
-    if values is not None and len(x) == 1 and isinstance(x[0], int):
-        begin, count = _clamp_slice(starts[0], ends[0], steps[0], x[0])
-        values = [values[begin + i * steps[0]] for i in range(count)]
-    else:
-        values = None
-    ctx.set(0, tuple(out), ctx.dtype(0), _const(tuple(out), ctx.dtype(0), values))
+    value = None
+    arrays = _folded(ctx, 0)
+    if arrays is not None:
+        cut = [slice(None)] * len(x)
+        for axis, start, end, step in zip(axes, starts, ends, steps):
+            begin, count = _clamp_slice(start, end, step, x[axis])  # type: ignore[arg-type]
+            cut[axis] = slice(begin, begin + count * step if begin + count * step >= 0 else None, step)
+        value = values.const(arrays[0][tuple(cut)], ctx.dtype(0))
+    ctx.set(0, tuple(out), ctx.dtype(0), value)
 
 
 _INT_MAX = 2**63 - 1
@@ -244,14 +257,17 @@ def infer_gather(ctx: InferContext) -> None:
     indices = ctx.shape(1)
     axis = axis_index(ctx, ctx.attr("axis", 0), len(x))
     out = (*x[:axis], *indices, *x[axis + 1:])
-    values = None
-    data, picks = _values(ctx, 0), ctx.ints(1)
-    if data is not None and picks is not None and len(x) == 1 and isinstance(x[0], int):
-        if all(-x[0] <= p < x[0] for p in picks):
-            values = [data[p] for p in picks]
-        else:
-            ctx.fail(INVALID_ATTRIBUTE, f"indices {list(picks)} are outside {x[0]} elements", "axis")
-    ctx.set(0, out, ctx.dtype(0), _const(out, ctx.dtype(0), values))
+    value = None
+    arrays = _folded(ctx, 0, 1)
+    if arrays is not None and isinstance(x[axis], int):
+        import numpy as np
+
+        size = x[axis]
+        picks = arrays[1]
+        if any(not isinstance(p, int) or not -size <= p < size for p in picks.reshape(-1)):
+            ctx.fail(INVALID_ATTRIBUTE, f"indices {picks.reshape(-1).tolist()} are outside {size} elements", "axis")
+        value = values.const(np.take(arrays[0], picks.astype(np.int64), axis=axis), ctx.dtype(0))
+    ctx.set(0, out, ctx.dtype(0), value)
 
 
 # -- reshaping --------------------------------------------------------------------------------
@@ -354,7 +370,9 @@ def infer_transpose(ctx: InferContext) -> None:
     perm = ctx.attr("perm") or list(reversed(range(len(x))))
     if sorted(perm) != list(range(len(x))):
         ctx.fail(INVALID_ATTRIBUTE, f"perm {list(perm)} is not a permutation of {len(x)} axes", "perm")
-    ctx.set(0, tuple(x[p] for p in perm), ctx.dtype(0))
+    arrays = _folded(ctx, 0)
+    value = values.const(arrays[0].transpose(perm), ctx.dtype(0)) if arrays is not None else None
+    ctx.set(0, tuple(x[p] for p in perm), ctx.dtype(0), value)
 
 
 def infer_squeeze(ctx: InferContext) -> None:
@@ -385,10 +403,17 @@ def infer_unsqueeze(ctx: InferContext) -> None:
 
 def infer_expand(ctx: InferContext) -> None:
     x = ctx.shape(0)
-    target = ctx.ints(1)
+    target = ctx.dims(1)
     if target is None:
         raise UnknownInput("expand shape is not constant")
-    ctx.set(0, broadcast(ctx, [x, tuple(target)]), ctx.dtype(0))
+    out = broadcast(ctx, [x, tuple(target)])
+    arrays = _folded(ctx, 0)
+    value = None
+    if arrays is not None and all(isinstance(d, int) for d in out):
+        import numpy as np
+
+        value = values.const(np.broadcast_to(arrays[0], out), ctx.dtype(0))
+    ctx.set(0, out, ctx.dtype(0), value)
 
 
 def infer_tile(ctx: InferContext) -> None:
@@ -524,7 +549,9 @@ def rf_transpose(ctx: RfContext) -> Field | None:
     if field is None:
         return None
     perm = list(ctx.node.attrs.get("perm") or reversed(range(len(ctx.in_shapes[0] or ()))))
-    if not perm:
+    if field.is_global:
+        return field
+    if not perm or any(a not in perm for a in field.axes):
         return None
     return field.moved(tuple(perm.index(a) for a in field.axes))
 
