@@ -38,6 +38,15 @@ class SchemaName(str, Enum):
     report = "report"
 
 
+PathArgument = Annotated[str, typer.Argument(help="An ONNX model or a JSON architecture spec.")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to FILE.")]
+InputShapeOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--input-shape", help="Fix an ONNX input's dims: NAME=1x3x224x224 (repeatable)."),
+]
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"convlint {__version__}")
@@ -72,36 +81,62 @@ def _write(text: str, output: Path | None) -> None:
 
 @app.command()
 def analyze(
-    path: Annotated[str, typer.Argument(help="An ONNX model or a JSON architecture spec.")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.text,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the report to FILE.")] = None,
-    input_shape: Annotated[
-        Optional[list[str]],
-        typer.Option("--input-shape", help="Fix an ONNX input's free dims: NAME=1x3x224x224 (repeatable)."),
-    ] = None,
+    path: PathArgument,
+    format: FormatOption = Format.text,
+    output: OutputOption = None,
+    input_shape: InputShapeOption = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
-    from analyzer.errors import InputError
     from analyzer.formatters import formatter
-    from analyzer.frontends import load
-    from analyzer.frontends.onnx import parse_input_shapes
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
-    try:
-        shapes = parse_input_shapes(input_shape or [])
-    except ValueError as error:
-        _fail_input([str(error)])
-    try:
-        model = load(path, shapes)
-    except InputError as error:
-        _fail_input(error.lines())
+    model = _load(path, input_shape)
     report = build_report(run_passes(model, debug=debug))
     color = output is None and format is Format.text and sys.stdout.isatty()
     _write(formatter(format.value)(report, color), output)
     if any(d.severity == "error" for d in report.diagnostics):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def sizes(
+    path: PathArgument,
+    low: Annotated[int, typer.Option("--min", min=1, help="Smallest size to try.")] = 1,
+    high: Annotated[int, typer.Option("--max", min=1, help="Largest size to try.")] = 4096,
+    check: Annotated[
+        Optional[list[int]], typer.Option("--size", "-s", help="Say whether this size is valid, and why not (repeatable).")
+    ] = None,
+    format: FormatOption = Format.text,
+    output: OutputOption = None,
+    input_shape: InputShapeOption = None,
+) -> None:
+    """Which input sizes the model accepts, per spatial axis, and why the others fail."""
+    from analyzer.formatters.sizes import render_json, render_text
+    from analyzer.passes.sizes import scan_sizes
+
+    if low > high:
+        _fail_input([f"--min {low} is larger than --max {high}"])
+    model = _load(path, input_shape)
+    result = scan_sizes(model, low, high)
+    render = render_json if format is Format.json else render_text
+    _write(render(model, result, list(check or [])), output)
+    if any(not axis.valid for axis in result.axes):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+def _load(path: str, input_shape: list[str] | None):
+    from analyzer.errors import InputError
+    from analyzer.frontends import load
+    from analyzer.frontends.onnx import parse_input_shapes
+
+    try:
+        return load(path, parse_input_shapes(input_shape or []))
+    except ValueError as error:
+        _fail_input([str(error)])
+    except InputError as error:
+        _fail_input(error.lines())
 
 
 @app.command()

@@ -202,11 +202,15 @@ class AxisSummary:
     size_min: int
     stride: Fraction
     padding: int
+    center_offset: Fraction
+    """Centre of unit 0's field minus the centre of its stride cell, (stride - 1) / 2: zero
+    when fields are centred on their units."""
 
 
 def summarize(axis: AxisField) -> AxisSummary:
     """Largest and smallest extent over units that see any input (a transposed convolution
     with stride above its kernel leaves units that see none)."""
     sizes = [s for s in axis.sizes() if s > 0] or [0]
-    first = next((lo for lo, hi in zip(axis.lo, axis.hi) if hi >= lo), 0)
-    return AxisSummary(max(sizes), min(sizes), axis.stride, -first)
+    lo, hi = next(((lo, hi) for lo, hi in zip(axis.lo, axis.hi) if hi >= lo), (0, 0))
+    offset = Fraction(lo + hi, 2) - (axis.stride - 1) / 2
+    return AxisSummary(max(sizes), min(sizes), axis.stride, -lo, offset)

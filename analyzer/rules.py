@@ -158,6 +158,14 @@ MIXED_STRIDES = _rule(
     "add of a stride-16 and a stride-32 feature map after broadcasting",
     "Resample one branch so both have the same stride before joining them.",
 )
+FIELD_EXCEEDS_INPUT = _rule(
+    "R102", "receptive-field-exceeds-input", "info",
+    "From this node on, the receptive field is larger than the whole input along an axis.",
+    "Units then see every input pixel plus padding; beyond about twice the input size they "
+    "see mostly padding, and deeper layers add context the input cannot provide.",
+    "ResNet-50 on a 224x224 input: the field reaches 427 pixels in the last stage",
+    "Nothing to fix if intended; otherwise use larger inputs or a shallower network.",
+)
 NOT_MODELLED = _rule(
     "U101", "op-not-modelled", "warning",
     "convlint has no semantics for this op; its outputs are unknown unless ONNX shape "

@@ -35,8 +35,8 @@ def random_input(value_info: onnx.ValueInfoProto, shape=None) -> np.ndarray:
     return rng.standard_normal(size=dims).astype(dtype)
 
 
-def run_all_tensors(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None = None) -> dict[str, tuple]:
-    """Every node output's shape as onnxruntime computes it."""
+def run_all_values(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Every node output as onnxruntime computes it (each intermediate tensor exposed)."""
     inferred = onnx.shape_inference.infer_shapes(model)
     types = {v.name: v.type.tensor_type.elem_type for v in
              (*inferred.graph.value_info, *inferred.graph.output, *inferred.graph.input)}
@@ -56,7 +56,12 @@ def run_all_tensors(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None 
     options.log_severity_level = 3
     session = ort.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
     names = [o.name for o in session.get_outputs()]
-    return {name: tuple(value.shape) for name, value in zip(names, session.run(names, feeds))}
+    return dict(zip(names, session.run(names, feeds)))
+
+
+def run_all_tensors(model: onnx.ModelProto, feeds: dict[str, np.ndarray] | None = None) -> dict[str, tuple]:
+    """Every node output's shape as onnxruntime computes it."""
+    return {name: tuple(value.shape) for name, value in run_all_values(model, feeds).items()}
 
 
 def read_tensor(path: Path) -> np.ndarray:

@@ -36,7 +36,9 @@ def test_exit_code_2_on_misuse():
 def test_json_report_shape():
     result = runner.invoke(app, ["analyze", str(SAMPLES / "seed.json"), "-f", "json"])
     report = json.loads(result.stdout)
-    assert set(report) == {"tool", "model", "inputs", "nodes", "totals", "diagnostics"}
+    assert set(report) == {"tool", "model", "inputs", "nodes", "totals", "receptive_field", "diagnostics"}
+    assert report["receptive_field"] == {"node": "conv1", "size": [3, 3], "stride": [2, 2],
+                                         "input": [6, 6], "ratio": [0.5, 0.5]}
     assert report["tool"]["name"] == "convlint"
     assert report["model"] == {"path": str(SAMPLES / "seed.json"), "format": "spec", "name": "seed"}
     assert report["inputs"] == [{"name": "image", "shape": [3, 6, 6]}]

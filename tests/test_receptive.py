@@ -40,6 +40,20 @@ def test_stacked_convs_and_pools_by_hand():
     assert is_global and size == [10, 10]
 
 
+@pytest.mark.parametrize(
+    ("layer", "offset"),
+    [
+        ({"kernel_size": 3, "padding": 1}, 0),  # centred: [u - 1, u + 1]
+        ({"kernel_size": 2, "stride": 2}, 0),  # [2u, 2u + 1], the unit's own cell
+        ({"kernel_size": 3, "stride": 2, "padding": 1}, -0.5),  # [2u - 1, 2u + 1]: centre 2u, cell centre 2u + 0.5
+        ({"kernel_size": 4, "padding": 1}, 0.5),  # [u - 1, u + 2]
+    ],
+)
+def test_centre_alignment(layer, offset):
+    report = report_of(spec([{"name": "c", "op": "conv", "out_channels": 1, **layer}], [1, 32]))
+    assert node(report, "c").receptive_field.center_offset == [offset]
+
+
 def test_dilated_stack_doubles():
     layers = [
         {"name": f"c{d}", "op": "conv", "out_channels": 2, "kernel_size": 3, "dilation": d, "padding": d}

@@ -68,6 +68,15 @@ def render(report: Report, color: bool = False) -> str:
         f"{count_text(totals.macs)} MACs, {count_text(totals.memory.bytes)} bytes of activations "
         "(per sample)"
     )
+    if report.receptive_field is not None:
+        summary = report.receptive_field
+        inputs = "x".join(str(d) for d in summary.input)
+        ratios = [f"{r:g}x" for r in summary.ratio if r is not None]
+        ratio = ratios[0] if len(set(ratios)) == 1 else " by ".join(ratios)
+        console.print(
+            f"Receptive field: {_axes(summary.size)} at {summary.node} (stride {_axes(summary.stride)}) "
+            f"on a {inputs} input" + (f": {ratio} the input" if ratio else "")
+        )
     counts = {s: sum(1 for d in report.diagnostics if d.severity == s) for s in SEVERITY_STYLE}
     console.print(
         f"Findings: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info"

@@ -15,6 +15,7 @@ from typing import Any, Literal, NoReturn
 from analyzer.graph import ConstTensor, Dim, Node, Shape, format_shape
 from analyzer.receptive import Field
 from analyzer.rules import Diagnostic, Rule
+from analyzer.symbolic import is_expr, is_size
 
 WeightKind = Literal["param", "buffer"]
 
@@ -36,6 +37,18 @@ class ShapeError(Exception):
         """What is still known of output 0 (e.g. the channels of a failed concat)."""
 
 
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A check that depends on a scanned input size (``convlint sizes``): ``holds`` is a
+    boolean expression; where it is false the node fails with ``rule`` and ``message``."""
+
+    node: str
+    rule: Rule
+    message: str
+    location: str | None
+    holds: Any
+
+
 class InferContext:
     """What a shape rule sees of one node: attributes, input shapes/values, and a diagnostics sink."""
 
@@ -49,9 +62,11 @@ class InferContext:
         deferred: Sequence[bool],
         diagnostics: list[Diagnostic],
         per_sample: bool = False,
+        constraints: list[Constraint] | None = None,
     ):
         self.node = node
         self.per_sample = per_sample
+        self.constraints = constraints if constraints is not None else []
         self.opset = opset
         self._shapes = in_shapes
         self._dtypes = in_dtypes
@@ -103,7 +118,7 @@ class InferContext:
         value = self.value(index)
         if value is None or value.values is None:
             return None
-        if all(isinstance(v, str) or (isinstance(v, int) and not isinstance(v, bool)) for v in value.values):
+        if all(isinstance(v, str) or is_size(v) for v in value.values):
             return tuple(value.values)
         return None
 
@@ -148,6 +163,17 @@ class InferContext:
         self._diagnostics.append(
             Diagnostic(rule.code, rule.severity, self.node.name, message, self.node.location_of(attr))
         )
+
+    def require(self, holds: Any, rule: Rule, message: Callable[[], str], attr: str | None = None,
+                generic: str | None = None) -> None:
+        """Fail unless ``holds``. When it depends on a scanned size (an expression), record it
+        as a constraint with the ``generic`` message instead of deciding now."""
+        if is_expr(holds):
+            self.constraints.append(
+                Constraint(self.node.name, rule, generic or rule.summary, self.node.location_of(attr), holds)
+            )
+        elif not holds:
+            self.fail(rule, message(), attr)
 
     def fail(self, rule: Rule, message: str, attr: str | None = None,
              partial: Shape | None = None) -> NoReturn:

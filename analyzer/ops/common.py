@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
-from analyzer.graph import Dim, Shape
+from analyzer.graph import Dim, Shape, axis_name
 from analyzer.ops.base import CostContext, InferContext, RfContext
 from analyzer.receptive import Field, union
 from analyzer.rules import (
@@ -15,15 +15,18 @@ from analyzer.rules import (
     INVALID_ATTRIBUTE,
     MIXED_STRIDES,
     Diagnostic,
+    Rule,
 )
+from analyzer.symbolic import eq, is_expr, is_size
 
 
-def prod(dims: Iterable[Dim]) -> int | None:
-    total = 1
+def prod(dims: Iterable[Dim]) -> Any:
+    """The product of sizes (an expression when one is scanned); None if any is unknown."""
+    total: Any = 1
     for d in dims:
-        if not isinstance(d, int):
+        if not is_size(d):
             return None
-        total *= d
+        total = d * total if is_expr(d) else total * d
     return total
 
 
@@ -61,12 +64,30 @@ def broadcast_dims(dims: Sequence[Dim]) -> tuple[Dim, bool]:
     return 1, True
 
 
+def equal_sizes(ctx: InferContext, column: Sequence[Dim], rule: Rule, where: str) -> Dim | None:
+    """For a column holding scanned sizes: require them equal (ints of 1 broadcast) and return
+    one; None when no scanned size is involved."""
+    exprs = [d for d in column if is_expr(d)]
+    if not exprs:
+        return None
+    first = exprs[0]
+    for other in {*exprs[1:], *(d for d in column if isinstance(d, int) and d != 1)}:
+        if other is not first:
+            ctx.require(eq(first, other), rule, lambda: where, generic=where)
+    return first
+
+
 def broadcast(ctx: InferContext, shapes: Sequence[Shape]) -> Shape:
     rank = max(len(s) for s in shapes)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
     out: list[Dim] = []
     bad: list[tuple[Dim, ...]] = []
-    for column in zip(*padded):
+    for index, column in enumerate(zip(*padded)):
+        scanned = equal_sizes(ctx, column, BROADCAST_MISMATCH,
+                              f"operands differ along {axis_name(index, rank)}")
+        if scanned is not None:
+            out.append(scanned)
+            continue
         dim, ok = broadcast_dims(column)
         if not ok:
             bad.append(column)
@@ -125,14 +146,6 @@ def rf_global(ctx: RfContext) -> Field | None:
 
 def no_macs(ctx: CostContext) -> int | None:
     return 0
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def gcd_all(values: Iterable[int]) -> int:
-    return math.gcd(*values)
 
 
 def check_positive(ctx: InferContext, values: Sequence[int], attr: str) -> None:

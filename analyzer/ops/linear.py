@@ -7,11 +7,15 @@ from analyzer.ops import CONVLINT_DOMAIN, register
 from analyzer.ops.base import CostContext, InferContext, RfContext
 from analyzer.ops.common import broadcast, channel_mismatch, per_sample, prod, rf_union
 from analyzer.receptive import Field
-from analyzer.rules import BROADCAST_MISMATCH, RANK_MISMATCH
+from analyzer.rules import BROADCAST_MISMATCH, INNER_DIM_MISMATCH, RANK_MISMATCH
+from analyzer.symbolic import eq, is_expr
 
 
 def _check_inner(ctx: InferContext, x: Shape, have: Dim, want: Dim, weight: Shape) -> None:
-    if isinstance(have, int) and isinstance(want, int) and have != want:
+    if is_expr(have) or is_expr(want):
+        ctx.require(eq(have, want), INNER_DIM_MISMATCH, lambda: "",
+                    generic=f"the input's feature count is not the weight's {want}")
+    elif isinstance(have, int) and isinstance(want, int) and have != want:
         channel_mismatch(ctx, want, have, weight, "in_features")
 
 
@@ -25,7 +29,7 @@ def infer_gemm(ctx: InferContext) -> None:
     _check_inner(ctx, a, k, k2, b)
     if ctx.has(2):
         c = ctx.shape(2)
-        if broadcast(ctx, [(m, n), c]) != (m, n) and all(isinstance(d, int) for d in (m, n, *c)):
+        if all(isinstance(d, int) for d in (m, n, *c)) and broadcast(ctx, [(m, n), c]) != (m, n):
             ctx.fail(BROADCAST_MISMATCH, f"bias {tuple(c)} does not broadcast to {(m, n)}", "bias")
     ctx.set(0, (m, n), ctx.dtype(0))
     ctx.resolve("contracted", 1)

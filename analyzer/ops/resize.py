@@ -8,7 +8,6 @@ cubic 4; fewer where ``x`` falls exactly on a unit and the other weights vanish)
 from __future__ import annotations
 
 import math
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -20,6 +19,7 @@ from analyzer.ops.common import axis_index
 from analyzer.ops.window import Window, rf_shift, spatial_of
 from analyzer.receptive import MAX_PERIOD, AxisField, Field
 from analyzer.rules import INVALID_ATTRIBUTE, RANK_MISMATCH
+from analyzer.symbolic import eq, gt, is_size, scaled
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,15 +34,11 @@ class Resample:
     nearest: str = "floor"
 
 
-def _float32(x: float) -> float:
-    return struct.unpack("f", struct.pack("f", x))[0]
-
-
-def _scaled(size: Dim, scale: float) -> Dim:
-    """floor(in * scale) in float32 arithmetic, as onnxruntime computes it."""
-    if not isinstance(size, int):
+def _scaled(size: Dim, scale: float, float32: bool = True) -> Dim:
+    """floor(in * scale): in float32 as onnxruntime computes it, in float64 as PyTorch does."""
+    if not is_size(size):
         return size if scale == 1 else None
-    return math.floor(_float32(_float32(size) * _float32(scale)))
+    return scaled(size, scale, float32)
 
 
 def infer_resize(ctx: InferContext) -> None:
@@ -122,10 +118,12 @@ def infer_interpolate(ctx: InferContext) -> None:
             target: Dim = v
             scale = v / d if isinstance(d, int) else 0.0
         else:
-            target = math.floor(d * v) if isinstance(d, int) else (d if v == 1 else None)
+            target = _scaled(d, v, float32=False)
             scale = v
-        if isinstance(target, int) and target <= 0:
-            ctx.fail(INVALID_ATTRIBUTE, f"the output would be empty along axis {axis - 1}", "scale_factor")
+        if is_size(target):
+            ctx.require(gt(target, 0), INVALID_ATTRIBUTE,
+                        lambda axis=axis: f"the output would be empty along axis {axis - 1}", "scale_factor",
+                        generic="the upsampled size would be 0")
         out.append(target)
         plan[axis] = Resample(d, target, scale, interpolation, transform, nearest)
     ctx.resolve("resample", plan)
@@ -166,7 +164,7 @@ def infer_depth_to_space(ctx: InferContext) -> None:
     if isinstance(c, int) and c % factor:
         ctx.fail(INVALID_ATTRIBUTE, f"{c} channels are not divisible by blocksize^{len(x) - 2} = {factor}", "blocksize")
     out_c = c // factor if isinstance(c, int) else None
-    spatial = [d * block if isinstance(d, int) else None for d in x[2:]]
+    spatial = [d * block if is_size(d) else None for d in x[2:]]
     ctx.resolve(
         "resample",
         {a: Resample(d, o, float(block)) for a, d, o in zip(range(2, len(x)), x[2:], spatial)},
@@ -178,11 +176,13 @@ def infer_space_to_depth(ctx: InferContext) -> None:
     x = ctx.shape(0)
     block = _blocksize(ctx)
     for d in x[2:]:
-        if isinstance(d, int) and d % block:
-            ctx.fail(INVALID_ATTRIBUTE, f"spatial dims {ctx.fmt(x)} are not divisible by blocksize {block}", "blocksize")
+        if is_size(d):
+            ctx.require(eq(d % block, 0), INVALID_ATTRIBUTE,
+                        lambda: f"spatial dims {ctx.fmt(x)} are not divisible by blocksize {block}",
+                        "blocksize", generic=f"the size is not divisible by blocksize {block}")
     c = x[1]
     out_c = c * block ** (len(x) - 2) if isinstance(c, int) else None
-    spatial = [d // block if isinstance(d, int) else None for d in x[2:]]
+    spatial = [d // block if is_size(d) else None for d in x[2:]]
     ctx.resolve("shift", {a: Window(block, block, 1, 0, 0) for a in range(2, len(x))})
     ctx.set(0, (x[0], out_c, *spatial), ctx.dtype(0))
 

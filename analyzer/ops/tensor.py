@@ -16,6 +16,7 @@ from analyzer.ops.common import (
     axes_indices,
     axis_index,
     broadcast,
+    equal_sizes,
     prod,
     rf_global,
     rf_union,
@@ -25,6 +26,7 @@ from analyzer.ops.values import MAX_FOLD
 from analyzer.ops.window import Window, rf_shift
 from analyzer.receptive import Field
 from analyzer.rules import CONCAT_MISMATCH, INVALID_ATTRIBUTE, RESHAPE_MISMATCH
+from analyzer.symbolic import cdiv, eq, ge, is_expr, is_size, maximum, minimum
 
 def _const(shape: Shape, dtype: str, values: Sequence[Any] | None) -> ConstTensor | None:
     if values is None or any(not isinstance(d, int) for d in shape) or len(values) > MAX_FOLD:
@@ -133,7 +135,12 @@ def infer_concat(ctx: InferContext) -> None:
         column = [s[a] for s in shapes]
         if a == axis:
             total = prod(column)
-            out.append(sum(column) if total is not None else None)  # type: ignore[arg-type]
+            out.append(_sum(column) if total is not None else None)
+            continue
+        scanned = equal_sizes(ctx, column, CONCAT_MISMATCH,
+                              f"concatenated inputs differ in {_axis_label(ctx, a, rank)}")
+        if scanned is not None:
+            out.append(scanned)
             continue
         sizes = {d for d in column if isinstance(d, int)}
         if len(sizes) > 1:
@@ -157,6 +164,13 @@ def infer_concat(ctx: InferContext) -> None:
 
         value = values.const(np.concatenate(arrays, axis=axis), ctx.dtype(present[0]))
     ctx.set(0, tuple(out), ctx.dtype(present[0]), value)
+
+
+def _sum(dims: Sequence[Any]) -> Any:
+    total: Any = 0
+    for d in dims:
+        total = d + total if is_expr(d) else total + d
+    return total
 
 
 def _axis_label(ctx: InferContext, axis: int, rank: int) -> str:
@@ -192,19 +206,17 @@ def infer_split(ctx: InferContext) -> None:
         offset = offset + part if isinstance(offset, int) and isinstance(part, int) else None
 
 
-def _clamp_slice(start: int, end: int, step: int, size: int) -> tuple[int, int]:
-    """ONNX Slice clamping: returns (clamped start, number of elements)."""
-    if start < 0:
-        start += size
-    if end < 0:
-        end += size
+def _clamp_slice(start: int, end: int, step: int, size: Any) -> tuple[Any, Any]:
+    """ONNX Slice clamping: returns (clamped start, number of elements); works on scanned sizes."""
+    first: Any = start + size if start < 0 else start
+    last: Any = end + size if end < 0 else end
     if step > 0:
-        start = max(0, min(size, start))
-        end = max(0, min(size, end))
-        return start, max(0, -(-(end - start) // step))
-    start = max(-1, min(size - 1, start))
-    end = max(-1, min(size - 1, end))
-    return start, max(0, -(-(start - end) // -step))
+        first = maximum(0, minimum(size, first))
+        last = maximum(0, minimum(size, last))
+        return first, maximum(0, cdiv(last - first, step))
+    first = maximum(-1, minimum(size - 1, first))
+    last = maximum(-1, minimum(size - 1, last))
+    return first, maximum(0, cdiv(first - last, -step))
 
 
 def infer_slice(ctx: InferContext) -> None:
@@ -230,7 +242,7 @@ def infer_slice(ctx: InferContext) -> None:
         if step == 0:
             ctx.fail(INVALID_ATTRIBUTE, "slice step must not be 0", "steps")
         size = x[axis]
-        if not isinstance(size, int):
+        if not is_size(size):
             out[axis] = size if (start, end, step) == (0, _INT_MAX, 1) else None
             continue
         begin, count = _clamp_slice(start, end, step, size)
@@ -240,7 +252,7 @@ def infer_slice(ctx: InferContext) -> None:
     ctx.resolve("shift", windows)
     value = None
     arrays = _folded(ctx, 0)
-    if arrays is not None:
+    if arrays is not None and all(isinstance(x[a], int) for a in axes):
         cut = [slice(None)] * len(x)
         for axis, start, end, step in zip(axes, starts, ends, steps):
             begin, count = _clamp_slice(start, end, step, x[axis])  # type: ignore[arg-type]
@@ -331,19 +343,23 @@ def _reshape_target(ctx: InferContext, x: Shape, target: list[Any]) -> list[Dim]
     if remaining is None:
         return out
     have, want = remaining
+    if have is None or want is None:
+        return out
     if infer_at is not None:
-        if have is not None and want not in (None, 0) and have % want == 0:
-            out[infer_at] = have // want
-        elif have is not None and want is not None:
-            ctx.fail(
-                RESHAPE_MISMATCH,
-                f"cannot reshape {ctx.fmt(x)} into {target}: {have} elements are not divisible by "
-                f"{want}",
-            )
-    elif have is not None and want is not None and have != want:
-        ctx.fail(
-            RESHAPE_MISMATCH,
-            f"cannot reshape {ctx.fmt(x)} ({_count(x)} elements) into {target}",
+        if isinstance(want, int) and want == 0:
+            return out
+        ctx.require(
+            eq(have % want, 0), RESHAPE_MISMATCH,
+            lambda: f"cannot reshape {ctx.fmt(x)} into {target}: {have} elements are not "
+            f"divisible by {want}",
+            generic=f"the element count is not divisible by the target's {want}",
+        )
+        out[infer_at] = have // want
+    else:
+        ctx.require(
+            eq(have, want), RESHAPE_MISMATCH,
+            lambda: f"cannot reshape {ctx.fmt(x)} ({_count(x)} elements) into {target}",
+            generic=f"the input does not hold the target's {want} elements",
         )
     return out
 
@@ -458,10 +474,13 @@ def infer_pad(ctx: InferContext) -> None:
     for i, axis in enumerate(axes):
         begin, end = pads[i], pads[i + len(axes)]
         size = x[axis]
-        if isinstance(size, int):
+        if is_size(size):
             out[axis] = size + begin + end
-            if out[axis] < 0:
-                ctx.fail(INVALID_ATTRIBUTE, f"pads {list(pads)} remove more than the input", "pads")
+            ctx.require(
+                ge(out[axis], 0), INVALID_ATTRIBUTE,
+                lambda: f"pads {list(pads)} remove more than the input", "pads",
+                generic="negative pads remove more than the input",
+            )
         else:
             out[axis] = size if begin + end == 0 else None
         windows[axis] = Window(1, 1, 1, begin, end)

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from analyzer.graph import ConstTensor
+from analyzer.symbolic import eq, is_expr, is_size, where
 
 MAX_FOLD = 1024
 
@@ -52,6 +53,8 @@ def _arith(fn: Callable[[Any, Any], Any], identity: int | None = None) -> Callab
     def apply(a: Any, b: Any) -> Any:
         if _known(a, b):
             return fn(a, b)
+        if (is_expr(a) or is_expr(b)) and is_size(a) and is_size(b):
+            return fn(a, b)
         if identity is not None and isinstance(a, str) and b == identity:
             return a  # N * 1, N + 0
         if identity is not None and fn in (operator.add, operator.mul) and isinstance(b, str) and a == identity:
@@ -62,6 +65,8 @@ def _arith(fn: Callable[[Any, Any], Any], identity: int | None = None) -> Callab
 
 
 def _divide(a: Any, b: Any) -> Any:
+    if is_expr(a) and isinstance(b, int) and b > 0:
+        return a // b  # sizes are positive: truncation is floor
     if _known(a, b):
         if b == 0:
             return None
@@ -70,6 +75,8 @@ def _divide(a: Any, b: Any) -> Any:
 
 
 def _equal(a: Any, b: Any) -> Any:
+    if (is_expr(a) or is_expr(b)) and is_size(a) and is_size(b):
+        return eq(a, b)
     if _known(a, b):
         return a == b
     if isinstance(a, str) and isinstance(b, str) and a == b:
@@ -113,9 +120,10 @@ def fold_elementwise(op: str, values: Sequence[ConstTensor], dtype: str) -> Cons
             out = np.empty(cond.shape, dtype=object)
             for index in np.ndindex(cond.shape):
                 c = cond[index]
-                out[index] = (a[index] if c else b[index]) if c is not None else (
-                    a[index] if a[index] == b[index] else None
-                )
+                if c is None:
+                    out[index] = a[index] if a[index] is b[index] or a[index] == b[index] else None
+                else:
+                    out[index] = where(c, a[index], b[index])
             return const(out, dtype)
         fn = ELEMENTWISE[op]
         result = arrays[0]

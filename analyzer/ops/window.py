@@ -13,9 +13,10 @@ from dataclasses import dataclass
 
 from analyzer.graph import Dim, Shape, axis_name
 from analyzer.ops.base import InferContext, RfContext
-from analyzer.ops.common import ceil_div, check_positive
+from analyzer.ops.common import check_positive
 from analyzer.receptive import Field
 from analyzer.rules import INVALID_ATTRIBUTE, KERNEL_EXCEEDS_INPUT, RANK_MISMATCH
+from analyzer.symbolic import cdiv, ge, gt, is_size, maximum, where
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +135,11 @@ def sliding(ctx: InferContext, shape: Shape, kernel: Sequence[int], ceil_mode: b
 
 
 def _same(window: Window, size: Dim, upper: bool) -> tuple[Window, Dim]:
+    """SAME padding: out = ceil(in / stride); the odd pixel at the end (UPPER) or begin."""
     k, s, d = window.kernel, window.stride, window.dilation
-    if isinstance(size, int):
-        out = ceil_div(size, s)
-        total = max(0, (out - 1) * s + window.effective - size)
+    if is_size(size):
+        out = cdiv(size, s)
+        total = maximum(0, (out - 1) * s + window.effective - size)
         pb, pe = _same_pads(total, upper)
         return Window(k, s, d, pb, pe), out
     if s == 1:
@@ -148,25 +150,23 @@ def _same(window: Window, size: Dim, upper: bool) -> tuple[Window, Dim]:
 
 def _out_size(ctx: InferContext, w: Window, size: Dim, ceil_mode: bool, axis: str) -> Dim:
     assert w.pad_begin is not None and w.pad_end is not None
-    if not isinstance(size, int):
+    if not is_size(size):
         keeps = w.stride == 1 and w.pad_begin + w.pad_end == w.effective - 1
         return size if keeps and size is not None else None
     span = size + w.pad_begin + w.pad_end - w.effective
-    if span < 0:
-        ctx.fail(
-            KERNEL_EXCEEDS_INPUT,
-            f"along {axis}, the window (kernel {w.kernel}"
-            + (f", dilation {w.dilation}" if w.dilation > 1 else "")
-            + f", {w.effective} wide) is larger than the padded input ({size} + "
-            f"{w.pad_begin + w.pad_end} padding)",
-            "kernel_shape",
-        )
+    window = (f"the window (kernel {w.kernel}" + (f", dilation {w.dilation}" if w.dilation > 1 else "")
+              + f", {w.effective} wide)")
+    ctx.require(
+        ge(span, 0), KERNEL_EXCEEDS_INPUT,
+        lambda: f"along {axis}, {window} is larger than the padded input ({size} + "
+        f"{w.pad_begin + w.pad_end} padding)",
+        "kernel_shape",
+        generic=f"along {axis}, {window} is larger than the padded input",
+    )
     if not ceil_mode:
         return span // w.stride + 1
-    out = ceil_div(span, w.stride) + 1
-    if (out - 1) * w.stride >= size + w.pad_begin:
-        out -= 1
-    return out
+    out = cdiv(span, w.stride) + 1
+    return where(ge((out - 1) * w.stride, size + w.pad_begin), out - 1, out)
 
 
 def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
@@ -199,15 +199,15 @@ def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
         ke = d * (k - 1) + 1
         if pads is not None:
             pb, pe = pads[axis]
-            if isinstance(size, int):
+            if is_size(size):
                 dim: Dim = s * (size - 1) + op + ke - pb - pe
             else:
                 dim = size if s == 1 and op + ke - pb - pe == 1 else None
         else:
             target: Dim = output_shape[axis] if output_shape is not None else (
-                s * size if isinstance(size, int) else (size if s == 1 else None)
+                s * size if is_size(size) else (size if s == 1 else None)
             )
-            if isinstance(size, int) and isinstance(target, int):
+            if is_size(size) and is_size(target):
                 total = s * (size - 1) + op + ke - target
                 pb, pe = _same_pads(total, auto_pad != "SAME_LOWER")
             elif s == 1 and target == size:
@@ -215,12 +215,12 @@ def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
             else:
                 pb, pe = None, None  # type: ignore[assignment]
             dim = target
-        if isinstance(dim, int) and dim <= 0:
-            ctx.fail(
-                KERNEL_EXCEEDS_INPUT,
-                f"along {axis_name(axis + 2, len(shape))}, the padding removes the whole "
-                f"output (size {dim})",
-                "pads",
+        if is_size(dim):
+            name = axis_name(axis + 2, len(shape))
+            ctx.require(
+                gt(dim, 0), KERNEL_EXCEEDS_INPUT,
+                lambda name=name, dim=dim: f"along {name}, the padding removes the whole output (size {dim})",
+                "pads", generic=f"along {name}, the padding removes the whole output",
             )
         windows.append(Window(k, s, d, pb, pe))
         out.append(dim)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.graph import Model
+from analyzer.graph import SPATIAL_NAMES, Model
 from analyzer.ops import lookup
 from analyzer.ops.base import RfContext
 from analyzer.passes.shapes import ShapeResult
 from analyzer.receptive import IDENTITY_AXIS, Field, FieldTooComplex
-from analyzer.rules import Diagnostic
+from analyzer.rules import FIELD_EXCEEDS_INPUT, Diagnostic
 
 
 @dataclass
@@ -41,13 +41,28 @@ def _input_field(model: Model, tensor: str, rank: int) -> Field:
     return Field.identity(rank)
 
 
+def input_spatial_sizes(analysis) -> tuple | None:
+    """Sizes of the first spatial model input along the axes its field tracks."""
+    model = analysis.model
+    for tensor in model.inputs:
+        field = analysis.fields.fields.get(tensor)
+        shape = analysis.shapes.shapes.get(tensor)
+        if field is not None and shape is not None:
+            return tuple(shape[a] for a in field.axes)
+    return None
+
+
 def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
     fields: dict[str, Field | None] = {}
     result = FieldResult(fields)
+    sizes = None
+    exceeded: set[int] = set()
     for tensor in model.inputs:
         shape = shapes.shapes.get(tensor)
         if shape is not None and len(shape) >= 3:
             fields[tensor] = _input_field(model, tensor, len(shape))
+            if sizes is None:
+                sizes = tuple(shape[a] for a in fields[tensor].axes)
     for name in model.order:
         node = model.nodes[name]
         opdef = lookup(node.domain, node.op)
@@ -69,4 +84,32 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
         for tensor in node.outputs:
             if tensor:
                 fields[tensor] = out
+        if out is not None and not out.is_global:
+            _check_exceeds(node, out, sizes, exceeded, result.diagnostics)
     return result
+
+
+def _check_exceeds(node, field: Field, sizes, exceeded: set[int], diagnostics: list[Diagnostic]) -> None:
+    """Say once per axis where units start to see beyond the whole input (R102)."""
+    if sizes is None or len(sizes) != len(field.per_axis):
+        return
+    names = SPATIAL_NAMES.get(len(sizes)) or tuple(f"axis {i}" for i in range(len(sizes)))
+    beyond = []
+    for i, (axis, size) in enumerate(zip(field.per_axis, sizes)):
+        extent = max(axis.sizes())
+        if i not in exceeded and isinstance(size, int) and extent > size:
+            exceeded.add(i)
+            beyond.append((names[i], extent, size))
+    if not beyond:
+        return
+    if len({(e, s) for _, e, s in beyond}) == 1:
+        _, extent, size = beyond[0]
+        what = f"receptive field {extent} exceeds the {size}-pixel input along {' and '.join(n for n, _, _ in beyond)}"
+    else:
+        what = "receptive field exceeds the input: " + ", ".join(f"{e} > {s} along {n}" for n, e, s in beyond)
+    mostly = ", mostly padding" if any(e > 2 * s for _, e, s in beyond) else ""
+    diagnostics.append(
+        Diagnostic(FIELD_EXCEEDS_INPUT.code, FIELD_EXCEEDS_INPUT.severity, node.name,
+                   f"{what}: from here on units see the whole input plus padding{mostly}",
+                   node.location)
+    )

@@ -12,7 +12,7 @@ from typing import Any
 
 from analyzer.graph import ConstTensor, Model, Shape, format_shape
 from analyzer.ops import lookup
-from analyzer.ops.base import InferContext, ShapeError, UnknownInput
+from analyzer.ops.base import Constraint, InferContext, ShapeError, UnknownInput
 from analyzer.rules import ANALYSIS_FAILED, NOT_MODELLED, SHAPE_FROM_ONNX, UNKNOWN_DIM, Diagnostic
 
 LATEST_OPSET = 28
@@ -29,13 +29,18 @@ class ShapeResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
     """Nodes whose rule reported an error and could not produce (all of) their outputs."""
+    constraints: list[Constraint] = field(default_factory=list)
+    """Checks that depend on a scanned input size, in topological order (``convlint sizes``);
+    a node that fails whatever the size adds one that never holds."""
 
 
 def _fully_known(shape: Shape | None) -> bool:
     return shape is not None and all(d is not None for d in shape)
 
 
-def infer_shapes(model: Model, debug: bool = False) -> ShapeResult:
+def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | None = None) -> ShapeResult:
+    """Shapes of every tensor; ``inputs`` overrides model input shapes (dims may be size
+    expressions, see analyzer.symbolic)."""
     shapes: dict[str, Shape | None] = {}
     dtypes: dict[str, str] = {}
     values: dict[str, ConstTensor] = {}
@@ -47,6 +52,7 @@ def infer_shapes(model: Model, debug: bool = False) -> ShapeResult:
                 values[tensor.name] = tensor.value
         elif tensor.role == "deferred":
             dtypes[tensor.name] = tensor.dtype
+    shapes.update(inputs or {})
     result = ShapeResult(shapes, dtypes, values, {}, {})
     diagnostics = result.diagnostics
     deferred = {t.name for t in model.tensors.values() if t.role == "deferred"}
@@ -69,6 +75,7 @@ def infer_shapes(model: Model, debug: bool = False) -> ShapeResult:
             [t in deferred for t in node.inputs],
             diagnostics,
             model.per_sample,
+            result.constraints,
         )
         failed = False
         try:
@@ -79,10 +86,11 @@ def infer_shapes(model: Model, debug: bool = False) -> ShapeResult:
             failed = True
             ctx.out_shapes = [error.partial] + [None] * (len(node.outputs) - 1)
             ctx.out_dtypes = [ctx.dtype(0)] + [None] * (len(node.outputs) - 1)
+            location = node.location_of(error.attr)
             diagnostics.append(
-                Diagnostic(error.rule.code, error.rule.severity, name, error.message,
-                           node.location_of(error.attr))
+                Diagnostic(error.rule.code, error.rule.severity, name, error.message, location)
             )
+            result.constraints.append(Constraint(name, error.rule, error.message, location, False))
         except Exception as error:  # a bug in a rule must not take the whole report down
             if debug:
                 raise

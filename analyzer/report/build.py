@@ -7,9 +7,11 @@ from fractions import Fraction
 from analyzer import __version__
 from analyzer.graph import Shape
 from analyzer.passes import Analysis
+from analyzer.passes.receptive import input_spatial_sizes
 from analyzer.receptive import Field, summarize
 from analyzer.report.model import (
     DiagnosticReport,
+    FieldSummary,
     Memory,
     ModelInfo,
     NodeReport,
@@ -35,7 +37,27 @@ def receptive_field(field: Field | None) -> ReceptiveField | None:
         padding=[a.padding if field.anchored else None for a in axes],
         global_=field.is_global or field.global_context,
         size_min=[a.size_min for a in axes],
+        center_offset=[_number(a.center_offset) if field.anchored else None for a in axes],
     )
+
+
+def field_summary(analysis: Analysis, nodes: list[NodeReport]) -> FieldSummary | None:
+    """The last node with a local receptive field, against the model input's spatial size."""
+    for node in reversed(nodes):
+        rf = node.receptive_field
+        if rf is None or rf.global_:
+            continue
+        sizes = input_spatial_sizes(analysis)
+        if sizes is None or len(sizes) != len(rf.size):
+            return None
+        return FieldSummary(
+            node=node.name,
+            size=rf.size,
+            stride=rf.stride,
+            input=list(sizes),
+            ratio=[round(r / s, 3) if isinstance(s, int) and s > 0 else None for r, s in zip(rf.size, sizes)],
+        )
+    return None
 
 
 def _sum(values: list[int | None]) -> int | None:
@@ -93,6 +115,7 @@ def build_report(analysis: Analysis) -> Report:
                 bytes=_sum([n.memory.bytes for n in nodes]),
             ),
         ),
+        receptive_field=field_summary(analysis, nodes),
         diagnostics=diagnostics,
     )
 

@@ -38,6 +38,10 @@ class ReceptiveField(_Model):
     global_: bool = Field(alias="global", description="Units see the whole input (global pooling, "
                           "flattening) or carry global context (squeeze-and-excitation gates).")
     size_min: list[int] = Field(description="Smallest extent over units; differs from size after upsampling.")
+    center_offset: list[int | float | None] = Field(
+        description="Centre of unit 0's field minus the centre of its stride cell ((stride - 1) / 2); "
+        "0 when fields are centred on their units; null if unknown."
+    )
 
 
 class Memory(_Model):
@@ -55,6 +59,16 @@ class NodeReport(_Model):
     macs: int | None = Field(description="Multiply-accumulates per sample; null when unknown.")
     receptive_field: ReceptiveField | None
     memory: Memory = Field(description="Activation memory of the node's outputs, per sample.")
+
+
+class FieldSummary(_Model):
+    """The receptive field of the last feature map against the input size."""
+
+    node: str
+    size: list[int]
+    stride: list[int | float]
+    input: list[int | str | None]
+    ratio: list[float | None] = Field(description="size / input size per axis")
 
 
 class Totals(_Model):
@@ -78,4 +92,7 @@ class Report(_Model):
     inputs: list[TensorInfo]
     nodes: list[NodeReport]
     totals: Totals
+    receptive_field: FieldSummary | None = Field(
+        default=None, description="The last feature map's receptive field against the input size."
+    )
     diagnostics: list[DiagnosticReport]
