@@ -1,6 +1,7 @@
-"""torchvision classification and segmentation models as PyTorch exports them (TorchScript
-and dynamo exporters), weights stripped (tests/data/torchvision/export.py): every node's
-output shapes against onnxruntime, parameters against the weight tensors' dims."""
+"""Real exports, weights stripped: torchvision classification and segmentation models as
+PyTorch writes them (TorchScript and dynamo exporters, tests/data/torchvision) and Keras
+applications converted by tf2onnx (NHWC inputs, tests/data/tensorflow). Every node's output
+shapes against onnxruntime, parameters against the weight tensors' dims."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from analyzer.passes import analyze
 from analyzer.report.build import build_report
 from onnx_utils import run_all_tensors, shapes_by_tensor
 
-EXPORTS = sorted((Path(__file__).parent / "data" / "torchvision").glob("*.onnx.gz"))
+EXPORTS = sorted((Path(__file__).parent / "data").glob("*/*.onnx.gz"))
 
 
 def with_zero_weights(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -31,7 +32,7 @@ def with_zero_weights(model: onnx.ModelProto) -> onnx.ModelProto:
 
 
 def test_the_corpus_is_there():
-    assert len(EXPORTS) >= 15
+    assert len(EXPORTS) >= 20
 
 
 @pytest.mark.parametrize("path", EXPORTS, ids=lambda p: p.name.removesuffix(".onnx.gz"))
@@ -58,3 +59,19 @@ def test_export_matches_onnxruntime(path, tmp_path):
         if t.name in read and helper.tensor_dtype_to_np_dtype(t.data_type).kind == "f" and np.prod(t.dims) > 1
     )
     assert report.totals.params + report.totals.buffers == weights
+
+
+def test_keras_resnet50_v1_skips_input_in_its_strided_blocks(tmp_path):
+    """Keras' ResNet50 is v1: the stride-2 blocks put the stride in a 1x1 convolution, and the
+    1x1 stride-2 shortcut beside it reads the same rows, so three quarters of the block's input
+    are never read (v1.5 moved the stride to the 3x3 convolution for that reason)."""
+    path = next(p for p in EXPORTS if p.name.startswith("ResNet50.tf2onnx"))
+    file = tmp_path / "resnet50.onnx"
+    file.write_bytes(gzip.decompress(path.read_bytes()))
+    report = build_report(analyze(load(str(file), {"input": (1, 224, 224, 3)})))
+    skipped = [d for d in report.diagnostics if d.code == "F102"]
+    assert [d.message.split(":")[0] for d in skipped] == [
+        "never reads 28 rows out of 56 and 28 columns out of 56 of its input (1, 256, 56, 56)",
+        "never reads 14 rows out of 28 and 14 columns out of 28 of its input (1, 512, 28, 28)",
+        "never reads 7 rows out of 14 and 7 columns out of 14 of its input (1, 1024, 14, 14)",
+    ]
