@@ -31,6 +31,20 @@ app = typer.Typer(
 class Format(str, Enum):
     text = "text"
     json = "json"
+    markdown = "markdown"
+    sarif = "sarif"
+    github = "github"
+
+
+class ScanFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
 
 
 class SchemaName(str, Enum):
@@ -41,6 +55,12 @@ class SchemaName(str, Enum):
 PathArgument = Annotated[str, typer.Argument(help="An ONNX model or a JSON architecture spec.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to FILE.")]
+SelectOption = Annotated[Optional[str], typer.Option("--select", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
+ExtendSelectOption = Annotated[Optional[str], typer.Option("--extend-select", help="Rule codes or prefixes to add to the selection.")]
+IgnoreOption = Annotated[Optional[str], typer.Option("--ignore", help="Rule codes or prefixes not to report, comma-separated.")]
+FailOnOption = Annotated[Optional[FailOn], typer.Option("--fail-on", help="Exit with 1 on findings of this severity or above (default: error).")]
+ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Read settings from this pyproject.toml or convlint.toml.")]
+IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
 InputShapeOption = Annotated[
     Optional[list[str]],
     typer.Option("--input-shape", help="Fix an ONNX input's dims: NAME=1x3x224x224 (repeatable)."),
@@ -85,19 +105,166 @@ def analyze(
     format: FormatOption = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
+    select: SelectOption = None,
+    extend_select: ExtendSelectOption = None,
+    ignore: IgnoreOption = None,
+    fail_on: FailOnOption = None,
+    config: ConfigOption = None,
+    isolated: IsolatedOption = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
-    from analyzer.formatters import formatter
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
-    model = _load(path, input_shape)
-    report = build_report(run_passes(model, debug=debug))
+    settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated)
+    model = _load(path, list(settings.input_shape))
+    report = build_report(run_passes(model, debug=debug), settings)
     color = output is None and format is Format.text and sys.stdout.isatty()
-    _write(formatter(format.value)(report, color), output)
-    if any(d.severity == "error" for d in report.diagnostics):
+    if format in (Format.text, Format.json):
+        from analyzer.formatters import formatter
+
+        text = formatter(format.value)(report, color)
+    else:
+        from analyzer.formatters.findings import FORMATS
+        from analyzer.lint import single
+
+        text = FORMATS[format.value](single(report), color)
+    _write(text, output)
+    if any(settings.fails(d.severity) for d in report.diagnostics):
         raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command()
+def check(
+    paths: Annotated[list[str], typer.Argument(help="ONNX models, JSON specs, folders or globs.")],
+    format: FormatOption = Format.text,
+    output: OutputOption = None,
+    input_shape: InputShapeOption = None,
+    select: SelectOption = None,
+    extend_select: ExtendSelectOption = None,
+    ignore: IgnoreOption = None,
+    fail_on: FailOnOption = None,
+    config: ConfigOption = None,
+    isolated: IsolatedOption = False,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: one per core).")] = None,
+) -> None:
+    """Lint models for CI and pre-commit: findings only, exit code 1 at the fail level."""
+    from analyzer.formatters.findings import FORMATS
+    from analyzer.lint import check_paths
+
+    settings = _settings(paths[0], select, extend_select, ignore, fail_on, input_shape, config, isolated)
+    with _progress() as progress:
+        run = check_paths(paths, settings, jobs, progress)
+    _write(FORMATS[format.value](run, False), output)
+    if run.errors:
+        raise typer.Exit(EXIT_INPUT)
+    if any(settings.fails(d.severity) for report in run.files for d in report.diagnostics):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+class DiffFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def diff(
+    old: Annotated[str, typer.Argument(help="The model before the change (ONNX or spec).")],
+    new: Annotated[str, typer.Argument(help="The model after the change (ONNX or spec).")],
+    format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
+    output: OutputOption = None,
+    input_shape: InputShapeOption = None,
+    select: SelectOption = None,
+    extend_select: ExtendSelectOption = None,
+    ignore: IgnoreOption = None,
+    fail_on: FailOnOption = None,
+    config: ConfigOption = None,
+    isolated: IsolatedOption = False,
+) -> None:
+    """What a change did to a model: nodes added, removed and changed, totals, findings.
+
+    Exits with 1 when the new version has new findings at the fail level."""
+    from analyzer.diff import diff_models
+    from analyzer.formatters.diff import FORMATS
+    from analyzer.passes import analyze as run_passes
+    from analyzer.report.build import build_report
+
+    settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated)
+    models = [_load(path, list(settings.input_shape)) for path in (old, new)]
+    reports = [build_report(run_passes(m), settings) for m in models]
+    result = diff_models(models[0], reports[0], models[1], reports[1])
+    _write(FORMATS[format.value](result), output)
+    if any(settings.fails(f.severity) for f in result.new_findings):
+        raise typer.Exit(EXIT_FINDINGS)
+
+
+@app.command("export-spec")
+def export_spec(
+    path: Annotated[str, typer.Argument(help="An ONNX model.")],
+    output: OutputOption = None,
+    input_shape: InputShapeOption = None,
+) -> None:
+    """Write the JSON spec equivalent of an ONNX model (one layer per line, for readable diffs).
+
+    Exits with 1, writing nothing, when some op has no spec equivalent."""
+    from analyzer.frontends.spec_export import NotExportable, dump
+    from analyzer.frontends.spec_export import export_spec as export
+    from analyzer.passes import analyze as run_passes
+
+    model = _load(path, input_shape)
+    if model.format != "onnx":
+        _fail_input([f"{path}: export-spec takes an ONNX model; this is already a spec"])
+    try:
+        spec = export(run_passes(model))
+    except NotExportable as error:
+        for problem in error.problems:
+            typer.echo(f"error: {path}: {problem}", err=True)
+        raise typer.Exit(EXIT_FINDINGS) from None
+    _write(dump(spec), output)
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip().upper() for v in (value or "").split(",") if v.strip())
+
+
+def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, config, isolated):
+    from analyzer.errors import InputError
+    from analyzer.settings import Cli, resolve_settings
+
+    cli = Cli(select=_split(select), extend_select=_split(extend_select), ignore=_split(ignore),
+              fail_on=fail_on.value if fail_on else None, input_shape=tuple(input_shape or ()),
+              config=config, isolated=isolated)
+    try:
+        return resolve_settings(cli, Path(start) if Path(start).exists() else Path.cwd())
+    except InputError as error:
+        _fail_input(error.lines())
+
+
+class _progress:
+    """A rich progress bar on stderr when it is a terminal and several models are checked."""
+
+    def __enter__(self):
+        self.bar = None
+        self.task = None
+        return self.update if sys.stderr.isatty() else None
+
+    def update(self, done: int, total: int) -> None:
+        if total < 2:
+            return
+        if self.bar is None:
+            from rich.console import Console
+            from rich.progress import Progress
+
+            self.bar = Progress(console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("checking", total=total)
+        self.bar.update(self.task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.stop()
 
 
 @app.command()
@@ -108,7 +275,7 @@ def sizes(
     check: Annotated[
         Optional[list[int]], typer.Option("--size", "-s", help="Say whether this size is valid, and why not (repeatable).")
     ] = None,
-    format: FormatOption = Format.text,
+    format: Annotated[ScanFormat, typer.Option("--format", "-f", help="Output format.")] = ScanFormat.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
 ) -> None:
@@ -120,13 +287,13 @@ def sizes(
         _fail_input([f"--min {low} is larger than --max {high}"])
     model = _load(path, input_shape)
     result = scan_sizes(model, low, high)
-    render = render_json if format is Format.json else render_text
+    render = render_json if format is ScanFormat.json else render_text
     _write(render(model, result, list(check or [])), output)
     if any(not axis.valid for axis in result.axes):
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _load(path: str, input_shape: list[str] | None):
+def _load(path: str, input_shape: list[str] | tuple[str, ...] | None):
     from analyzer.errors import InputError
     from analyzer.frontends import load
     from analyzer.frontends.onnx import parse_input_shapes
@@ -137,6 +304,42 @@ def _load(path: str, input_shape: list[str] | None):
         _fail_input([str(error)])
     except InputError as error:
         _fail_input(error.lines())
+
+
+class RulesFormat(str, Enum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+@app.command()
+def rules(
+    format: Annotated[RulesFormat, typer.Option("--format", "-f", help="Output format.")] = RulesFormat.text,
+) -> None:
+    """List every rule: code, default severity, whether it is on by default, summary."""
+    from analyzer.formatters.rules import rules_markdown, rules_table
+
+    if format is RulesFormat.json:
+        import json
+        from dataclasses import asdict
+
+        from analyzer.rules import RULES
+
+        sys.stdout.write(json.dumps([asdict(r) for r in RULES.values()], indent=2) + "\n")
+    else:
+        sys.stdout.write(rules_markdown() if format is RulesFormat.markdown else rules_table())
+
+
+@app.command()
+def rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. F101.")]) -> None:
+    """Explain one rule: what it does, why it matters, an example, the fix."""
+    from analyzer.formatters.rules import rule_text
+    from analyzer.rules import RULES
+
+    found = RULES.get(code.upper())
+    if found is None:
+        _fail_input([f"unknown rule {code!r}; `convlint rules` lists them"])
+    sys.stdout.write(rule_text(found))
 
 
 @app.command()

@@ -132,6 +132,8 @@ class Model:
     opset: dict[str, int] = field(default_factory=dict)
     per_sample: bool = False
     """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
+    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Specs: JSON pointer -> (line, column) in the file, for locating findings."""
 
     def producer(self, tensor: str) -> str | None:
         return self._producers.get(tensor)

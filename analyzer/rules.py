@@ -23,6 +23,8 @@ class Rule:
     why: str
     example: str
     fix: str
+    default: bool = True
+    """Reported unless deselected; rules off by default are opted into with ``select``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,14 +42,15 @@ FAMILIES: dict[str, str] = {
     "S": "Shapes",
     "C": "Channels",
     "F": "Floor drops and skipped input",
+    "D": "Suspicious design",
     "R": "Receptive fields",
     "U": "Unmodelled ops and unknown dims",
 }
 
 
 def _rule(code: str, name: str, severity: Severity, summary: str, why: str, example: str,
-          fix: str) -> Rule:
-    rule = Rule(code, name, severity, summary, why, example, fix)
+          fix: str, default: bool = True) -> Rule:
+    rule = Rule(code, name, severity, summary, why, example, fix, default)
     RULES[code] = rule
     return rule
 
@@ -149,6 +152,41 @@ INPUT_SKIPPED_BY_STRIDE = _rule(
     "same tensor covers it, the information is thrown away.",
     "conv kernel_size=1, stride=2 as the only reader of a tensor",
     "Use a kernel at least as large as the stride, or pool before subsampling.",
+)
+STRIDE_EXCEEDS_WINDOW = _rule(
+    "D101", "stride-exceeds-window", "info",
+    "A convolution or pool has a stride larger than its (dilated) kernel.",
+    "Rows between windows are skipped by this layer. That is often deliberate (a ResNet 1x1 "
+    "stride-2 shortcut beside a 3x3 stride-2 convolution); F102 reports it only when no other "
+    "reader of the tensor covers the skipped rows. Select this rule to see every occurrence.",
+    "conv kernel_size=1, stride=2",
+    "Use a kernel at least as large as the stride where the skipped input matters.",
+    default=False,
+)
+PADDING_EXCEEDS_WINDOW = _rule(
+    "D102", "padding-exceeds-window", "warning",
+    "Padding on one side is at least as large as the (dilated) kernel.",
+    "The windows at that border then see only padding: their outputs carry no information "
+    "about the input, and the output grows with rows of constants.",
+    "conv kernel_size=3, padding=3",
+    "Use padding = (kernel - 1) / 2 for 'same' output, or less.",
+)
+POOL_PADDING = _rule(
+    "D103", "pool-padding-over-half-window", "warning",
+    "A pool is padded by more than half its (dilated) window.",
+    "PyTorch rejects such pools ('pad should be at most half of effective kernel size'); "
+    "border windows of a max pool would see mostly padding.",
+    "max_pool kernel_size=2, padding=2",
+    "Pad pools by at most floor(kernel / 2).",
+)
+CLASSIFIER_FIELD = _rule(
+    "D104", "global-pool-field-smaller-than-input", "warning",
+    "Global pooling averages features whose receptive field is smaller than the input.",
+    "Each pooled feature saw only a window of the image: the classifier cannot combine "
+    "evidence from parts of the input farther apart than the receptive field, whatever the "
+    "pooling does.",
+    "a 5-layer net with a 47x47 receptive field, global average pooled on 64x64 inputs",
+    "Add depth, strides or dilation before pooling, or accept the local evidence by design.",
 )
 MIXED_STRIDES = _rule(
     "R101", "mixed-strides", "warning",

@@ -5,6 +5,10 @@
 tiny_resnet.onnx: a small residual network for 3x64x64 images with a free batch dim, as a
 PyTorch export would produce it: Conv/BatchNormalization/Relu, a max pool, two residual
 stages (the second with a 1x1 stride-2 projection shortcut), global pooling, Flatten, Gemm.
+
+tiny_resnet_wide.onnx: the next version of it, its second stage widened from 32 to 48
+channels, exported with regenerated node names (Conv_0, Relu_2...), as old exporters number
+them: `convlint diff samples/tiny_resnet.onnx samples/tiny_resnet_wide.onnx` shows the change.
 """
 
 from __future__ import annotations
@@ -48,15 +52,17 @@ class Builder:
         return self.node("Relu", [self.node("Add", [y, shortcut], f"{name}.add")], f"{name}.out")
 
 
-def tiny_resnet() -> onnx.ModelProto:
+def tiny_resnet(width: int = 32, renumber: bool = False) -> onnx.ModelProto:
     b = Builder()
     x = b.conv_bn("image", "stem", 3, 16, 3, stride=2)
     x = b.node("MaxPool", [x], "pool", kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
     x = b.block(x, "stage1", 16, 16, 1)
-    x = b.block(x, "stage2", 16, 32, 2)
+    x = b.block(x, "stage2", 16, width, 2)
     x = b.node("GlobalAveragePool", [x], "gap")
     x = b.node("Flatten", [x], "flatten", axis=1)
-    b.node("Gemm", [x, b.weight("fc.weight", 10, 32), b.weight("fc.bias", 10)], "logits", transB=1)
+    b.node("Gemm", [x, b.weight("fc.weight", 10, width), b.weight("fc.bias", 10)], "logits", transB=1)
+    if renumber:
+        _renumber(b.nodes)
     graph = helper.make_graph(
         b.nodes, "tiny_resnet",
         [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 64, 64])],
@@ -69,7 +75,23 @@ def tiny_resnet() -> onnx.ModelProto:
     return model
 
 
-MODELS = {"tiny_resnet.onnx": tiny_resnet}
+def _renumber(nodes: list[onnx.NodeProto]) -> None:
+    """Name nodes and intermediate tensors by position, as exporters that number them do."""
+    renamed: dict[str, str] = {}
+    for i, node in enumerate(nodes):
+        node.name = f"{node.op_type}_{i}"
+        for j, output in enumerate(node.output):
+            if output != "logits":
+                renamed[output] = str(len(renamed) + 100)
+                node.output[j] = renamed[output]
+        for j, name in enumerate(node.input):
+            node.input[j] = renamed.get(name, name)
+
+
+MODELS = {
+    "tiny_resnet.onnx": tiny_resnet,
+    "tiny_resnet_wide.onnx": lambda: tiny_resnet(width=48, renumber=True),
+}
 
 
 def main() -> None:

@@ -115,7 +115,8 @@ def test_depthwise_separable_block():
         + 128 * 128 + 2 * (32 + 32 + 64 + 64 + 128 + 128 + 128) + 128 * 10 + 10
     )
     assert report.totals.params == expected
-    assert codes(report) == []
+    # Global pooling of features that each see 19x19 of the 96x96 input.
+    assert [(d.code, d.node) for d in report.diagnostics] == [("D104", "pool")]
 
 
 def test_audio_1d():
@@ -125,9 +126,14 @@ def test_audio_1d():
     assert shape_of(report, "pool1") == [32, length // 4]
     assert shape_of(report, "pool2") == [64, length // 16]
     assert node(report, "conv1").receptive_field.size == [80]
-    (drop,) = report.diagnostics
+    (drop,) = report.diagnostics  # the pooling layer's "ignore": ["D104"] silences D104
     assert (drop.code, drop.node) == ("F101", "pool2")
     assert "2 positions" in drop.message  # 250 = 4 * 62 + 2
+    _, spec = load("audio1d.json")
+    for layer in spec["layers"]:
+        layer.pop("ignore", None)
+    unsilenced = build_report(analyze(load_spec("audio1d.json", json.dumps(spec))))
+    assert [(d.code, d.node) for d in unsilenced.diagnostics] == [("F101", "pool2"), ("D104", "pool")]
 
 
 def test_broken_channels():

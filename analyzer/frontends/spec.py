@@ -13,6 +13,7 @@ from typing import Any
 
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
+from analyzer.frontends.json_positions import positions
 from analyzer.graph import Model, Node, Tensor
 
 BATCH = "N"
@@ -149,4 +150,6 @@ def load_spec(path: str, text: str | bytes | None = None) -> Model:
         )
         previous = layer.name
     builder.outputs = list(spec.outputs) if spec.outputs else [spec.layers[-1].name]
-    return builder.build()
+    model = builder.build()
+    model.positions = positions(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    return model

@@ -190,9 +190,33 @@ class RfContext:
     out_shapes: Sequence[Shape | None]
     resolved: Mapping[str, Any]
     diagnostics: list[Diagnostic]
+    input_sizes: tuple[Dim, ...] | None = None
+    """The model input's spatial sizes, along the axes fields track."""
 
     def data_fields(self) -> list[tuple[int, Field]]:
         return [(i, f) for i, f in enumerate(self.fields) if f is not None]
+
+    def pooled_globally(self, field: Field) -> Field:
+        """A local field pooled over the whole feature map: D104 when it is smaller than the
+        input (the pooled features never saw the whole image). Returns the global field."""
+        from analyzer.rules import CLASSIFIER_FIELD
+
+        if not field.is_global and self.input_sizes is not None:
+            short = [
+                (max(axis.sizes()), size)
+                for axis, size in zip(field.per_axis, self.input_sizes)
+                if isinstance(size, int) and max(axis.sizes()) < size
+            ]
+            if short and len(short) == len(field.per_axis):
+                sizes = "x".join(str(r) for r, _ in short)
+                inputs = "x".join(str(s) for _, s in short)
+                self.diagnostics.append(Diagnostic(
+                    CLASSIFIER_FIELD.code, CLASSIFIER_FIELD.severity, self.node.name,
+                    f"pools features whose receptive field ({sizes}) is smaller than the input "
+                    f"({inputs}): nothing downstream can relate parts of the input farther apart",
+                    self.node.location,
+                ))
+        return field.globalized()
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,12 +136,18 @@ def rf_union(ctx: RfContext) -> Field | None:
 
 
 def rf_global(ctx: RfContext) -> Field | None:
-    """Each output unit sees the whole input (global pooling, flattening into a matmul)."""
+    """Each output unit sees the whole input (flattening into a matmul, data-dependent ops)."""
     fields = ctx.data_fields()
     if not fields:
         return None
     merged, _ = union([f for _, f in fields])
     return merged.globalized()
+
+
+def rf_global_pool(ctx: RfContext) -> Field | None:
+    """Global pooling: each output unit pools every unit of its input (D104 checks it)."""
+    field = ctx.fields[0] if ctx.fields else None
+    return ctx.pooled_globally(field) if field is not None else None
 
 
 def no_macs(ctx: CostContext) -> int | None:

@@ -7,7 +7,7 @@ import math
 from analyzer.graph import Dim
 from analyzer.ops import CONVLINT_DOMAIN, register
 from analyzer.ops.base import InferContext, RfContext
-from analyzer.ops.common import rf_global
+from analyzer.ops.common import rf_global_pool
 from analyzer.ops.window import per_axis, rf_window, sliding, spatial_of
 from analyzer.receptive import AxisField, Field
 from analyzer.rules import INVALID_ATTRIBUTE
@@ -19,7 +19,7 @@ def infer_pool(ctx: InferContext) -> None:
     if ctx.attr("kernel_shape") is None:
         ctx.fail(INVALID_ATTRIBUTE, "kernel_shape is required", "kernel_shape")
     kernel = per_axis(ctx, "kernel_shape", len(spatial), 1)
-    out = sliding(ctx, x, kernel, ceil_mode=bool(ctx.attr("ceil_mode", 0)))
+    out = sliding(ctx, x, kernel, ceil_mode=bool(ctx.attr("ceil_mode", 0)), pool=True)
     shape = (x[0], x[1], *out)
     ctx.set(0, shape, ctx.dtype(0))
     ctx.set(1, shape, "int64")  # MaxPool's optional Indices
@@ -60,7 +60,7 @@ def rf_adaptive_pool(ctx: RfContext) -> Field | None:
     if field is None or x is None or y is None or field.is_global:
         return field
     if all(o == 1 for o in y[2:]):
-        return field.globalized()
+        return ctx.pooled_globally(field)
     if any(not isinstance(d, int) for d in (*x[2:], *y[2:])):
         return None
     sizes = dict(zip(range(2, len(x)), zip(x[2:], y[2:])))
@@ -77,7 +77,7 @@ register(
 register(
     "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool",
     infer=infer_global_pool,
-    rf=rf_global,
+    rf=rf_global_pool,
     doc="Global pooling: every spatial dim becomes 1; each unit sees the whole input.",
 )
 register(

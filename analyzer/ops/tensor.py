@@ -580,6 +580,8 @@ def rf_reduce(ctx: RfContext) -> Field | None:
     reduced: set[int] | None = ctx.resolved.get("reduced")
     if field is None or reduced is None:
         return None
+    if all(a in reduced for a in field.axes):
+        return ctx.pooled_globally(field)
     if any(a in reduced for a in field.axes):
         return field.globalized()
     keep = bool(ctx.node.attrs.get("keepdims", 1))

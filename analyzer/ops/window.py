@@ -15,7 +15,14 @@ from analyzer.graph import Dim, Shape, axis_name
 from analyzer.ops.base import InferContext, RfContext
 from analyzer.ops.common import check_positive
 from analyzer.receptive import Field
-from analyzer.rules import INVALID_ATTRIBUTE, KERNEL_EXCEEDS_INPUT, RANK_MISMATCH
+from analyzer.rules import (
+    INVALID_ATTRIBUTE,
+    KERNEL_EXCEEDS_INPUT,
+    PADDING_EXCEEDS_WINDOW,
+    POOL_PADDING,
+    RANK_MISMATCH,
+    STRIDE_EXCEEDS_WINDOW,
+)
 from analyzer.symbolic import cdiv, ge, gt, is_size, maximum, where
 
 
@@ -104,7 +111,8 @@ def _same_pads(total: int, upper: bool) -> tuple[int, int]:
     return (small, total - small) if upper else (total - small, small)
 
 
-def sliding(ctx: InferContext, shape: Shape, kernel: Sequence[int], ceil_mode: bool = False) -> Shape:
+def sliding(ctx: InferContext, shape: Shape, kernel: Sequence[int], ceil_mode: bool = False,
+            pool: bool = False) -> Shape:
     """Output spatial dims of a Conv or pool over ``shape``; records the geometry."""
     spatial = spatial_of(ctx, shape, len(kernel))
     rank = len(spatial)
@@ -127,11 +135,37 @@ def sliding(ctx: InferContext, shape: Shape, kernel: Sequence[int], ceil_mode: b
             dim = _out_size(ctx, window, size, ceil_mode, axis_name(axis + 2, len(shape)))
         windows.append(window)
         out.append(dim)
+    _design_checks(ctx, windows, len(shape), pool)
     ctx.resolve(
         "window",
         Geometry(tuple(range(2, len(shape))), tuple(windows), tuple(spatial), tuple(out)),
     )
     return tuple(out)
+
+
+def _design_checks(ctx: InferContext, windows: list[Window], rank: int, pool: bool) -> None:
+    """D101-D103: strides that skip rows, padding that only pads, over-padded pools."""
+    names = [axis_name(i + 2, rank) for i in range(len(windows))]
+    skipping = [n for n, w in zip(names, windows) if w.stride > w.effective]
+    if skipping:
+        w = next(w for w in windows if w.stride > w.effective)
+        ctx.report(STRIDE_EXCEEDS_WINDOW, f"stride {w.stride} is larger than the window ({w.effective}) "
+                   f"along {' and '.join(skipping)}", "strides")
+    padded = [(n, w) for n, w in zip(names, windows)
+              if isinstance(w.pad_begin, int) and isinstance(w.pad_end, int)
+              and max(w.pad_begin, w.pad_end) >= w.effective]
+    if padded:
+        n, w = padded[0]
+        ctx.report(PADDING_EXCEEDS_WINDOW, f"padding {max(w.pad_begin, w.pad_end)} is at least the window "  # type: ignore[type-var]
+                   f"({w.effective}) along {' and '.join(p for p, _ in padded)}: border windows see only padding", "pads")
+    elif pool:
+        over = [(n, w) for n, w in zip(names, windows)
+                if isinstance(w.pad_begin, int) and isinstance(w.pad_end, int)
+                and max(w.pad_begin, w.pad_end) > w.effective // 2]
+        if over:
+            n, w = over[0]
+            ctx.report(POOL_PADDING, f"padding {max(w.pad_begin, w.pad_end)} is more than half the window "  # type: ignore[type-var]
+                       f"({w.effective}) along {' and '.join(p for p, _ in over)}; PyTorch rejects this pool", "pads")
 
 
 def _same(window: Window, size: Dim, upper: bool) -> tuple[Window, Dim]:

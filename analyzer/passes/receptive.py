@@ -76,6 +76,7 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
                 shapes.resolved.get(name, {}),
                 # a node that already failed shape inference gets no further findings
                 [] if name in shapes.failed else result.diagnostics,
+                sizes,
             )
             try:
                 out = opdef.rf(ctx)

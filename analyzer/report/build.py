@@ -5,10 +5,12 @@ from __future__ import annotations
 from fractions import Fraction
 
 from analyzer import __version__
+from analyzer.frontends.json_positions import locate
 from analyzer.graph import Shape
 from analyzer.passes import Analysis
 from analyzer.passes.receptive import input_spatial_sizes
 from analyzer.receptive import Field, summarize
+from analyzer.settings import Settings
 from analyzer.report.model import (
     DiagnosticReport,
     FieldSummary,
@@ -60,11 +62,19 @@ def field_summary(analysis: Analysis, nodes: list[NodeReport]) -> FieldSummary |
     return None
 
 
+def _position(found: dict[str, tuple[int, int]], location: str | None) -> dict[str, int]:
+    position = locate(found, location)
+    return {"line": position[0], "column": position[1]} if position else {}
+
+
 def _sum(values: list[int | None]) -> int | None:
     return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
 
 
-def build_report(analysis: Analysis) -> Report:
+def build_report(analysis: Analysis, settings: Settings | None = None) -> Report:
+    """The report of an analysis, with the findings ``settings`` select (default: the rules
+    that are on by default, minus each spec layer's own ``ignore``)."""
+    settings = settings or Settings()
     model = analysis.model
     shapes = analysis.shapes.shapes
 
@@ -96,10 +106,11 @@ def build_report(analysis: Analysis) -> Report:
         )
     diagnostics = [
         DiagnosticReport(
-            code=d.code, severity=d.severity, node=d.node, message=d.message, location=d.location
+            code=d.code, severity=d.severity, node=d.node, message=d.message, location=d.location,
+            **_position(model.positions, d.location),
         )
         for d in analysis.diagnostics
-        if not _suppressed(d.code, model.nodes[d.node].ignore if d.node in model.nodes else ())
+        if settings.enabled(d.code, d.node, model.nodes[d.node].ignore if d.node in model.nodes else ())
     ]
     return Report(
         tool=Tool(version=__version__),
@@ -119,6 +130,3 @@ def build_report(analysis: Analysis) -> Report:
         diagnostics=diagnostics,
     )
 
-
-def _suppressed(code: str, ignore: tuple[str, ...]) -> bool:
-    return any(code.startswith(prefix) for prefix in ignore)

@@ -83,7 +83,9 @@ class DiagnosticReport(_Model):
     severity: Literal["error", "warning", "info"]
     node: str | None
     message: str
-    location: str | None
+    location: str | None = Field(description="JSON pointer (specs) or path in the ONNX model.")
+    line: int | None = Field(default=None, description="Line of the location in a spec file.")
+    column: int | None = Field(default=None, description="Column of the location in a spec file.")
 
 
 class Report(_Model):
@@ -96,3 +98,25 @@ class Report(_Model):
         default=None, description="The last feature map's receptive field against the input size."
     )
     diagnostics: list[DiagnosticReport]
+
+
+class FileError(_Model):
+    path: str
+    message: str
+
+
+class Summary(_Model):
+    files: int
+    unreadable: int
+    errors: int
+    warnings: int
+    info: int
+
+
+class CheckReport(_Model):
+    """`convlint check`: the report of every model checked, and the files that could not be read."""
+
+    tool: Tool
+    files: list[Report]
+    errors: list[FileError]
+    summary: Summary

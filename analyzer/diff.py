@@ -1,0 +1,141 @@
+"""`convlint diff OLD NEW`: what a change did to a model.
+
+Nodes are matched by name; when an exporter regenerated the names (``Conv_12``, ``node_7``),
+or for the nodes a name match leaves over, by graph position: the two topological op
+sequences are aligned (difflib) and nodes in aligned runs of the same op are paired.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.graph import ConstTensor, Model
+from analyzer.report.model import DiagnosticReport, NodeReport, Report
+
+GENERATED = re.compile(r"^([A-Za-z]+[_.:]?\d+|\d+|node_\d+|n\d+)$")
+
+
+@dataclass
+class Change:
+    what: str
+    old: Any
+    new: Any
+
+
+@dataclass
+class NodeChange:
+    old: str
+    new: str
+    op: str
+    changes: list[Change]
+    by_position: bool
+
+
+@dataclass
+class ModelDiff:
+    old: Report
+    new: Report
+    added: list[NodeReport] = field(default_factory=list)
+    removed: list[NodeReport] = field(default_factory=list)
+    changed: list[NodeChange] = field(default_factory=list)
+    unchanged: int = 0
+    renamed: int = 0
+    new_findings: list[DiagnosticReport] = field(default_factory=list)
+    fixed_findings: list[DiagnosticReport] = field(default_factory=list)
+
+    def totals(self) -> list[Change]:
+        a, b = self.old.totals, self.new.totals
+        return [Change("params", a.params, b.params), Change("buffers", a.buffers, b.buffers),
+                Change("MACs", a.macs, b.macs), Change("activation bytes", a.memory.bytes, b.memory.bytes)]
+
+
+def _generated(model: Model) -> bool:
+    names = list(model.nodes)
+    return bool(names) and sum(bool(GENERATED.match(n)) for n in names) * 2 >= len(names)
+
+
+def match_nodes(old: Model, new: Model) -> tuple[dict[str, str], set[str]]:
+    """Old name -> new name for every matched node, and the pairs matched by position."""
+    pairs: dict[str, str] = {}
+    if not (_generated(old) or _generated(new)):
+        pairs = {n: n for n in old.order if n in new.nodes and old.nodes[n].op == new.nodes[n].op}
+    rest_old = [n for n in old.order if n not in pairs]
+    taken = set(pairs.values())
+    rest_new = [n for n in new.order if n not in taken]
+    matcher = difflib.SequenceMatcher(
+        a=[old.nodes[n].op for n in rest_old], b=[new.nodes[n].op for n in rest_new], autojunk=False
+    )
+    by_position = set()
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            for a, b in zip(rest_old[i1:i2], rest_new[j1:j2]):
+                pairs[a] = b
+                by_position.add(a)
+    return pairs, by_position
+
+
+def _attrs(model: Model, name: str) -> dict[str, Any]:
+    node = model.nodes[name]
+    plain = {}
+    for key, value in node.attrs.items():
+        plain[key] = list(value.dims) if isinstance(value, ConstTensor) else value
+    # A weight's dims are part of what a layer is (an ONNX Conv's channels live there).
+    for index, tensor in enumerate(node.inputs):
+        info = model.tensors.get(tensor) if tensor else None
+        if info is not None and info.role == "constant" and info.shape is not None:
+            plain[f"input {index} dims"] = list(info.shape)
+    return plain
+
+
+def _field(node: NodeReport) -> Any:
+    rf = node.receptive_field
+    return None if rf is None else {"size": rf.size, "stride": rf.stride}
+
+
+def _compare(old_model: Model, new_model: Model, a: NodeReport, b: NodeReport) -> list[Change]:
+    changes = []
+    if a.op != b.op:
+        changes.append(Change("op", a.op, b.op))
+    shapes_a, shapes_b = [o.shape for o in a.outputs], [o.shape for o in b.outputs]
+    if shapes_a != shapes_b:
+        changes.append(Change("output shape", shapes_a[0] if len(shapes_a) == 1 else shapes_a,
+                              shapes_b[0] if len(shapes_b) == 1 else shapes_b))
+    for what in ("params", "buffers", "macs"):
+        if getattr(a, what) != getattr(b, what):
+            changes.append(Change(what if what != "macs" else "MACs", getattr(a, what), getattr(b, what)))
+    if _field(a) != _field(b):
+        changes.append(Change("receptive field", _field(a), _field(b)))
+    attrs_a, attrs_b = _attrs(old_model, a.name), _attrs(new_model, b.name)
+    for key in sorted(set(attrs_a) | set(attrs_b)):
+        if attrs_a.get(key) != attrs_b.get(key):
+            changes.append(Change(f"attribute {key}", attrs_a.get(key), attrs_b.get(key)))
+    return changes
+
+
+def diff_models(old_model: Model, old: Report, new_model: Model, new: Report) -> ModelDiff:
+    result = ModelDiff(old, new)
+    pairs, by_position = match_nodes(old_model, new_model)
+    old_nodes = {n.name: n for n in old.nodes}
+    new_nodes = {n.name: n for n in new.nodes}
+    matched_new = set(pairs.values())
+    result.removed = [n for n in old.nodes if n.name not in pairs]
+    result.added = [n for n in new.nodes if n.name not in matched_new]
+    for a_name, b_name in sorted(pairs.items(), key=lambda p: new_model.order.index(p[1])):
+        changes = _compare(old_model, new_model, old_nodes[a_name], new_nodes[b_name])
+        result.renamed += a_name != b_name
+        if changes:
+            result.changed.append(NodeChange(a_name, b_name, new_nodes[b_name].op, changes, a_name in by_position))
+        else:
+            result.unchanged += 1
+
+    def key(d: DiagnosticReport, mapping: dict[str, str]) -> tuple:
+        return d.code, mapping.get(d.node, d.node) if d.node else None
+
+    before = {key(d, pairs) for d in old.diagnostics}
+    after = {key(d, {}) for d in new.diagnostics}
+    result.new_findings = [d for d in new.diagnostics if key(d, {}) not in before]
+    result.fixed_findings = [d for d in old.diagnostics if key(d, pairs) not in after]
+    return result

@@ -1,0 +1,195 @@
+"""Formats over one or many models (`check`, and `analyze` through a one-model CheckReport):
+lint-style text, JSON, Markdown for pull-request comments, SARIF 2.1.0, GitHub annotations."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report
+from analyzer.rules import FAMILIES, RULES
+
+SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+MARK = {"error": ":x:", "warning": ":warning:", "info": ":information_source:"}
+
+
+def relative(path: str) -> str:
+    """A path as reviewers see it: relative to the working folder when inside it, with slashes."""
+    try:
+        inside = os.path.relpath(path)
+    except ValueError:  # another drive
+        return Path(path).as_posix()
+    return Path(path if inside.startswith("..") else inside).as_posix()
+
+
+def where(report: Report, d: DiagnosticReport) -> str:
+    path = relative(report.model.path)
+    if d.line is not None:
+        return f"{path}:{d.line}:{d.column}"
+    return f"{path}:{d.location}" if d.location else path
+
+
+def _counts(run: CheckReport) -> str:
+    s = run.summary
+    parts = [f"{s.errors} error{'s' * (s.errors != 1)}", f"{s.warnings} warning{'s' * (s.warnings != 1)}"]
+    if s.info:
+        parts.append(f"{s.info} info")
+    text = f"{', '.join(parts)} in {s.files} model{'s' * (s.files != 1)}"
+    return text + (f"; {s.unreadable} could not be read" if s.unreadable else "")
+
+
+def render_text(run: CheckReport, color: bool = False) -> str:
+    lines = []
+    for report in run.files:
+        for d in report.diagnostics:
+            node = f"{d.node}: " if d.node else ""
+            lines.append(f"{where(report, d)}: {d.code} [{d.severity}] {node}{d.message}")
+    lines += [f"error: {e.message}" for e in run.errors]
+    total = run.summary.errors + run.summary.warnings + run.summary.info
+    lines.append(("All checks passed: " if not total and not run.errors else "Found ") + _counts(run) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(run: CheckReport, color: bool = False) -> str:
+    return run.model_dump_json(indent=2) + "\n"
+
+
+# -- Markdown -----------------------------------------------------------------------------------
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _shape(shape: list | None) -> str:
+    return "?" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
+
+
+def _number(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _node_row(node: NodeReport) -> str:
+    rf = node.receptive_field
+    field = "-" if rf is None else "x".join(map(str, rf.size)) + (" (global)" if rf.global_ else "")
+    stride = "-" if rf is None else "x".join(f"{s:g}" if isinstance(s, float) else str(s) for s in rf.stride)
+    cells = [node.name, node.op, _shape(node.outputs[0].shape if node.outputs else None), field, stride,
+             _number(node.params), _number(node.macs)]
+    return "| " + " | ".join(f"`{_cell(c)}`" if i < 2 else _cell(c) for i, c in enumerate(cells)) + " |"
+
+
+def render_markdown(run: CheckReport, color: bool = False) -> str:
+    total = run.summary.errors + run.summary.warnings + run.summary.info
+    status = ":x:" if run.summary.errors or run.errors else (":warning:" if total else ":white_check_mark:")
+    lines = [f"### {status} convlint: {_counts(run)}", ""]
+    findings = [(r, d) for r in run.files for d in r.diagnostics]
+    if findings or run.errors:
+        lines += ["| | code | where | node | finding |", "| --- | --- | --- | --- | --- |"]
+        for report, d in findings:
+            lines.append(f"| {MARK[d.severity]} | {d.code} | `{_cell(where(report, d))}` "
+                         f"| `{_cell(d.node or '')}` | {_cell(d.message)} |")
+        for e in run.errors:
+            lines.append(f"| :no_entry: | - | `{_cell(relative(e.path))}` | | {_cell(e.message)} |")
+        lines.append("")
+    for report in run.files:
+        t = report.totals
+        summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, {_number(t.params)} params, "
+                   f"{_number(t.macs)} MACs")
+        if report.receptive_field is not None:
+            rf = report.receptive_field
+            summary += f", receptive field {'x'.join(map(str, rf.size))} on a {'x'.join(map(str, rf.input))} input"
+        lines += ["<details>", f"<summary>{_cell(summary)}</summary>", "",
+                  "| name | op | output shape | RF | RF stride | params | MACs |",
+                  "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+        lines += [_node_row(n) for n in report.nodes]
+        lines += ["", "</details>", ""]
+    return "\n".join(lines)
+
+
+# -- SARIF 2.1.0 --------------------------------------------------------------------------------
+def _sarif_rules() -> list[dict]:
+    rules = []
+    for rule in sorted(RULES.values(), key=lambda r: r.code):
+        help_text = f"{rule.summary}\n\nWhy: {rule.why}\n\nExample: {rule.example}\n\nFix: {rule.fix}"
+        rules.append({
+            "id": rule.code,
+            "name": "".join(part.capitalize() for part in rule.name.split("-")),
+            "shortDescription": {"text": rule.summary},
+            "fullDescription": {"text": rule.why},
+            "help": {
+                "text": help_text,
+                "markdown": f"**{rule.summary}**\n\n*Why?* {rule.why}\n\n*Example:* `{rule.example}`\n\n*Fix:* {rule.fix}",
+            },
+            "defaultConfiguration": {"level": SARIF_LEVEL[rule.severity], "enabled": rule.default},
+            "properties": {"tags": [FAMILIES[rule.code[0]].lower()], "precision": "very-high"},
+        })
+    return rules
+
+
+def render_sarif(run: CheckReport, color: bool = False) -> str:
+    rules = _sarif_rules()
+    index = {r["id"]: i for i, r in enumerate(rules)}
+    results = []
+    for report in run.files:
+        uri = relative(report.model.path)
+        for d in report.diagnostics:
+            region = {"startLine": d.line, "startColumn": d.column} if d.line is not None else {"startLine": 1}
+            location: dict = {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
+                                                   "region": region}}
+            if d.node:
+                location["logicalLocations"] = [{"name": d.node, "fullyQualifiedName": f"{report.model.name}/{d.node}",
+                                                 "kind": "object"}]
+            results.append({
+                "ruleId": d.code,
+                "ruleIndex": index[d.code],
+                "level": SARIF_LEVEL[d.severity],
+                "message": {"text": f"{d.node}: {d.message}" if d.node else d.message},
+                "locations": [location],
+                "partialFingerprints": {"convlint/v1": f"{uri}:{d.code}:{d.node}:{d.location}"},
+            })
+    for e in run.errors:
+        results.append({
+            "ruleId": "E000",
+            "level": "error",
+            "message": {"text": e.message},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": relative(e.path), "uriBaseId": "%SRCROOT%"},
+                                                "region": {"startLine": 1}}}],
+        })
+    document = {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": "convlint", "version": run.tool.version, "semanticVersion": run.tool.version,
+                                "rules": rules}},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": Path.cwd().as_uri() + "/"}},
+            "results": results,
+            "columnKind": "unicodeCodePoints",
+        }],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+# -- GitHub workflow annotations ------------------------------------------------------------------
+def _escape(text: str, property_: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
+
+
+def render_github(run: CheckReport, color: bool = False) -> str:
+    lines = []
+    for report in run.files:
+        path = _escape(relative(report.model.path), True)
+        for d in report.diagnostics:
+            properties = [f"file={path}"]
+            if d.line is not None:
+                properties += [f"line={d.line}", f"col={d.column}"]
+            title = _escape(f"{d.code} {RULES[d.code].name}" if d.code in RULES else d.code, True)
+            node = f"{d.node}: " if d.node else ""
+            lines.append(f"::{GITHUB_LEVEL[d.severity]} {','.join(properties)},title={title}::{_escape(node + d.message)}")
+    for e in run.errors:
+        lines.append(f"::error file={_escape(relative(e.path), True)},title=convlint::{_escape(e.message)}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+FORMATS = {"text": render_text, "json": render_json, "markdown": render_markdown, "sarif": render_sarif,
+           "github": render_github}
