@@ -137,7 +137,7 @@ def analyze(
 
 @app.command()
 def check(
-    paths: Annotated[list[str], typer.Argument(help="ONNX models, JSON specs, folders or globs.")],
+    paths: Annotated[Optional[list[str]], typer.Argument(help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
     format: FormatOption = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
@@ -148,12 +148,16 @@ def check(
     config: ConfigOption = None,
     isolated: IsolatedOption = False,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: one per core).")] = None,
+    models_only: Annotated[bool, typer.Option("--models-only", help="Skip named .json files that are not convlint specs (for pre-commit).")] = False,
 ) -> None:
     """Lint models for CI and pre-commit: findings only, exit code 1 at the fail level."""
     from analyzer.formatters.findings import FORMATS
-    from analyzer.lint import check_paths
+    from analyzer.lint import check_paths, is_spec
 
-    settings = _settings(paths[0], select, extend_select, ignore, fail_on, input_shape, config, isolated)
+    paths = paths or ["."]
+    if models_only:
+        paths = [p for p in paths if not p.endswith(".json") or not Path(p).is_file() or is_spec(Path(p))]
+    settings = _settings(paths[0] if paths else ".", select, extend_select, ignore, fail_on, input_shape, config, isolated)
     with _progress() as progress:
         run = check_paths(paths, settings, jobs, progress)
     _write(FORMATS[format.value](run, False), output)

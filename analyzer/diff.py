@@ -15,7 +15,7 @@ from typing import Any
 from analyzer.graph import ConstTensor, Model
 from analyzer.report.model import DiagnosticReport, NodeReport, Report
 
-GENERATED = re.compile(r"^([A-Za-z]+[_.:]?\d+|\d+|node_\d+|n\d+)$")
+GENERATED = re.compile(r"^(\d+|node_?\d+|n\d+)$")
 
 
 @dataclass
@@ -53,8 +53,15 @@ class ModelDiff:
 
 
 def _generated(model: Model) -> bool:
-    names = list(model.nodes)
-    return bool(names) and sum(bool(GENERATED.match(n)) for n in names) * 2 >= len(names)
+    """Whether an exporter numbered the nodes (``Conv_12``, ``node_7``): then names say nothing
+    about which layer is which. Spec layer names are always a person's."""
+    if model.format != "onnx" or not model.nodes:
+        return False
+    numbered = sum(
+        bool(GENERATED.match(name) or re.fullmatch(rf"{re.escape(node.op)}_\d+", name))
+        for name, node in model.nodes.items()
+    )
+    return numbered * 2 >= len(model.nodes)
 
 
 def match_nodes(old: Model, new: Model) -> tuple[dict[str, str], set[str]]:

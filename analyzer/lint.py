@@ -16,7 +16,7 @@ SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "
                 ".pytest_cache", ".ruff_cache", "build", "dist", ".eggs"}
 
 
-def _is_spec(path: Path) -> bool:
+def is_spec(path: Path) -> bool:
     """A JSON file in a folder is checked when it is a convlint spec (an object with inputs and layers)."""
     try:
         import json
@@ -57,7 +57,7 @@ def _walk(folder: Path) -> list[str]:
                          and not (Path(root, d) / "pyvenv.cfg").exists())
         for name in sorted(files):
             path = Path(root, name)
-            if name.endswith(".onnx") or (name.endswith(".json") and _is_spec(path)):
+            if name.endswith(".onnx") or (name.endswith(".json") and is_spec(path)):
                 models.append(str(path))
     return models
 

@@ -1,0 +1,125 @@
+"""Every rule fires on a model that has its problem and stays silent on the near miss."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+
+from analyzer.frontends.onnx import build_graph
+from analyzer.frontends.spec import load_spec
+from analyzer.passes import analyze
+from analyzer.report.build import build_report
+from analyzer.rules import RULES
+from analyzer.settings import Settings
+from conftest import SAMPLES, spec
+
+
+def from_spec(layers, shape, code):
+    return build_report(analyze(load_spec("spec.json", json.dumps(spec(layers, shape)))), Settings(select=(code,)))
+
+
+def from_onnx(nodes, inputs, inits, code, opset=17, domains=()):
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
+        [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
+        [numpy_helper.from_array(v, n) for n, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
+                                                    *(helper.make_opsetid(d, 1) for d in domains)])
+    return build_report(analyze(build_graph("model.onnx", model, {})), Settings(select=(code,)))
+
+
+def sample(name, code):
+    return build_report(analyze(load_spec(str(SAMPLES / name))), Settings(select=(code,)))
+
+
+def conv(name="c", **fields):
+    return {"name": name, "op": "conv", "out_channels": fields.pop("out_channels", 4), **fields}
+
+
+W = np.ones((4, 3, 3, 3), np.float32)
+
+CASES: dict[str, tuple[Callable, Callable]] = {
+    "S101": (lambda c: from_spec([conv(kernel_size=5)], [3, 4, 4], c),
+             lambda c: from_spec([conv(kernel_size=3)], [3, 4, 4], c)),
+    "S102": (lambda c: from_spec([conv(inputs=["x"], out_channels=8, kernel_size=3, stride=2, padding=1),
+                                  {"name": "sum", "op": "add", "inputs": ["c", "x"]}], [4, 8, 8], c),
+             lambda c: from_spec([conv(inputs=["x"], out_channels=4, kernel_size=3, padding=1),
+                                  {"name": "sum", "op": "add", "inputs": ["c", "x"]}], [4, 8, 8], c)),
+    "S103": (lambda c: sample("unet_bad_size.json", c), lambda c: sample("unet.json", c)),
+    "S104": (lambda c: from_spec([{"name": "f", "op": "flatten"}, {"name": "l", "op": "linear", "in_features": 10, "out_features": 2}], [3, 2, 2], c),
+             lambda c: from_spec([{"name": "f", "op": "flatten"}, {"name": "l", "op": "linear", "in_features": 12, "out_features": 2}], [3, 2, 2], c)),
+    "S105": (lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, 50], np.int64)}, c),
+             lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, 48], np.int64)}, c)),
+    "S106": (lambda c: from_spec([conv(kernel_size=[3, 3])], [3, 20], c), lambda c: from_spec([conv(kernel_size=[3])], [3, 20], c)),
+    "S107": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c),
+             lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[1, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),
+    "C101": (lambda c: from_spec([conv(kernel_size=1, in_channels=4)], [3, 8, 8], c), lambda c: from_spec([conv(kernel_size=1, in_channels=3)], [3, 8, 8], c)),
+    "C102": (lambda c: from_spec([conv(kernel_size=1, out_channels=6, groups=4)], [8, 8, 8], c), lambda c: from_spec([conv(kernel_size=1, out_channels=8, groups=4)], [8, 8, 8], c)),
+    "C103": (lambda c: from_spec([{"name": "bn", "op": "batch_norm", "num_features": 4}], [3, 8, 8], c), lambda c: from_spec([{"name": "bn", "op": "batch_norm", "num_features": 3}], [3, 8, 8], c)),
+    "F101": (lambda c: sample("seed.json", c), lambda c: from_spec([conv(kernel_size=3, stride=2)], [3, 7, 7], c)),
+    "F102": (lambda c: from_spec([conv(kernel_size=1, stride=2)], [3, 8, 8], c),
+             lambda c: from_spec([conv("a", inputs=["x"], kernel_size=1, stride=2), conv("b", inputs=["x"], kernel_size=3, stride=2, padding=1),
+                                  {"name": "s", "op": "add", "inputs": ["a", "b"]}], [3, 8, 8], c)),
+    "D101": (lambda c: from_spec([conv(kernel_size=1, stride=2)], [3, 8, 8], c), lambda c: from_spec([conv(kernel_size=2, stride=2)], [3, 8, 8], c)),
+    "D102": (lambda c: from_spec([conv(kernel_size=3, padding=3)], [3, 8, 8], c), lambda c: from_spec([conv(kernel_size=3, padding=2)], [3, 8, 8], c)),
+    "D103": (lambda c: from_spec([{"name": "p", "op": "max_pool", "kernel_size": 3, "padding": 2}], [3, 8, 8], c),
+             lambda c: from_spec([{"name": "p", "op": "max_pool", "kernel_size": 3, "padding": 1}], [3, 8, 8], c)),
+    "D104": (lambda c: from_spec([conv(kernel_size=3), {"name": "g", "op": "global_avg_pool"}], [3, 8, 8], c),
+             lambda c: from_spec([conv(kernel_size=9), {"name": "g", "op": "global_avg_pool"}], [3, 8, 8], c)),
+    "R101": (lambda c: from_spec([conv("a", inputs=["x"], kernel_size=1), conv("b", inputs=["x"], kernel_size=1, stride=8),
+                                  {"name": "s", "op": "add", "inputs": ["a", "b"]}], [3, 8, 8], c),
+             lambda c: from_spec([conv("a", inputs=["x"], kernel_size=1), conv("b", inputs=["x"], kernel_size=3, padding=1),
+                                  {"name": "s", "op": "add", "inputs": ["a", "b"]}], [3, 8, 8], c)),
+    "R102": (lambda c: sample("resnet18.json", c), lambda c: sample("vgg16.json", c)),
+    "U101": (lambda c: from_onnx([helper.make_node("Mystery", ["x"], ["y"], domain="com.example")], {"x": [1, 3, 4, 4]}, {}, c, domains=("com.example",)),
+             lambda c: from_onnx([helper.make_node("Relu", ["x"], ["y"])], {"x": [1, 3, 4, 4]}, {}, c)),
+    "U102": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2])], {"x": [1, 3, "H", "W"]}, {"w": W}, c),
+             lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2])], {"x": [1, 3, 9, 9]}, {"w": W}, c)),
+    "U103": (lambda c: from_onnx([helper.make_node("Det", ["x"], ["y"])], {"x": [1, 3, 4, 4]}, {}, c),
+             lambda c: from_onnx([helper.make_node("Mystery", ["x"], ["y"], domain="com.example")], {"x": [1, 3, 4, 4]}, {}, c, domains=("com.example",))),
+}
+
+
+def test_every_rule_has_a_case():
+    assert sorted(CASES) == sorted(code for code in RULES if code != "U199")
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_rule_fires(code):
+    found = [d for d in CASES[code][0](code).diagnostics]
+    assert found and {d.code for d in found} == {code}
+    assert all(d.severity == RULES[code].severity for d in found)
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_rule_stays_silent(code):
+    assert CASES[code][1](code).diagnostics == []
+
+
+def test_rules_off_by_default_need_selecting():
+    layers = [conv(kernel_size=1, stride=2)]
+    report = build_report(analyze(load_spec("spec.json", json.dumps(spec(layers, [3, 8, 8])))))
+    assert [d.code for d in report.diagnostics] == ["F102"]  # D101 holds but is off by default
+
+
+def test_a_bug_in_an_op_rule_is_a_finding_not_a_crash(monkeypatch):
+    from analyzer import ops
+
+    def broken(ctx):
+        raise ZeroDivisionError("oops")
+
+    relu = ops.lookup("", "Relu")
+    monkeypatch.setitem(ops.REGISTRY, ("", "Relu"), type(relu)(**{**{f: getattr(relu, f) for f in relu.__dataclass_fields__}, "infer": broken}))
+    report = from_onnx([helper.make_node("Relu", ["x"], ["y"])], {"x": [1, 3, 4, 4]}, {}, "U199")
+    (finding,) = report.diagnostics
+    assert finding.code == "U199" and "ZeroDivisionError: oops" in finding.message
+    with pytest.raises(ZeroDivisionError):
+        graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
+                                  [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+        analyze(build_graph("m.onnx", helper.make_model(graph), {}), debug=True)
