@@ -53,36 +53,31 @@ class GraphBuilder:
             self.tensors[out] = Tensor(out, "activation")
 
     def build(self) -> Model:
-        import networkx as nx
-
-        graph = nx.DiGraph()
         producers = {t: n.name for n in self.nodes.values() for t in n.outputs if t}
         consumers: dict[str, list[str]] = {}
-        for node in self.nodes.values():
-            graph.add_node(node.name)
-        for node in self.nodes.values():
-            for slot, tensor in enumerate(node.inputs):
+        in_order = True
+        nodes, tensors = self.nodes, self.tensors
+        for node in nodes.values():
+            name, index = node.name, node.index
+            for tensor in node.inputs:
                 if not tensor:
                     continue
-                if tensor not in self.tensors:
+                if tensor not in tensors:
+                    slot = node.inputs.index(tensor)
                     where = node.attr_locations.get(f"input:{slot}", node.location)
-                    self.problem(where, f"{node.name!r} reads {tensor!r}, which is not defined")
+                    self.problem(where, f"{name!r} reads {tensor!r}, which is not defined")
                     continue
-                consumers.setdefault(tensor, []).append(node.name)
+                readers = consumers.get(tensor)
+                if readers is None:
+                    consumers[tensor] = [name]
+                else:
+                    readers.append(name)
                 source = producers.get(tensor)
-                if source is not None:
-                    if graph.has_edge(source, node.name):
-                        graph.edges[source, node.name]["tensors"].append(tensor)
-                    else:
-                        graph.add_edge(source, node.name, tensors=[tensor])
+                if source is not None and nodes[source].index >= index:
+                    in_order = False
         if self._problems:
             raise InputError(self.path, self._problems)
-        order = self._order(graph)
-        rank = {name: i for i, name in enumerate(order)}
-        for names in consumers.values():
-            names.sort(key=rank.__getitem__)
-        graph.graph["producers"] = producers
-        return Model(
+        model = Model(
             path=self.path,
             format=self.format,  # type: ignore[arg-type]
             name=self.name,
@@ -90,14 +85,21 @@ class GraphBuilder:
             tensors=self.tensors,
             inputs=self.inputs,
             outputs=self.outputs,
-            graph=graph,
-            order=order,
+            order=list(self.nodes),
             consumers=consumers,
+            producers=producers,
             opset=self.opset,
             per_sample=self.per_sample,
         )
+        if not in_order:  # forward references: sort, and refuse cycles
+            model.order = self._order(model.graph)
+            rank = {name: i for i, name in enumerate(model.order)}
+            for names in consumers.values():
+                names.sort(key=rank.__getitem__)
+        return model
 
     def _order(self, graph) -> list[str]:
+        """Topological order, source order where the graph allows it; cycles are errors."""
         import networkx as nx
 
         try:

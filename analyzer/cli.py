@@ -114,12 +114,14 @@ def analyze(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
+    from analyzer.api import paused_gc
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
     settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated)
-    model = _load(path, list(settings.input_shape))
-    report = build_report(run_passes(model, debug=debug), settings)
+    with paused_gc():
+        model = _load(path, list(settings.input_shape))
+        report = build_report(run_passes(model, debug=debug), settings)
     color = output is None and format is Format.text and sys.stdout.isatty()
     if format in (Format.text, Format.json):
         from analyzer.formatters import formatter

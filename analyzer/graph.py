@@ -104,16 +104,23 @@ class Node:
     index: int = 0
     location: str | None = None
     attr_locations: dict[str, str] = field(default_factory=dict)
+    attributes_at: str | None = None
+    """ONNX: attribute locations are ``location + attributes_at + name`` (built when asked)."""
     ignore: tuple[str, ...] = ()
+    opdef: Any = field(default=None, repr=False, compare=False)
+    """The registry entry, filled in by ``analyzer.ops.opdef_of`` on first use."""
 
     def location_of(self, attr: str | None) -> str | None:
         """Where an attribute of this node is written in the source, else the node itself."""
-        if attr is not None and attr in self.attr_locations:
-            return self.attr_locations[attr]
+        if attr is not None:
+            if attr in self.attr_locations:
+                return self.attr_locations[attr]
+            if self.attributes_at is not None and attr in self.attrs:
+                return f"{self.location}{self.attributes_at}{attr}"
         return self.location
 
 
-@dataclass(slots=True)
+@dataclass
 class Model:
     """A loaded model: its graph, tensors, and where it came from."""
 
@@ -124,24 +131,42 @@ class Model:
     tensors: dict[str, Tensor]
     inputs: list[str]
     outputs: list[str]
-    graph: nx.DiGraph
     order: list[str]
     """Node names in topological order (source order where the graph allows it)."""
     consumers: dict[str, list[str]]
     """Tensor name -> names of the nodes reading it, in topological order."""
+    producers: dict[str, str] = field(default_factory=dict)
+    """Tensor name -> the node writing it."""
     opset: dict[str, int] = field(default_factory=dict)
     per_sample: bool = False
     """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Specs: JSON pointer -> (line, column) in the file, for locating findings."""
+    _graph: nx.DiGraph | None = field(default=None, repr=False)
 
     def producer(self, tensor: str) -> str | None:
-        return self._producers.get(tensor)
+        return self.producers.get(tensor)
 
     @property
-    def _producers(self) -> dict[str, str]:
-        cached = self.graph.graph.get("producers")
-        if cached is None:
-            cached = {t: n.name for n in self.nodes.values() for t in n.outputs if t}
-            self.graph.graph["producers"] = cached
-        return cached
+    def graph(self) -> nx.DiGraph:
+        """The DAG as networkx sees it: nodes are op nodes, edges carry the tensor names.
+
+        Built on first use: the passes walk ``order``, ``producers`` and ``consumers``, so a
+        run that needs no graph algorithm does not pay for (or import) networkx.
+        """
+        if self._graph is None:
+            import networkx as nx
+
+            graph = nx.DiGraph()
+            graph.add_nodes_from(self.nodes)
+            for tensor, readers in self.consumers.items():
+                source = self.producers.get(tensor)
+                if source is None:
+                    continue
+                for reader in readers:
+                    if graph.has_edge(source, reader):
+                        graph.edges[source, reader]["tensors"].append(tensor)
+                    else:
+                        graph.add_edge(source, reader, tensors=[tensor])
+            self._graph = graph
+        return self._graph

@@ -64,20 +64,17 @@ def _walk(folder: Path) -> list[str]:
 
 def check_one(path: str, settings: Settings) -> tuple[Report | None, list[str]]:
     """Analyse one model: its report, or the lines saying why it cannot be read."""
+    from analyzer.api import analyze_path
     from analyzer.errors import InputError
-    from analyzer.frontends import load
     from analyzer.frontends.onnx import parse_input_shapes
-    from analyzer.passes import analyze
-    from analyzer.report.build import build_report
 
     try:
         shapes = parse_input_shapes(list(settings.input_shape)) if path.endswith(".onnx") else {}
-        model = load(path, shapes)
+        return analyze_path(path, settings, shapes), []
     except InputError as error:
         return None, error.lines()
     except ValueError as error:
         return None, [f"{path}: {error}"]
-    return build_report(analyze(model), settings), []
 
 
 def check_paths(paths: list[str], settings: Settings, jobs: int | None = None,
@@ -104,7 +101,7 @@ def check_paths(paths: list[str], settings: Settings, jobs: int | None = None,
         errors.extend(FileError(path=f, message=line) for line in outcomes[f][1])
     findings = [d for r in reports for d in r.diagnostics]  # type: ignore[union-attr]
     return CheckReport(
-        tool=Tool(version=__version__),
+        tool=Tool(name="convlint", version=__version__),
         files=reports,  # type: ignore[arg-type]
         errors=errors,
         summary=Summary(

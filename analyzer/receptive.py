@@ -66,6 +66,11 @@ class AxisField:
 
     def window(self, kernel: int, stride: int, dilation: int, pad_begin: int) -> AxisField:
         """Output unit v reads input units ``v*stride - pad_begin + dilation*i``, i < kernel."""
+        if self.period == 1 and self.hi[0] >= self.lo[0]:
+            # One phase: intervals grow with the unit index, so the first and last taps bound them.
+            step = self.pixels
+            return AxisField(1, stride * step, (self.lo[0] - pad_begin * step,),
+                             (self.hi[0] + (dilation * (kernel - 1) - pad_begin) * step,))
         taps = [dilation * i - pad_begin for i in range(kernel)]
         return self.gather(1, stride, lambda r: (r * stride + t for t in taps))
 
@@ -121,6 +126,9 @@ IDENTITY_AXIS = AxisField(1, 1, (0,), (0,))
 
 def union_axis(fields: Sequence[AxisField]) -> tuple[AxisField, bool]:
     """Union of the intervals each unit sees through several branches; True if strides agree."""
+    first = fields[0]
+    if all(f.period == 1 and f.pixels == first.pixels for f in fields):
+        return AxisField(1, first.pixels, (min(f.lo[0] for f in fields),), (max(f.hi[0] for f in fields),)), True
     strides = {f.stride for f in fields}
     period = math.lcm(*(f.period for f in fields))
     if period > MAX_PERIOD:
@@ -178,6 +186,16 @@ class Field:
 
 def union(fields: Sequence[Field]) -> tuple[Field, bool]:
     """Join branches: local fields are unioned; global-only branches add global context."""
+    first = fields[0]
+    if all(not f.is_global and not f.global_context and f.anchored and f.axes == first.axes for f in fields) and all(
+        a.period == 1 and a.pixels == b.pixels and a.hi[0] >= a.lo[0]
+        for f in fields for a, b in zip(f.per_axis, first.per_axis)
+    ):  # the common case: plain local branches of the same stride
+        per_axis = tuple(
+            AxisField(1, axes[0].pixels, (min(a.lo[0] for a in axes),), (max(a.hi[0] for a in axes),))
+            for axes in zip(*(f.per_axis for f in fields))
+        )
+        return Field(first.axes, per_axis), True
     local = [f for f in fields if not f.is_global]
     if not local:
         widest = max(fields, key=lambda f: sum(a.sizes()[0] for a in f.per_axis))
@@ -200,9 +218,9 @@ def union(fields: Sequence[Field]) -> tuple[Field, bool]:
 class AxisSummary:
     size: int
     size_min: int
-    stride: Fraction
+    stride: int | Fraction
     padding: int
-    center_offset: Fraction
+    center_offset: int | float | Fraction
     """Centre of unit 0's field minus the centre of its stride cell, (stride - 1) / 2: zero
     when fields are centred on their units."""
 
@@ -210,6 +228,11 @@ class AxisSummary:
 def summarize(axis: AxisField) -> AxisSummary:
     """Largest and smallest extent over units that see any input (a transposed convolution
     with stride above its kernel leaves units that see none)."""
+    if axis.period == 1 and axis.hi[0] >= axis.lo[0]:
+        lo, hi, step = axis.lo[0], axis.hi[0], axis.pixels
+        size = hi - lo + 1
+        offset = (lo + hi - step + 1) / 2
+        return AxisSummary(size, size, step, -lo, int(offset) if offset == int(offset) else offset)
     sizes = [s for s in axis.sizes() if s > 0] or [0]
     lo, hi = next(((lo, hi) for lo, hi in zip(axis.lo, axis.hi) if hi >= lo), (0, 0))
     offset = Fraction(lo + hi, 2) - (axis.stride - 1) / 2

@@ -9,10 +9,13 @@ SCHEMA_FILES = {"spec": "spec.schema.json", "report": "report.schema.json"}
 
 def schema(which: str) -> dict:
     if which == "spec":
-        from analyzer.frontends.spec_layers import Spec as model
+        from analyzer.frontends.spec_layers import Spec
+
+        document = Spec.model_json_schema(by_alias=True)
     else:
-        from analyzer.report.model import Report as model
-    document = model.model_json_schema(by_alias=True)
+        from analyzer.report.model import Report, json_schema
+
+        document = json_schema(Report)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": f"https://convlint.dev/schemas/{SCHEMA_FILES[which]}",

@@ -76,3 +76,21 @@ def test_console_script_and_module_entry_points():
 def test_version():
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("convlint ")
+
+
+def test_library_entry_point_and_graph():
+    import gc
+
+    import networkx as nx
+
+    from analyzer.api import analyze_path
+    from analyzer.frontends import load
+
+    report = analyze_path(str(SAMPLES / "resnet18.json"))
+    assert report.totals.params == 11_689_512
+    assert gc.isenabled()  # the collector is paused during the analysis only
+    model = load(str(SAMPLES / "resnet18.json"))
+    assert isinstance(model.graph, nx.DiGraph) and nx.is_directed_acyclic_graph(model.graph)
+    assert model.graph.number_of_nodes() == len(model.nodes)
+    assert model.graph.edges["layer1.0.bn2", "layer1.0.add"]["tensors"] == ["layer1.0.bn2"]
+    assert list(nx.topological_sort(model.graph))[0] == "conv1"

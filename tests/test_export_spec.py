@@ -41,18 +41,17 @@ def untied_weights(onnx_path: str) -> dict[str, int]:
 
 def round_trip(onnx_path: str, input_shapes=None):
     onnx_report = build_report(analyze(load(onnx_path, input_shapes or {})))
-    onnx_report.__dict__["untied"] = untied_weights(onnx_path)
     arguments = ["export-spec", onnx_path]
     for name, shape in (input_shapes or {}).items():
         arguments += ["--input-shape", f"{name}={'x'.join(map(str, shape))}"]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.stderr
     spec_report = build_report(analyze(load_spec("exported.json", result.stdout)))
-    return onnx_report, spec_report, json.loads(result.stdout)
+    return (onnx_report, untied_weights(onnx_path)), spec_report, json.loads(result.stdout)
 
 
-def assert_same_network(onnx_report, spec_report):
-    untied = onnx_report.__dict__["untied"]
+def assert_same_network(onnx, spec_report):
+    onnx_report, untied = onnx
     assert spec_report.totals.params + spec_report.totals.buffers == sum(untied.values())
     assert spec_report.totals.macs == onnx_report.totals.macs
     layers = {n.name: n for n in spec_report.nodes}

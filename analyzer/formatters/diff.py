@@ -7,6 +7,7 @@ from typing import Any
 
 from analyzer.diff import Change, ModelDiff
 from analyzer.formatters.findings import relative
+from analyzer.report.model import to_dict
 
 
 def _value(value: Any) -> str:
@@ -103,8 +104,8 @@ def render_json(d: ModelDiff) -> str:
             "unchanged": d.unchanged,
         },
         "findings": {
-            "new": [f.model_dump() for f in d.new_findings],
-            "fixed": [f.model_dump() for f in d.fixed_findings],
+            "new": [to_dict(f) for f in d.new_findings],
+            "fixed": [to_dict(f) for f in d.fixed_findings],
         },
     }
     return json.dumps(document, indent=2) + "\n"

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report
+from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report, to_json
 from analyzer.rules import FAMILIES, RULES
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
@@ -53,7 +53,7 @@ def render_text(run: CheckReport, color: bool = False) -> str:
 
 
 def render_json(run: CheckReport, color: bool = False) -> str:
-    return run.model_dump_json(indent=2) + "\n"
+    return to_json(run) + "\n"
 
 
 # -- Markdown -----------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from analyzer.report.model import Report
+from analyzer.report.model import Report, to_json
 
 
 def render(report: Report, color: bool = False) -> str:
-    return report.model_dump_json(indent=2) + "\n"
+    return to_json(report) + "\n"

@@ -12,13 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
-from analyzer.graph import ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
+from analyzer.graph import FLOAT_DTYPES, ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
 
 if TYPE_CHECKING:
     import onnx
 
-MAX_VALUES = 1024
-"""Tensors with at most this many elements have their values decoded (never weights)."""
+MAX_VALUES = 256
+"""Integer tensors (shape computations, axes, indices) with at most this many elements have
+their values decoded (onnx_wire keeps payloads of up to 2 KiB)."""
+MAX_FLOAT_VALUES = 5
+"""Floating-point tensors are decoded only when tiny (Resize scales, Clip bounds): never weights."""
 
 ONNX_DOMAINS = ("", "ai.onnx")
 
@@ -38,54 +41,89 @@ def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
     return shapes
 
 
-def const_tensor(tensor: onnx.TensorProto, limit: int = MAX_VALUES) -> ConstTensor:
-    """Dims and type of a TensorProto; values only when small and stored inline."""
-    from onnx import TensorProto
+EXTERNAL = 1  # TensorProto.DataLocation
 
+
+def const_tensor(tensor: onnx.TensorProto) -> ConstTensor:
+    """Dims and type of a TensorProto; values only when small and stored inline."""
     dims = tuple(int(d) for d in tensor.dims)
     dtype = dtype_name(tensor.data_type)
     count = 1
     for d in dims:
         count *= d
+    limit = MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES
     values = None
-    if count <= limit and tensor.data_location != TensorProto.EXTERNAL:
+    if count <= limit and tensor.data_location != EXTERNAL:
         values = _decode(tensor)
         if values is not None and len(values) != count:
             values = None
     return ConstTensor(dims, dtype, values)
 
 
-def _decode(tensor: onnx.TensorProto) -> tuple[Any, ...] | None:
-    from onnx import numpy_helper
+# TensorProto.DataType -> struct format of one element in raw_data
+_RAW_FORMATS = {1: "f", 2: "B", 3: "b", 4: "H", 5: "h", 6: "i", 7: "q", 9: "?", 10: "e", 11: "d", 12: "I", 13: "Q"}
 
-    try:
-        array = numpy_helper.to_array(tensor)
-    except Exception:  # an unusual encoding is not worth failing over: values stay unknown
-        return None
-    flat = array.reshape(-1).tolist()
-    return tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in flat)
+
+def _decode(tensor: onnx.TensorProto) -> tuple[Any, ...] | None:
+    """The elements of a small tensor, from raw_data or the typed fields (None if unusual)."""
+    import struct
+
+    kind = tensor.data_type
+    if tensor.raw_data:
+        code = _RAW_FORMATS.get(kind)
+        if code is None:
+            return None
+        size = struct.calcsize(code)
+        count = len(tensor.raw_data) // size
+        values = struct.unpack(f"<{count}{code}", tensor.raw_data[: count * size])
+        return tuple(float(v) if code in "efd" else int(v) if code != "?" else bool(v) for v in values)
+    if kind == 8:  # strings
+        return tuple(v.decode("utf-8", "replace") for v in tensor.string_data)
+    if kind in (1,):
+        return tuple(tensor.float_data)
+    if kind == 11:
+        return tuple(tensor.double_data)
+    if kind == 7:
+        return tuple(tensor.int64_data)
+    if kind in (2, 3, 4, 5, 6, 9):
+        return tuple(bool(v) if kind == 9 else v for v in tensor.int32_data)
+    if kind in (12, 13):
+        return tuple(tensor.uint64_data)
+    return None
+
+
+# AttributeProto.AttributeType values
+_FLOAT, _INT, _STRING, _TENSOR, _GRAPH, _FLOATS, _INTS, _STRINGS, _GRAPHS, _SPARSE = 1, 2, 3, 4, 5, 6, 7, 8, 10, 11
 
 
 def _attribute(attr: onnx.AttributeProto) -> Any:
-    from onnx import AttributeProto, helper
-
-    if attr.type == AttributeProto.TENSOR:
+    kind = attr.type
+    if kind == _INT:
+        return attr.i
+    if kind == _INTS:
+        return list(attr.ints)
+    if kind == _FLOAT:
+        return attr.f
+    if kind == _FLOATS:
+        return list(attr.floats)
+    if kind == _STRING:
+        return attr.s.decode("utf-8", "replace")
+    if kind == _STRINGS:
+        return [v.decode("utf-8", "replace") for v in attr.strings]
+    if kind == _TENSOR:
         return const_tensor(attr.t)
-    if attr.type == AttributeProto.SPARSE_TENSOR:
+    if kind == _SPARSE:
         return ConstTensor(tuple(attr.sparse_tensor.dims), dtype_name(attr.sparse_tensor.values.data_type))
-    if attr.type in (AttributeProto.GRAPH, AttributeProto.GRAPHS):
+    if kind in (_GRAPH, _GRAPHS):
         return "<subgraph>"
-    value = helper.get_attribute_value(attr)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, list):
-        return [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in value]
-    return value
+    return None  # types convlint never reads (type protos)
 
 
 def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, str | None]:
     """(shape, dtype, problem) of a graph input; ``problem`` for non-tensor types."""
-    kind = value_info.type.WhichOneof("value")
+    from analyzer.frontends.onnx_messages import value_kind
+
+    kind = value_kind(value_info.type)
     if kind != "tensor_type":
         return None, "float32", f"is a {kind or 'value of unknown type'}, not a tensor"
     tensor_type = value_info.type.tensor_type
@@ -105,9 +143,9 @@ def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, st
 
 def read_model(path: str) -> onnx.ModelProto:
     """Parse the model's structure; large weight payloads are skipped unread (onnx_wire)."""
-    import onnx
     from google.protobuf.message import DecodeError
 
+    from analyzer.frontends.onnx_messages import parse_model
     from analyzer.frontends.onnx_wire import WireError, slim_model
 
     try:
@@ -115,8 +153,7 @@ def read_model(path: str) -> onnx.ModelProto:
     except WireError as error:
         raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
     try:
-        model = onnx.ModelProto()
-        model.ParseFromString(data)
+        model = parse_model(data)
     except (DecodeError, ValueError, RuntimeError) as error:
         raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
     except RecursionError:
@@ -174,18 +211,19 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         if name in used:
             name = f"{name}_{i}"
         used.add(name)
-        where = f"/graph/node/{i}"
+        op = proto.op_type
+        domain = proto.domain
         builder.add_node(
             Node(
                 name=name,
-                op=proto.op_type,
-                domain="" if proto.domain in ONNX_DOMAINS else proto.domain,
+                op=op,
+                domain="" if domain in ONNX_DOMAINS else domain,
                 inputs=list(proto.input),
                 outputs=list(proto.output),
-                attrs={a.name: _attribute(a) for a in proto.attribute},
-                label=proto.op_type,
-                location=where,
-                attr_locations={a.name: f"{where}/attribute/{a.name}" for a in proto.attribute},
+                attrs={a.name: _attribute(a) for a in proto.attribute} if proto.attribute else {},
+                label=op,
+                location=f"/graph/node/{i}",
+                attributes_at="/attribute/",
             )
         )
     builder.outputs = [o.name for o in graph.output]
@@ -222,7 +260,9 @@ def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
     import onnx
 
     try:
-        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False)
+        full = onnx.ModelProto()
+        full.ParseFromString(proto.SerializeToString())
+        inferred = onnx.shape_inference.infer_shapes(full, strict_mode=False)
     except Exception:  # shape inference is a bonus; its failure leaves the shapes unknown
         return
     known = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}

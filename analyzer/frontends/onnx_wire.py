@@ -12,8 +12,9 @@ from __future__ import annotations
 import mmap
 from pathlib import Path
 
-KEEP_PAYLOAD_BYTES = 16 * 1024
-"""Payloads up to this size are kept: shape tensors, axes and scales must stay readable."""
+KEEP_PAYLOAD_BYTES = 2048
+"""Payloads up to this size are kept: shape tensors, axes and scales must stay readable
+(256 int64 values); anything larger is a weight."""
 
 # Which fields of which message hold messages that may contain tensors (field -> kind).
 _CHILDREN: dict[str, dict[int, str]] = {

@@ -8,6 +8,7 @@ ONNX has not (``Linear``, ``AdaptiveAvgPool``...) live in the ``convlint`` domai
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from analyzer.ops.base import InferFn, MacsFn, OpDef, RfFn, WeightKind
 
@@ -64,6 +65,18 @@ def lookup(domain: str, op: str) -> OpDef | None:
     if domain == "ai.onnx":
         domain = ""
     return REGISTRY.get((domain, op))
+
+
+_MISSING = object()
+
+
+def opdef_of(node: Any) -> OpDef | None:
+    """The registry entry of a graph node, looked up once and kept on the node."""
+    found = node.opdef
+    if found is None:
+        found = lookup(node.domain, node.op) or _MISSING
+        node.opdef = found
+    return None if found is _MISSING else found
 
 
 def all_ops() -> list[OpDef]:

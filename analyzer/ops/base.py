@@ -78,6 +78,7 @@ class InferContext:
         self.out_values: list[ConstTensor | None] = [None] * len(node.outputs)
         self.bound: dict[int, Shape] = {}
         self.resolved: dict[str, Any] = {}
+        self.reports: list[tuple[Rule, str, str | None]] = []
 
     # -- reading ---------------------------------------------------------------------------
     def attr(self, name: str, default: Any = None) -> Any:
@@ -160,9 +161,8 @@ class InferContext:
         self.resolved[key] = value
 
     def report(self, rule: Rule, message: str, attr: str | None = None) -> None:
-        self._diagnostics.append(
-            Diagnostic(rule.code, rule.severity, self.node.name, message, self.node.location_of(attr))
-        )
+        """A finding on this node (the pass attaches the node's name and location)."""
+        self.reports.append((rule, message, attr))
 
     def require(self, holds: Any, rule: Rule, message: Callable[[], str], attr: str | None = None,
                 generic: str | None = None) -> None:
@@ -180,14 +180,29 @@ class InferContext:
         raise ShapeError(rule, message, attr, partial)
 
 
-@dataclass(frozen=True, slots=True)
-class RfContext:
+class _Shapes:
+    """Input and output shapes of a node, looked up when a rule asks for them."""
+
+    __slots__ = ()
+    node: Node
+    shapes: Mapping[str, Shape | None]
+
+    @property
+    def in_shapes(self) -> list[Shape | None]:
+        return [self.shapes.get(t) if t else None for t in self.node.inputs]
+
+    @property
+    def out_shapes(self) -> list[Shape | None]:
+        return [self.shapes.get(t) if t else None for t in self.node.outputs]
+
+
+@dataclass(slots=True)
+class RfContext(_Shapes):
     """What a receptive-field transform sees: the input fields and the resolved geometry."""
 
     node: Node
     fields: Sequence[Field | None]
-    in_shapes: Sequence[Shape | None]
-    out_shapes: Sequence[Shape | None]
+    shapes: Mapping[str, Shape | None]
     resolved: Mapping[str, Any]
     diagnostics: list[Diagnostic]
     input_sizes: tuple[Dim, ...] | None = None
@@ -219,11 +234,10 @@ class RfContext:
         return field.globalized()
 
 
-@dataclass(frozen=True, slots=True)
-class CostContext:
+@dataclass(slots=True)
+class CostContext(_Shapes):
     node: Node
-    in_shapes: Sequence[Shape | None]
-    out_shapes: Sequence[Shape | None]
+    shapes: Mapping[str, Shape | None]
     resolved: Mapping[str, Any]
     batch: Dim
     """The model's batch dim (dim 0 of its inputs): costs are per sample."""

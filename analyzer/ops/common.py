@@ -17,16 +17,19 @@ from analyzer.rules import (
     Diagnostic,
     Rule,
 )
-from analyzer.symbolic import eq, is_expr, is_size
+from analyzer.symbolic import eq, is_expr
 
 
 def prod(dims: Iterable[Dim]) -> Any:
     """The product of sizes (an expression when one is scanned); None if any is unknown."""
     total: Any = 1
     for d in dims:
-        if not is_size(d):
+        if type(d) is int:
+            total *= d
+        elif is_expr(d):
+            total = d * total
+        else:
             return None
-        total = d * total if is_expr(d) else total * d
     return total
 
 
@@ -109,10 +112,11 @@ def rf_union(ctx: RfContext) -> Field | None:
     fields = ctx.data_fields()
     if not fields:
         return None
-    out_rank = len(ctx.out_shapes[0]) if ctx.out_shapes and ctx.out_shapes[0] is not None else None
+    out_shapes, in_shapes = ctx.out_shapes, ctx.in_shapes
+    out_rank = len(out_shapes[0]) if out_shapes and out_shapes[0] is not None else None
     aligned: list[Field] = []
     for index, field in fields:
-        in_shape = ctx.in_shapes[index]
+        in_shape = in_shapes[index]
         if out_rank is not None and in_shape is not None and len(in_shape) != out_rank:
             shift = out_rank - len(in_shape)
             field = field.moved(tuple(a + shift for a in field.axes))

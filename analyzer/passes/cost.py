@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analyzer.graph import DTYPE_BYTES, Dim, Model
-from analyzer.ops import lookup
+from analyzer.ops import opdef_of
 from analyzer.ops.base import CostContext
-from analyzer.ops.common import per_sample, prod
+from analyzer.ops.common import no_macs, per_sample, prod
 from analyzer.passes.shapes import ShapeResult
 
 
@@ -32,18 +32,23 @@ def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
     return None
 
 
-def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim) -> Memory:
+def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim, cache: dict) -> Memory:
     elements = 0
     size = 0
     for tensor in outputs:
         if not tensor or tensor in shapes.values:
             continue  # folded constants (shape computations) are not activations
         shape = shapes.shapes.get(tensor)
-        count = prod(per_sample(shape, batch)) if shape is not None else None
-        if count is None:
+        dtype = shapes.dtypes.get(tensor, "float32")
+        key = (shape, dtype)
+        if key not in cache:
+            count = prod(per_sample(shape, batch)) if shape is not None else None
+            cache[key] = None if count is None else (count, count * DTYPE_BYTES.get(dtype, 0))
+        found = cache[key]
+        if found is None:
             return Memory(None, None)
-        elements += count
-        size += count * DTYPE_BYTES.get(shapes.dtypes.get(tensor, "float32"), 0)
+        elements += found[0]
+        size += found[1]
     return Memory(elements, size)
 
 
@@ -51,19 +56,16 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
     macs: dict[str, int | None] = {}
     memory: dict[str, Memory] = {}
     batch = batch_dim(model, shapes)
+    cache: dict = {}
     for name in model.order:
         node = model.nodes[name]
-        opdef = lookup(node.domain, node.op)
+        opdef = opdef_of(node)
         if opdef is None:
             macs[name] = None
+        elif opdef.macs is no_macs:
+            macs[name] = 0
         else:
-            ctx = CostContext(
-                node,
-                [shapes.shapes.get(t) if t else None for t in node.inputs],
-                [shapes.shapes.get(t) if t else None for t in node.outputs],
-                shapes.resolved.get(name, {}),
-                batch,
-            )
+            ctx = CostContext(node, shapes.shapes, shapes.resolved.get(name, {}), batch)
             macs[name] = opdef.macs(ctx)
-        memory[name] = _memory(node.outputs, shapes, batch)
+        memory[name] = _memory(node.outputs, shapes, batch, cache)
     return CostResult(macs, memory)

@@ -56,7 +56,13 @@ class _Miss:
 def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
     trailing: dict[str, list[_Miss]] = defaultdict(list)
     skipped: dict[str, list[_Miss]] = defaultdict(list)
-    for tensor, consumers in model.consumers.items():
+    # Only tensors that some sliding window reads can lose rows.
+    candidates = dict.fromkeys(
+        model.nodes[name].inputs[0] for name, resolved in shapes.resolved.items()
+        if "window" in resolved and model.nodes[name].inputs
+    )
+    for tensor in candidates:
+        consumers = model.consumers.get(tensor, [])
         shape = shapes.shapes.get(tensor)
         readers = _readers(model, tensor, shapes) if shape is not None and consumers else None
         if not readers:
@@ -65,6 +71,8 @@ def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
             _check_axis(shape, axis, readers, trailing, skipped)  # type: ignore[arg-type]
     diagnostics = []
     for name in model.order:
+        if name not in trailing and name not in skipped:
+            continue
         node = model.nodes[name]
         x = format_shape(shapes.shapes.get(node.inputs[0]) if node.inputs else None, model.per_sample)
         for misses, rule, what in (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analyzer.graph import FLOAT_DTYPES, Model
-from analyzer.ops import lookup
+from analyzer.ops import opdef_of
 from analyzer.ops.common import prod
 from analyzer.passes.shapes import ShapeResult
 
@@ -50,7 +50,7 @@ def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | Non
             if producer.op == "ConstantOfShape" and producer.inputs[0] not in shapes.values:
                 return None
             return tensor
-        opdef = lookup(producer.domain, producer.op)
+        opdef = opdef_of(producer)
         if opdef is None or not opdef.shape_only or not producer.inputs:
             return None
         tensor = producer.inputs[0]
@@ -64,7 +64,7 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     counted: set[str] = set()
     for name in model.order:
         node = model.nodes[name]
-        opdef = lookup(node.domain, node.op)
+        opdef = opdef_of(node)
         if opdef is None:
             continue
         slots = dict(opdef.weights)

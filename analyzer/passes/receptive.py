@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.graph import SPATIAL_NAMES, Model
-from analyzer.ops import lookup
+from analyzer.ops import opdef_of
 from analyzer.ops.base import RfContext
+from analyzer.ops.common import rf_union
 from analyzer.passes.shapes import ShapeResult
 from analyzer.receptive import IDENTITY_AXIS, Field, FieldTooComplex
 from analyzer.rules import FIELD_EXCEEDS_INPUT, Diagnostic
@@ -57,22 +58,28 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
     result = FieldResult(fields)
     sizes = None
     exceeded: set[int] = set()
+    seen: set[int] = set()
     for tensor in model.inputs:
         shape = shapes.shapes.get(tensor)
         if shape is not None and len(shape) >= 3:
             fields[tensor] = _input_field(model, tensor, len(shape))
             if sizes is None:
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
+    all_shapes = shapes.shapes
     for name in model.order:
         node = model.nodes[name]
-        opdef = lookup(node.domain, node.op)
+        opdef = opdef_of(node)
         out: Field | None = None
-        if opdef is not None:
+        in_fields = [fields.get(t) if t else None for t in node.inputs]
+        if opdef is None or not any(in_fields):
+            out = None
+        elif opdef.rf is rf_union and _passes_through(node, in_fields, all_shapes):
+            out = next(f for f in in_fields if f is not None)
+        else:
             ctx = RfContext(
                 node,
-                [fields.get(t) if t else None for t in node.inputs],
-                [shapes.shapes.get(t) if t else None for t in node.inputs],
-                [shapes.shapes.get(t) if t else None for t in node.outputs],
+                in_fields,
+                all_shapes,
                 shapes.resolved.get(name, {}),
                 # a node that already failed shape inference gets no further findings
                 [] if name in shapes.failed else result.diagnostics,
@@ -85,9 +92,19 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
         for tensor in node.outputs:
             if tensor:
                 fields[tensor] = out
-        if out is not None and not out.is_global:
+        if out is not None and not out.is_global and id(out) not in seen and len(exceeded) < len(sizes or ()):
+            seen.add(id(out))  # a field passed through unchanged was checked where it was made
             _check_exceeds(node, out, sizes, exceeded, result.diagnostics)
     return result
+
+
+def _passes_through(node, in_fields: list, shapes: dict) -> bool:
+    """An element-wise op with one spatial input of the output's rank keeps its field as is."""
+    found = [i for i, f in enumerate(in_fields) if f is not None]
+    if len(found) != 1 or not node.outputs or not node.outputs[0]:
+        return False
+    source, target = shapes.get(node.inputs[found[0]]), shapes.get(node.outputs[0])
+    return source is not None and target is not None and len(source) == len(target)
 
 
 def _check_exceeds(node, field: Field, sizes, exceeded: set[int], diagnostics: list[Diagnostic]) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.graph import ConstTensor, Model, Shape, format_shape
-from analyzer.ops import lookup
+from analyzer.ops import opdef_of
 from analyzer.ops.base import Constraint, InferContext, ShapeError, UnknownInput
 from analyzer.rules import ANALYSIS_FAILED, NOT_MODELLED, SHAPE_FROM_ONNX, UNKNOWN_DIM, Diagnostic
 
@@ -35,12 +35,76 @@ class ShapeResult:
 
 
 def _fully_known(shape: Shape | None) -> bool:
-    return shape is not None and all(d is not None for d in shape)
+    return shape is not None and None not in shape
+
+
+@dataclass(slots=True)
+class _Outcome:
+    """What a shape rule produced for a node, replayable for an identical node."""
+
+    shapes: list[Shape | None]
+    dtypes: list[str | None]
+    values: list[ConstTensor | None]
+    bound: dict[int, Shape]
+    resolved: dict[str, Any]
+    reports: list[tuple[Any, str, str | None]]
+    error: tuple[Any, str, str | None] | None = None
+    internal: str | None = None
+
+
+def _signature(node) -> Any:
+    """A hashable form of the node's op and attributes (None: do not memoise this node)."""
+    attrs = node.attrs
+    if not attrs:
+        return (node.domain, node.op)
+    frozen = []
+    for key, value in attrs.items():
+        kind = type(value)
+        if kind is list:
+            if value and type(value[0]) not in (int, float):
+                return None
+            value = tuple(value)
+        elif kind not in (int, float, str):
+            return None
+        frozen.append((key, value))
+    return (node.domain, node.op, tuple(frozen))
+
+
+def _value_key(opdef, in_values: list[ConstTensor | None]) -> Any:
+    """The input values that can change a rule's outcome: not those of weight operands."""
+    if not any(in_values):
+        return None
+    return tuple(
+        None if v is None or i in opdef.weights else (v.dims, v.dtype, v.values)
+        for i, v in enumerate(in_values)
+    )
+
+
+def _run(opdef, ctx: InferContext, debug: bool) -> _Outcome:
+    outputs = len(ctx.node.outputs)
+    try:
+        opdef.infer(ctx)
+    except UnknownInput:
+        ctx.out_shapes = [None] * outputs
+    except ShapeError as error:
+        ctx.out_shapes = [error.partial] + [None] * (outputs - 1)
+        ctx.out_dtypes = [ctx.dtype(0)] + [None] * (outputs - 1)
+        return _Outcome(ctx.out_shapes, ctx.out_dtypes, ctx.out_values, ctx.bound, ctx.resolved,
+                        ctx.reports, (error.rule, error.message, error.attr))
+    except Exception as error:  # a bug in a rule must not take the whole report down
+        if debug:
+            raise
+        return _Outcome([None] * outputs, [None] * outputs, [None] * outputs, {}, {}, ctx.reports,
+                        internal=f"internal error modelling {ctx.node.op}: {type(error).__name__}: {error}")
+    return _Outcome(ctx.out_shapes, ctx.out_dtypes, ctx.out_values, ctx.bound, ctx.resolved, ctx.reports)
 
 
 def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | None = None) -> ShapeResult:
     """Shapes of every tensor; ``inputs`` overrides model input shapes (dims may be size
-    expressions, see analyzer.symbolic)."""
+    expressions, see analyzer.symbolic).
+
+    Nodes identical in op, attributes and input shapes (repeated blocks) run their rule once.
+    """
     shapes: dict[str, Shape | None] = {}
     dtypes: dict[str, str] = {}
     values: dict[str, ConstTensor] = {}
@@ -56,70 +120,74 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     result = ShapeResult(shapes, dtypes, values, {}, {})
     diagnostics = result.diagnostics
     deferred = {t.name for t in model.tensors.values() if t.role == "deferred"}
+    memo: dict[Any, _Outcome] | None = {} if not inputs else None  # symbolic runs record constraints
 
+    shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
+    nodes, modelled, opsets = model.nodes, result.modelled, model.opset
+    no_flags: dict[int, tuple[bool, ...]] = {}
     for name in model.order:
-        node = model.nodes[name]
-        opdef = lookup(node.domain, node.op)
-        in_shapes = [shapes.get(t) if t else None for t in node.inputs]
-        result.modelled[name] = opdef is not None
+        node = nodes[name]
+        opdef = opdef_of(node)
+        modelled[name] = opdef is not None
         if opdef is None:
             _unmodelled(model, node, shapes, diagnostics)
             continue
-        opset = model.opset.get(node.domain or "", LATEST_OPSET)
-        ctx = InferContext(
-            node,
-            opset,
-            in_shapes,
-            [dtypes.get(t, "float32") for t in node.inputs],
-            [values.get(t) for t in node.inputs],
-            [t in deferred for t in node.inputs],
-            diagnostics,
-            model.per_sample,
-            result.constraints,
-        )
-        failed = False
-        try:
-            opdef.infer(ctx)
-        except UnknownInput:
-            ctx.out_shapes = [None] * len(node.outputs)
-        except ShapeError as error:
-            failed = True
-            ctx.out_shapes = [error.partial] + [None] * (len(node.outputs) - 1)
-            ctx.out_dtypes = [ctx.dtype(0)] + [None] * (len(node.outputs) - 1)
-            location = node.location_of(error.attr)
-            diagnostics.append(
-                Diagnostic(error.rule.code, error.rule.severity, name, error.message, location)
-            )
-            result.constraints.append(Constraint(name, error.rule, error.message, location, False))
-        except Exception as error:  # a bug in a rule must not take the whole report down
-            if debug:
-                raise
-            failed = True
-            ctx.out_shapes = [None] * len(node.outputs)
-            diagnostics.append(
-                Diagnostic(ANALYSIS_FAILED.code, ANALYSIS_FAILED.severity, name,
-                           f"internal error modelling {node.op}: {type(error).__name__}: {error}",
-                           node.location)
-            )
-        for index, shape in ctx.bound.items():
-            shapes[node.inputs[index]] = shape
-        for index, tensor in enumerate(node.outputs):
-            if not tensor:
-                continue
-            shapes[tensor] = ctx.out_shapes[index]
-            dtypes[tensor] = ctx.out_dtypes[index] or "float32"
-            value = ctx.out_values[index]
-            if value is not None:
-                values[tensor] = value
-        result.resolved[name] = ctx.resolved
-        if failed:
-            result.failed.add(name)
+        in_tensors = node.inputs
+        in_shapes = [shape_of(t) for t in in_tensors]
+        in_dtypes = [dtype_of(t, "float32") for t in in_tensors]
+        in_values = [value_of(t) for t in in_tensors]
+        if deferred:
+            flags = tuple(t in deferred for t in in_tensors)
         else:
-            _note_unknown(
-                model, node, [shapes.get(t) if t else None for t in node.inputs],
-                [shapes.get(t) for t in node.outputs if t], diagnostics,
-            )
+            flags = no_flags.get(len(in_tensors)) or no_flags.setdefault(len(in_tensors), (False,) * len(in_tensors))
+        opset = opsets.get(node.domain or "", LATEST_OPSET)
+        key = None
+        if memo is not None:
+            signature = _signature(node)
+            if signature is not None:
+                key = (signature, opset, len(node.outputs), tuple(in_shapes), tuple(in_dtypes), flags,
+                       _value_key(opdef, in_values))
+        outcome = memo.get(key) if key is not None else None  # type: ignore[union-attr]
+        if outcome is None:
+            ctx = InferContext(node, opset, in_shapes, in_dtypes, in_values, list(flags), diagnostics,
+                               model.per_sample, result.constraints)
+            outcome = _run(opdef, ctx, debug)
+            if key is not None:
+                memo[key] = outcome  # type: ignore[index]
+        _apply(model, node, outcome, result)
     return result
+
+
+def _apply(model: Model, node, outcome: _Outcome, result: ShapeResult) -> None:
+    """Write a rule's outcome for ``node``: shapes, types, values, findings."""
+    shapes, dtypes, values = result.shapes, result.dtypes, result.values
+    name = node.name
+    for index, shape in outcome.bound.items():
+        shapes[node.inputs[index]] = shape
+    for index, tensor in enumerate(node.outputs):
+        if not tensor:
+            continue
+        shapes[tensor] = outcome.shapes[index]
+        dtypes[tensor] = outcome.dtypes[index] or "float32"
+        value = outcome.values[index]
+        if value is not None:
+            values[tensor] = value
+    result.resolved[name] = outcome.resolved
+    for rule, message, attr in outcome.reports:
+        result.diagnostics.append(Diagnostic(rule.code, rule.severity, name, message, node.location_of(attr)))
+    if outcome.error is not None:
+        rule, message, attr = outcome.error
+        location = node.location_of(attr)
+        result.diagnostics.append(Diagnostic(rule.code, rule.severity, name, message, location))
+        result.constraints.append(Constraint(name, rule, message, location, False))
+        result.failed.add(name)
+    elif outcome.internal is not None:
+        result.diagnostics.append(
+            Diagnostic(ANALYSIS_FAILED.code, ANALYSIS_FAILED.severity, name, outcome.internal, node.location)
+        )
+        result.failed.add(name)
+    else:
+        _note_unknown(model, node, shapes, result.diagnostics)
 
 
 def _unmodelled(model: Model, node, shapes: dict[str, Shape | None], diagnostics: list[Diagnostic]) -> None:
@@ -146,14 +214,16 @@ def _unmodelled(model: Model, node, shapes: dict[str, Shape | None], diagnostics
         )
 
 
-def _note_unknown(model: Model, node, in_shapes, out_shapes, diagnostics: list[Diagnostic]) -> None:
+def _note_unknown(model: Model, node, shapes: dict[str, Shape | None], diagnostics: list[Diagnostic]) -> None:
     """Say where a dim first becomes unknown (not at every node downstream of it)."""
+    out_shapes = [shapes.get(t) for t in node.outputs if t]
     if all(_fully_known(s) for s in out_shapes):
         return
-    if not all(_fully_known(s) for s, t in zip(in_shapes, node.inputs) if t):
+    in_shapes = [shapes.get(t) for t in node.inputs if t]
+    if not all(_fully_known(s) for s in in_shapes):
         return
     shown = ", ".join(format_shape(s, model.per_sample) for s in out_shapes)
-    inputs = ", ".join(format_shape(s, model.per_sample) for s, t in zip(in_shapes, node.inputs) if t)
+    inputs = ", ".join(format_shape(s, model.per_sample) for s in in_shapes)
     diagnostics.append(
         Diagnostic(UNKNOWN_DIM.code, UNKNOWN_DIM.severity, node.name,
                    f"output {shown} cannot be known statically from input {inputs}",

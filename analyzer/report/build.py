@@ -25,13 +25,27 @@ from analyzer.report.model import (
 )
 
 
-def _number(value: Fraction) -> int | float:
+def _number(value: int | float | Fraction) -> int | float:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
     return int(value) if value.denominator == 1 else float(value)
 
 
 def receptive_field(field: Field | None) -> ReceptiveField | None:
     if field is None or not field.per_axis:
         return None
+    axes_ = field.per_axis
+    if field.anchored and all(a.period == 1 and a.hi[0] >= a.lo[0] for a in axes_):
+        # the common case, without the general per-phase summary
+        sizes = [a.hi[0] - a.lo[0] + 1 for a in axes_]
+        offsets = [(a.lo[0] + a.hi[0] - a.pixels + 1) / 2 for a in axes_]
+        return ReceptiveField(
+            sizes, [a.pixels for a in axes_], [-a.lo[0] for a in axes_],
+            field.is_global or field.global_context, sizes,
+            [int(o) if o.is_integer() else o for o in offsets],
+        )
     axes = [summarize(a) for a in field.per_axis]
     return ReceptiveField(
         size=[a.size for a in axes],
@@ -78,30 +92,46 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
     model = analysis.model
     shapes = analysis.shapes.shapes
 
+    shown: dict[Shape, list[int | str]] = {}
+
     def dims(shape: Shape | None) -> list[int | str] | None:
         if shape is None:
             return None
-        if model.per_sample:
-            shape = shape[1:]
-        return ["?" if d is None else d for d in shape]
+        if shape not in shown:
+            kept = shape[1:] if model.per_sample else shape
+            shown[shape] = ["?" if d is None else d for d in kept]
+        return shown[shape]
 
     unknown = analysis.params.unknown
+    summaries: dict[int, ReceptiveField | None] = {}  # fields are shared by the nodes that keep them
+    fields = analysis.fields.fields
+
+    memories: dict[tuple, Memory] = {}
+    implicit = {t.name for t in model.tensors.values() if t.implicit}
+    params, buffers, macs = analysis.params.params, analysis.params.buffers, analysis.cost.macs
     nodes = []
     for name in model.order:
         node = model.nodes[name]
         memory = analysis.cost.memory[name]
-        first = next((t for t in node.outputs if t), None)
+        key = (memory.elements, memory.bytes)
+        if key not in memories:
+            memories[key] = Memory(elements=memory.elements, bytes=memory.bytes)
+        outputs = [t for t in node.outputs if t]
+        field = fields.get(outputs[0]) if outputs else None
+        summary = summaries.get(id(field), False)
+        if summary is False:
+            summary = summaries[id(field)] = receptive_field(field)
         nodes.append(
             NodeReport(
-                name=name,
-                op=node.label or node.op,
-                inputs=[t for t in node.inputs if t and not model.tensors[t].implicit],
-                outputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in node.outputs if t],
-                params=None if name in unknown else analysis.params.params[name],
-                buffers=None if name in unknown else analysis.params.buffers[name],
-                macs=analysis.cost.macs[name],
-                receptive_field=receptive_field(analysis.fields.fields.get(first) if first else None),
-                memory=Memory(elements=memory.elements, bytes=memory.bytes),
+                name,
+                node.label or node.op,
+                [t for t in node.inputs if t and t not in implicit],
+                [TensorInfo(t, dims(shapes.get(t))) for t in outputs],
+                None if name in unknown else params[name],
+                None if name in unknown else buffers[name],
+                macs[name],
+                summary,
+                memories[key],
             )
         )
     diagnostics = [
@@ -113,7 +143,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         if settings.enabled(d.code, d.node, model.nodes[d.node].ignore if d.node in model.nodes else ())
     ]
     return Report(
-        tool=Tool(version=__version__),
+        tool=Tool(name="convlint", version=__version__),
         model=ModelInfo(path=model.path, format=model.format, name=model.name),
         inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
         nodes=nodes,

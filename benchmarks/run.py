@@ -1,0 +1,172 @@
+"""convlint's performance against the usual ways of reading an ONNX model, in one run.
+
+    python benchmarks/run.py [--workdir /tmp/convlint-bench] [--repeat 5]
+
+Generates its models (benchmarks/models.py: VGG-16- and ResNet-50-like networks with random
+weights of the real sizes, synthetic conv/relu/add chains of 1k, 10k and 50k nodes), then
+measures, each case in a fresh process so that peak memory is its own:
+
+- convlint in-process: load + every pass + the report (``analyze_path``);
+- baselines: protobuf parse of the file, ``onnx.load``, ``onnx.shape_inference.infer_shapes``,
+  and onnxruntime's symbolic shape inference and onnx-tool when they are installed;
+- whole processes: ``convlint analyze MODEL --format json`` against
+  ``python -c "import onnx; onnx.load(MODEL)"``, and ``convlint --help``;
+- ``convlint sizes`` over 1..4096 on the ResNet-50-like graph.
+
+Prints a Markdown table of medians, ratios against the baseline measured in the same run, and
+peak RSS. Nothing here is a unit test: timings vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+CASES = {
+    "convlint": """
+from analyzer.api import analyze_path
+report = analyze_path(PATH)
+""",
+    "protobuf parse": """
+import onnx
+model = onnx.ModelProto()
+model.ParseFromString(open(PATH, "rb").read())
+""",
+    "onnx.load": """
+import onnx
+onnx.load(PATH)
+""",
+    "onnx infer_shapes": """
+import onnx
+onnx.shape_inference.infer_shapes(onnx.load(PATH))
+""",
+    "onnxruntime symbolic": """
+import onnx
+from onnxruntime.tools.symbolic_shape_infer import SymbolicShapeInference
+SymbolicShapeInference.infer_shapes(onnx.load(PATH))
+""",
+    "onnx-tool": """
+import onnx_tool
+model = onnx_tool.Model(PATH)
+model.graph.shape_infer()
+model.graph.profile()
+""",
+}
+
+MEASURE = """
+import resource, sys, time
+PATH = sys.argv[1]
+{imports}
+start = time.perf_counter()
+{body}
+elapsed = time.perf_counter() - start
+print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def available(module: str) -> bool:
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def in_process(case: str, path: Path, repeat: int) -> tuple[float, float] | None:
+    """Median seconds of the work (modules imported before the clock starts) and peak RSS MiB."""
+    body = CASES[case].strip().splitlines()
+    imports = "\n".join(line for line in body if line.startswith(("import ", "from ")))
+    work = "\n".join(line for line in body if not line.startswith(("import ", "from ")))
+    if case == "convlint":
+        imports += "\nimport analyzer.frontends.onnx, analyzer.passes, analyzer.report.build, analyzer.ops\nanalyzer.ops._load()"
+    script = MEASURE.format(imports=imports, body=work)
+    times, peaks = [], []
+    for _ in range(repeat):
+        done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            return None
+        seconds, rss = done.stdout.split()
+        times.append(float(seconds))
+        peaks.append(int(rss) / 1024)
+    return statistics.median(times), max(peaks)
+
+
+def whole_process(command: list[str], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        subprocess.run(command, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/convlint-bench"))
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    from models import generate
+
+    models = generate(args.workdir)
+    cases = [c for c in CASES if c in ("convlint", "protobuf parse", "onnx.load", "onnx infer_shapes")]
+    if available("onnxruntime.tools.symbolic_shape_infer"):
+        cases.append("onnxruntime symbolic")
+    if available("onnx_tool"):
+        cases.append("onnx-tool")
+
+    rows = []
+    results: dict[str, dict[str, tuple[float, float] | None]] = {}
+    for name, path in models.items():
+        results[name] = {case: in_process(case, path, args.repeat) for case in cases}
+        base = results[name]["protobuf parse"]
+        for case in cases:
+            found = results[name][case]
+            if found is None:
+                rows.append(f"| {name} | {case} | failed | | |")
+                continue
+            ratio = f"{found[0] / base[0]:.2f}x" if base else ""
+            rows.append(f"| {name} ({path.stat().st_size / 2**20:.0f} MB) | {case} | {found[0]:.3f} s | {ratio} | {found[1]:.0f} MiB |")
+
+    convlint = [sys.executable, "-m", "analyzer"]
+    resnet = str(models["resnet50"])
+    process_rows = [
+        ("convlint analyze resnet50.onnx --format json", whole_process([*convlint, "analyze", resnet, "--format", "json"], args.repeat)),
+        ('python -c "import onnx; onnx.load(resnet50.onnx)"',
+         whole_process([sys.executable, "-c", f"import onnx; onnx.load({resnet!r})"], args.repeat)),
+        ("convlint --help", whole_process([*convlint, "--help"], args.repeat)),
+        ("convlint sizes resnet50.onnx (1..4096)", whole_process([*convlint, "sizes", resnet, "--format", "json"], args.repeat)),
+    ]
+    chain10, chain50 = results["chain10k"]["convlint"], results["chain50k"]["convlint"]
+
+    print(f"convlint benchmarks, {date.today().isoformat()}, Python {platform.python_version()}, "
+          f"{platform.machine()}, {_cores()} cores")
+    print()
+    print("| model | reader | median | vs protobuf parse | peak RSS |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    print("\n".join(rows))
+    print()
+    print("| whole process | median |")
+    print("| --- | ---: |")
+    for label, seconds in process_rows:
+        print(f"| `{label}` | {seconds:.3f} s |")
+    print()
+    if chain10 and chain50:
+        print(f"convlint 10k -> 50k nodes: {chain50[0] / chain10[0]:.2f}x the time for 5x the nodes")
+    print(json.dumps({"whole_process": dict(process_rows)}), file=sys.stderr)
+
+
+def _cores() -> int:
+    import os
+
+    return os.cpu_count() or 1
+
+
+if __name__ == "__main__":
+    main()
