@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from analyzer.errors import InputError
 from analyzer.graph import Model, Node, Tensor
+from analyzer.rules import Diagnostic, Rule
 
 
 class GraphBuilder:
@@ -22,6 +23,11 @@ class GraphBuilder:
         self.outputs: list[str] = []
         self.opset: dict[str, int] = {}
         self._problems: list[tuple[str | None, str]] = []
+        self.notes: list[Diagnostic] = []
+
+    def note(self, rule: Rule, node: str | None, message: str, location: str | None) -> None:
+        """A finding about the file itself, reported with the analysis (not an error)."""
+        self.notes.append(Diagnostic(rule.code, rule.severity, node, message, location))
 
     def problem(self, location: str | None, message: str) -> None:
         self._problems.append((location, message))
@@ -90,6 +96,7 @@ class GraphBuilder:
             producers=producers,
             opset=self.opset,
             per_sample=self.per_sample,
+            notes=self.notes,
         )
         if not in_order:  # forward references: sort, and refuse cycles
             model.order = self._order(model.graph)

@@ -16,6 +16,8 @@ import typer
 from analyzer import __version__
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
+DEBUG = False
+"""--debug before the command: internal errors show their traceback."""
 
 app = typer.Typer(
     name="convlint",
@@ -79,8 +81,14 @@ def main_options(
         Optional[bool],
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an internal error (for bug reports).")] = False,
 ) -> None:
-    """convlint: lint and analyse CNN architectures."""
+    """convlint: lint and analyse CNN architectures.
+
+    Exit codes: 0 no finding at or above the fail level, 1 findings, 2 the input could not be
+    read, the command was misused, or convlint failed (an internal error)."""
+    global DEBUG
+    DEBUG = debug
 
 
 def _fail_input(lines: list[str]) -> None:
@@ -121,7 +129,7 @@ def analyze(
     settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated)
     with paused_gc():
         model = _load(path, list(settings.input_shape))
-        report = build_report(run_passes(model, debug=debug), settings)
+        report = build_report(run_passes(model, debug=debug or DEBUG), settings)
     color = output is None and format is Format.text and sys.stdout.isatty()
     if format in (Format.text, Format.json):
         from analyzer.formatters import formatter
@@ -359,4 +367,20 @@ def schema(
 
 
 def main() -> None:
-    app()
+    """Run the CLI. An internal error is one line and exit code 2, unless --debug is given."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:  # output piped into `head`
+        sys.stderr.close()
+        sys.exit(0)
+    except Exception as error:
+        if "--debug" in sys.argv:
+            raise
+        typer.echo(
+            f"error: internal error: {type(error).__name__}: {error} (a bug in convlint: "
+            "run again with --debug for the traceback, and report it)",
+            err=True,
+        )
+        sys.exit(EXIT_INPUT)

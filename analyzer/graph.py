@@ -142,6 +142,8 @@ class Model:
     """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
     positions: dict[str, tuple[int, int]] = field(default_factory=dict)
     """Specs: JSON pointer -> (line, column) in the file, for locating findings."""
+    notes: list[Any] = field(default_factory=list)
+    """Findings about the file itself, made while loading it (rules.Diagnostic)."""
     _graph: nx.DiGraph | None = field(default=None, repr=False)
 
     def producer(self, tensor: str) -> str | None:

@@ -17,6 +17,8 @@ from fractions import Fraction
 
 MAX_PERIOD = 4096
 """Beyond this many distinct unit phases the field is reported unknown rather than computed."""
+MAX_WORK = 10_000_000
+"""Phases times kernel taps beyond which a field is reported unknown (hostile kernels)."""
 
 
 class FieldTooComplex(ValueError):
@@ -56,7 +58,12 @@ class AxisField:
         hi: list[int] = []
         for r in range(out_period):
             a, b = _EMPTY
-            for unit in units_of(r):
+            units = units_of(r)
+            if isinstance(units, range) and len(units) > 2 * self.period:
+                # unit u + period sees unit u's pixels shifted: the extremes lie in the first
+                # and last period of a long run (adaptive pooling over a huge input)
+                units = [*units[: self.period], *units[-self.period:]]
+            for unit in units:
                 ua, ub = self.interval(unit)
                 if ub >= ua:
                     a, b = min(a, ua), max(b, ub)
@@ -71,11 +78,15 @@ class AxisField:
             step = self.pixels
             return AxisField(1, stride * step, (self.lo[0] - pad_begin * step,),
                              (self.hi[0] + (dilation * (kernel - 1) - pad_begin) * step,))
+        if kernel * self.period > MAX_WORK:
+            raise FieldTooComplex(f"a {kernel}-tap window over {self.period} phases")
         taps = [dilation * i - pad_begin for i in range(kernel)]
         return self.gather(1, stride, lambda r: (r * stride + t for t in taps))
 
     def transposed(self, kernel: int, stride: int, dilation: int, pad_begin: int) -> AxisField:
         """Output unit o is fed by input unit i when ``o + pad_begin - dilation*t == i*stride``."""
+        if kernel * stride * self.period > MAX_WORK:
+            raise FieldTooComplex(f"a {kernel}-tap transposed window over {stride * self.period} phases")
 
         def units(r: int) -> Iterable[int]:
             for t in range(kernel):

@@ -228,6 +228,15 @@ SHAPE_FROM_ONNX = _rule(
     "a custom op with a registered shape function",
     "Nothing to fix; noted so that the source of the figure is clear.",
 )
+EXTERNAL_DATA_OUTSIDE = _rule(
+    "U104", "external-data-outside-model-folder", "warning",
+    "An initializer's external data location is absolute or leaves the model's folder.",
+    "ONNX external data is meant to sit beside the model. A location such as "
+    "'../../etc/passwd' makes tools that load weights read arbitrary files; convlint never "
+    "opens external data, and says so.",
+    "external_data location = '../../etc/passwd'",
+    "Keep external data files in the model's folder, with relative locations.",
+)
 ANALYSIS_FAILED = _rule(
     "U199", "analysis-failed", "error",
     "convlint failed while modelling this node (a bug in convlint).",

@@ -133,7 +133,7 @@ def test_unmodelled_ops_are_reported_not_guessed(tmp_path):
         ("garbage.onnx", b"\x00\xff\x13 not a model at all \x99" * 10, "not a valid ONNX model"),
         ("spec.onnx", b'{"inputs": []}', "not a valid ONNX model: this is a JSON file"),
         ("empty.onnx", b"", "the file is empty"),
-        ("model.json", b"\x08\x07\x12\x04test", "invalid JSON"),
+        ("model.json", b"\x08\x07\x12\x04test", "not a JSON spec: this looks like an ONNX model (rename it to .onnx)"),
     ],
 )
 def test_files_that_are_not_models(tmp_path, name, content, message):

@@ -22,11 +22,18 @@ def from_spec(layers, shape, code):
     return build_report(analyze(load_spec("spec.json", json.dumps(spec(layers, shape)))), Settings(select=(code,)))
 
 
+def external(name: str, dims: list[int], location: str) -> TensorProto:
+    tensor = TensorProto(name=name, dims=dims, data_type=TensorProto.FLOAT, data_location=TensorProto.EXTERNAL)
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", location
+    return tensor
+
+
 def from_onnx(nodes, inputs, inits, code, opset=17, domains=()):
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
         [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
-        [numpy_helper.from_array(v, n) for n, v in inits.items()],
+        [v if isinstance(v, TensorProto) else numpy_helper.from_array(v, n) for n, v in inits.items()],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
                                                     *(helper.make_opsetid(d, 1) for d in domains)])
@@ -80,6 +87,8 @@ CASES: dict[str, tuple[Callable, Callable]] = {
              lambda c: from_onnx([helper.make_node("Relu", ["x"], ["y"])], {"x": [1, 3, 4, 4]}, {}, c)),
     "U102": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2])], {"x": [1, 3, "H", "W"]}, {"w": W}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2])], {"x": [1, 3, 9, 9]}, {"w": W}, c)),
+    "U104": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]}, {"w": external("w", [4, 3, 3, 3], "../../etc/passwd")}, c),
+             lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]}, {"w": external("w", [4, 3, 3, 3], "weights.bin")}, c)),
     "U103": (lambda c: from_onnx([helper.make_node("Det", ["x"], ["y"])], {"x": [1, 3, 4, 4]}, {}, c),
              lambda c: from_onnx([helper.make_node("Mystery", ["x"], ["y"], domain="com.example")], {"x": [1, 3, 4, 4]}, {}, c, domains=("com.example",))),
 }

@@ -29,6 +29,8 @@ def load(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
         raise InputError.one(path, None, "the file is empty")
     suffix = file.suffix.lower()
     looks_like_json = head.lstrip()[:1] in (b"{", b"[")
+    if suffix == ".json" and not looks_like_json and head[:1] == b"\x08":
+        raise InputError.one(path, None, "not a JSON spec: this looks like an ONNX model (rename it to .onnx)")
     if suffix == ".json" or (suffix != ".onnx" and looks_like_json):
         if input_shapes:
             raise InputError.one(path, None, "--input-shape applies to ONNX models; a spec declares its input shapes")

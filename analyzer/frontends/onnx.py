@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
 from analyzer.graph import FLOAT_DTYPES, ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
+from analyzer.rules import EXTERNAL_DATA_OUTSIDE
 
 if TYPE_CHECKING:
     import onnx
@@ -92,6 +93,15 @@ def _decode(tensor: onnx.TensorProto) -> tuple[Any, ...] | None:
     return None
 
 
+def _text(value: str | bytes) -> str:
+    """A string field as text: protobuf hands invalid UTF-8 in proto2 strings back as bytes."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def _texts(values) -> list[str]:
+    return [_text(v) for v in values]
+
+
 # AttributeProto.AttributeType values
 _FLOAT, _INT, _STRING, _TENSOR, _GRAPH, _FLOATS, _INTS, _STRINGS, _GRAPHS, _SPARSE = 1, 2, 3, 4, 5, 6, 7, 8, 10, 11
 
@@ -107,9 +117,9 @@ def _attribute(attr: onnx.AttributeProto) -> Any:
     if kind == _FLOATS:
         return list(attr.floats)
     if kind == _STRING:
-        return attr.s.decode("utf-8", "replace")
+        return _text(attr.s)
     if kind == _STRINGS:
-        return [v.decode("utf-8", "replace") for v in attr.strings]
+        return _texts(attr.strings)
     if kind == _TENSOR:
         return const_tensor(attr.t)
     if kind == _SPARSE:
@@ -171,35 +181,43 @@ def load_onnx(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
 
 def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
     graph = model.graph
-    builder = GraphBuilder(path, "onnx", graph.name or Path(path).stem)
+    builder = GraphBuilder(path, "onnx", _text(graph.name) or Path(path).stem)
     for opset in model.opset_import:
-        builder.opset["" if opset.domain in ONNX_DOMAINS else opset.domain] = opset.version
+        domain = _text(opset.domain)
+        builder.opset["" if domain in ONNX_DOMAINS else domain] = opset.version
     builder.opset.setdefault("", 1)
 
     initializers = set()
+    folder = Path(path).resolve().parent
     for i, tensor in enumerate(graph.initializer):
+        name = _text(tensor.name)
+        if any(d < 0 for d in tensor.dims):
+            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} has negative dims {list(tensor.dims)}")
+            builder.add_tensor(Tensor(name, "constant", None, dtype_name(tensor.data_type)))
+            continue
+        if tensor.data_location == EXTERNAL:
+            _check_external(builder, tensor, folder, f"/graph/initializer/{i}")
         const = const_tensor(tensor)
-        builder.add_tensor(
-            Tensor(tensor.name, "constant", const.dims, const.dtype, const), f"/graph/initializer/{i}"
-        )
-        initializers.add(tensor.name)
+        builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/initializer/{i}")
+        initializers.add(name)
     for i, sparse in enumerate(graph.sparse_initializer):
-        name = sparse.values.name
+        name = _text(sparse.values.name)
         const = ConstTensor(tuple(sparse.dims), dtype_name(sparse.values.data_type))
         builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
         initializers.add(name)
 
     given = dict(input_shapes)
     for i, value_info in enumerate(graph.input):
-        if value_info.name in initializers:
+        name = _text(value_info.name)
+        if name in initializers:
             continue  # IR < 4: initializers are listed as inputs too; they are not model inputs
         shape, dtype, problem = _value_shape(value_info)
         if problem:
-            raise InputError.one(path, f"/graph/input/{i}", f"input {value_info.name!r} {problem}")
-        if value_info.name in given or ("" in given and not builder.inputs):
-            override = given.pop(value_info.name, None) or given.pop("")
-            shape = _override(path, value_info.name, shape, override)
-        builder.add_tensor(Tensor(value_info.name, "input", shape, dtype), f"/graph/input/{i}")
+            raise InputError.one(path, f"/graph/input/{i}", f"input {name!r} {problem}")
+        if name in given or ("" in given and not builder.inputs):
+            override = given.pop(name, None) or given.pop("")
+            shape = _override(path, name, shape, override)
+        builder.add_tensor(Tensor(name, "input", shape, dtype), f"/graph/input/{i}")
     if given:
         unknown = ", ".join(sorted(n or "(unnamed)" for n in given))
         names = ", ".join(builder.inputs) or "none"
@@ -207,29 +225,43 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
 
     used: set[str] = set()
     for i, proto in enumerate(graph.node):
-        name = proto.name or f"{proto.op_type}_{i}"
+        op = _text(proto.op_type)
+        name = _text(proto.name) or f"{op}_{i}"
         if name in used:
             name = f"{name}_{i}"
         used.add(name)
-        op = proto.op_type
-        domain = proto.domain
+        domain = _text(proto.domain)
         builder.add_node(
             Node(
                 name=name,
                 op=op,
                 domain="" if domain in ONNX_DOMAINS else domain,
-                inputs=list(proto.input),
-                outputs=list(proto.output),
-                attrs={a.name: _attribute(a) for a in proto.attribute} if proto.attribute else {},
+                inputs=_texts(proto.input),
+                outputs=_texts(proto.output),
+                attrs={_text(a.name): _attribute(a) for a in proto.attribute} if proto.attribute else {},
                 label=op,
                 location=f"/graph/node/{i}",
                 attributes_at="/attribute/",
             )
         )
-    builder.outputs = [o.name for o in graph.output]
+    builder.outputs = [_text(o.name) for o in graph.output]
     built = builder.build()
     _hint_unmodelled(built, model)
     return built
+
+
+def _check_external(builder: GraphBuilder, tensor, folder: Path, where: str) -> None:
+    """External data is never opened; a location outside the model's folder is pointed out
+    (a file from elsewhere must not make a tool read /etc/passwd)."""
+    location = next((_text(e.value) for e in tensor.external_data if _text(e.key) == "location"), "")
+    target = (folder / location).resolve()
+    if Path(location).is_absolute() or folder not in target.parents:
+        builder.note(
+            EXTERNAL_DATA_OUTSIDE, None,
+            f"initializer {_text(tensor.name)!r} points its external data at {location!r}, outside the "
+            "model's folder; convlint never opens external data, and did not open it",
+            where,
+        )
 
 
 def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Shape:
@@ -265,7 +297,7 @@ def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
         inferred = onnx.shape_inference.infer_shapes(full, strict_mode=False)
     except Exception:  # shape inference is a bonus; its failure leaves the shapes unknown
         return
-    known = {v.name: v for v in (*inferred.graph.value_info, *inferred.graph.output)}
+    known = {_text(v.name): v for v in (*inferred.graph.value_info, *inferred.graph.output)}
     for tensor in pending:
         if tensor in known:
             shape, _, problem = _value_shape(known[tensor])

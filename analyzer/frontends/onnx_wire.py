@@ -30,6 +30,10 @@ _TENSOR_PAYLOAD = frozenset({4, 5, 6, 7, 9, 10, 11})
 _DROPPED = {"model": frozenset({20})}  # training_info: graphs of training state, with weights
 
 
+MAX_NODES = 2_000_000
+"""Larger graphs are refused before any work is done on them (hostile files)."""
+
+
 class WireError(ValueError):
     """The bytes are not a well-formed protobuf message."""
 
@@ -64,6 +68,7 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
         raise WireError("messages nested too deeply")
     children = _CHILDREN[kind]
     dropped = _DROPPED.get(kind, frozenset())
+    nodes = 0
     pos = start
     while pos < end:
         field_start = pos
@@ -85,6 +90,10 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
                 raise WireError("truncated field")
             if field in dropped:
                 continue
+            if kind == "graph" and field == 1:
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise WireError(f"the graph has more than {MAX_NODES:,} nodes, convlint's limit")
             if kind == "tensor" and field in _TENSOR_PAYLOAD and length > KEEP_PAYLOAD_BYTES:
                 continue
             child = children.get(field)

@@ -105,10 +105,17 @@ def _reasons(misses: list[_Miss]) -> str:
     return "; ".join(f"{why} along {' and '.join(axes)}" for why, axes in grouped.items())
 
 
+EXACT_LIMIT = 1 << 20
+"""Along axes longer than this, coverage is worked out arithmetically, not row by row."""
+
+
 def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
                 trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
     size = shape[axis]
     if not isinstance(size, int) or size <= 0:
+        return
+    if size > EXACT_LIMIT or any(_window(g, axis).kernel > EXACT_LIMIT for _, g in readers if axis in g.axes):
+        _check_long_axis(shape, axis, readers, trailing, skipped)
         return
     covered = bytearray(size)
     own: list[tuple[str, Window, bytearray]] = []
@@ -132,8 +139,7 @@ def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
         reader, w, _ = next((r for r in own if not any(r[2][size - tail:])), own[0])
         pads = (w.pad_begin or 0) + (w.pad_end or 0)
         span = size + pads - w.effective
-        why = (f"({size} + {pads} padding - {w.effective}) / stride {w.stride} = "
-               f"{span / w.stride:g} is rounded down")
+        why = f"{size} + {pads} padding - {w.effective} = {span} is not a multiple of stride {w.stride}"
         trailing[reader].append(_Miss(name, tail, 0, why))
     else:
         tail = 0
@@ -143,6 +149,51 @@ def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
         why = (f"stride {w.stride} is larger than the window ({w.effective})"
                if w.stride > w.effective else "no window covers them")
         skipped[reader].append(_Miss(name, missed, size, why))
+
+
+def _window(geometry: Geometry, axis: int) -> Window:
+    return geometry.windows[geometry.axes.index(axis)]
+
+
+def _check_long_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
+                     trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
+    """Huge axes (hostile or absurd inputs): the last row read, and which residues of the
+    rows modulo the strides' period no window reads, without a per-row pass."""
+    import math
+
+    size = shape[axis]
+    name = axis_name(axis, len(shape))
+    unit = UNIT_NAMES.get(name, "position")
+    windows = []
+    for reader, geometry in readers:
+        index = geometry.axes.index(axis) if axis in geometry.axes else None
+        if index is None:
+            return
+        w, out = geometry.windows[index], geometry.out_sizes[index]
+        if w.pad_begin is None or not isinstance(out, int) or w.kernel > EXACT_LIMIT:
+            return
+        windows.append((reader, w, out))
+    last = max((out - 1) * w.stride - w.pad_begin + w.effective - 1 for _, w, out in windows)
+    skipper = next(((r, w) for r, w, _ in windows if w.stride > w.effective), None)
+    if last < size - 1 and skipper is None:
+        reader, w, out = windows[0]
+        pads = (w.pad_begin or 0) + (w.pad_end or 0)
+        span = size + pads - w.effective
+        why = f"{size} + {pads} padding - {w.effective} = {span} is not a multiple of stride {w.stride}"
+        trailing[reader].append(_Miss(name, size - 1 - last, 0, why))
+    period = math.lcm(*(w.stride for _, w, _ in windows))
+    if skipper is None or period > EXACT_LIMIT or any(w.kernel > EXACT_LIMIT for _, w, _ in windows):
+        return
+    covered = bytearray(period)
+    for _, w, _ in windows:
+        for tap in range(w.kernel):
+            offset = (tap * w.dilation - (w.pad_begin or 0)) % w.stride
+            covered[offset::w.stride] = b"\x01" * len(range(offset, period, w.stride))
+    missed = period - sum(covered)
+    if missed:
+        reader, w = skipper
+        skipped[reader].append(_Miss(name, missed, period, f"stride {w.stride} is larger than the window ({w.effective})"
+                                     f"; {_count(missed, unit)} of every {period}"))
 
 
 def _union(a: bytearray, b: bytearray) -> bytearray:

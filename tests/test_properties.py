@@ -1,0 +1,146 @@
+"""Property tests (hypothesis): random valid specs never break the analysis; every reported
+window output obeys REFERENCE §2 on its own input; receptive fields never shrink along a
+chain; totals are the sums over nodes; mutated ONNX files end in exit 0, 1 or 2, never in a
+traceback."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from analyzer.cli import app
+from conftest import SAMPLES, report_of
+
+FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@st.composite
+def layer(draw, index: int, rank: int):
+    kind = draw(st.sampled_from(["conv", "conv", "max_pool", "avg_pool", "relu", "batch_norm", "upsample",
+                                 "conv_transpose", "residual"]))
+    name = f"l{index}"
+    k = draw(st.integers(1, 5))
+    s = draw(st.integers(1, 3))
+    if kind == "conv":
+        d = draw(st.integers(1, 2))
+        padding = draw(st.one_of(st.integers(0, 2), st.lists(st.tuples(st.integers(0, 2), st.integers(0, 2)).map(list), min_size=rank, max_size=rank)))
+        return [{"name": name, "op": "conv", "out_channels": draw(st.integers(1, 8)), "kernel_size": k,
+                 "stride": s, "dilation": d, "padding": padding}]
+    if kind in ("max_pool", "avg_pool"):
+        return [{"name": name, "op": kind, "kernel_size": k, "stride": s, "padding": draw(st.integers(0, k // 2)),
+                 "ceil_mode": draw(st.booleans())}]
+    if kind == "conv_transpose":
+        return [{"name": name, "op": "conv_transpose", "out_channels": 3, "kernel_size": k, "stride": s,
+                 "padding": draw(st.integers(0, (k - 1) // 2)), "output_padding": draw(st.integers(0, s - 1))}]
+    if kind == "upsample":
+        return [{"name": name, "op": "upsample", "scale_factor": draw(st.integers(1, 3)),
+                 "mode": draw(st.sampled_from(["nearest", "linear" if rank == 1 else "bilinear" if rank == 2 else "trilinear"]))}]
+    if kind == "residual":
+        return [{"name": f"{name}a", "op": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1},
+                {"name": f"{name}b", "op": "conv", "inputs": [f"{name}a"], "out_channels": 4, "kernel_size": 1},
+                {"name": name, "op": "add", "inputs": [f"{name}a", f"{name}b"]}]
+    return [{"name": name, "op": kind}]
+
+
+@st.composite
+def specs(draw):
+    rank = draw(st.integers(1, 3))
+    shape = [draw(st.integers(1, 6))] + [draw(st.integers(1, 40)) for _ in range(rank)]
+    layers = []
+    for i in range(draw(st.integers(1, 7))):
+        layers += draw(layer(i, rank))
+    if draw(st.booleans()):
+        layers += [{"name": "gap", "op": "global_avg_pool"}, {"name": "flat", "op": "flatten"},
+                   {"name": "fc", "op": "linear", "out_features": 3}]
+    return {"inputs": [{"name": "x", "shape": shape}], "layers": layers}
+
+
+def window_out(size: int, layer: dict, rank: int) -> int:
+    k = layer["kernel_size"]
+    s = layer.get("stride") or (1 if layer["op"] == "conv" else k)  # pools: the kernel by default
+    d = layer.get("dilation", 1)
+    padding = layer.get("padding", 0)
+    pb, pe = (padding, padding) if isinstance(padding, int) else (padding[0][0], padding[0][1])
+    span = size + pb + pe - d * (k - 1) - 1
+    if not layer.get("ceil_mode"):
+        return span // s + 1
+    out = math.ceil(span / s) + 1
+    return out - 1 if (out - 1) * s >= size + pb else out
+
+
+@FAST
+@given(specs())
+def test_random_specs_are_analysed(document):
+    report = report_of(document)
+    assert not [d for d in report.diagnostics if d.code == "U199"]
+    nodes = {n.name: n for n in report.nodes}
+    rank = len(document["inputs"][0]["shape"]) - 1
+    # Totals are the sums over nodes.
+    if all(n.params is not None for n in report.nodes):
+        assert report.totals.params == sum(n.params for n in report.nodes)
+    if all(n.macs is not None for n in report.nodes):
+        assert report.totals.macs == sum(n.macs for n in report.nodes)
+    previous_shape, previous_size = document["inputs"][0]["shape"], [1] * rank
+    for layer in document["layers"]:
+        node = nodes[layer["name"]]
+        shape = node.outputs[0].shape
+        source = previous_shape if not layer.get("inputs") else nodes[layer["inputs"][0]].outputs[0].shape
+        # Every window output obeys REFERENCE §2 on its own input (same padding on every axis here).
+        if layer["op"] in ("conv", "max_pool", "avg_pool") and shape is not None and source is not None and not layer.get("inputs"):
+            for axis in range(rank):
+                padding = layer.get("padding", 0)
+                per_axis = layer if isinstance(padding, int) else {**layer, "padding": [padding[axis]]}
+                assert shape[1 + axis] == window_out(source[1 + axis], per_axis, rank)
+        # Receptive fields never shrink along a chain: every unit reads at least one unit of
+        # the layer before, so the smallest field cannot get smaller (the largest can, when a
+        # stride picks out the smaller units of an upsampled map).
+        field = node.receptive_field
+        if field is not None and not layer.get("inputs"):
+            assert all(a >= b for a, b in zip(field.size_min, previous_size))
+            assert all(a >= b for a, b in zip(field.size, field.size_min))
+            previous_size = field.size_min
+        previous_shape = shape
+        if shape is None:
+            break
+
+
+runner = CliRunner()
+ORIGINAL = (SAMPLES / "tiny_resnet.onnx").read_bytes()
+
+
+@st.composite
+def mutations(draw):
+    data = bytearray(ORIGINAL)
+    for _ in range(draw(st.integers(1, 8))):
+        action = draw(st.sampled_from(["flip", "set", "cut", "insert"]))
+        position = draw(st.integers(0, len(data) - 1))
+        if action == "flip":
+            data[position] ^= 1 << draw(st.integers(0, 7))
+        elif action == "set":
+            data[position] = draw(st.integers(0, 255))
+        elif action == "cut":
+            del data[position: position + draw(st.integers(1, 64))]
+        else:
+            data[position:position] = draw(st.binary(min_size=1, max_size=16))
+        if not data:
+            data = bytearray(b"\x00")
+    return bytes(data)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=mutations())
+def test_mutated_onnx_files_never_crash(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("mutated") / "model.onnx"
+    path.write_bytes(data)
+    result = runner.invoke(app, ["analyze", str(path), "--format", "json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 1, 2)
+    if result.exit_code == 2:
+        lines = result.stderr.strip().splitlines()
+        assert lines and all(line.startswith(f"error: {path}") for line in lines)
+    else:
+        json.loads(result.stdout)
