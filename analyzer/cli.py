@@ -36,6 +36,7 @@ class Format(str, Enum):
     markdown = "markdown"
     sarif = "sarif"
     github = "github"
+    html = "html"
 
 
 class ScanFormat(str, Enum):
@@ -131,7 +132,7 @@ def analyze(
         model = _load(path, list(settings.input_shape))
         report = build_report(run_passes(model, debug=debug or DEBUG), settings)
     color = output is None and format is Format.text and sys.stdout.isatty()
-    if format in (Format.text, Format.json):
+    if format in (Format.text, Format.json, Format.html):
         from analyzer.formatters import formatter
 
         text = formatter(format.value)(report, color)
@@ -164,6 +165,8 @@ def check(
     from analyzer.formatters.findings import FORMATS
     from analyzer.lint import check_paths, is_spec
 
+    if format is Format.html:
+        _fail_input(["--format html draws one model: use `convlint analyze MODEL --format html`"])
     paths = paths or ["."]
     if models_only:
         paths = [p for p in paths if not p.endswith(".json") or not Path(p).is_file() or is_spec(Path(p))]

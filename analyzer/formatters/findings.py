@@ -98,12 +98,53 @@ def render_markdown(run: CheckReport, color: bool = False) -> str:
         if report.receptive_field is not None:
             rf = report.receptive_field
             summary += f", receptive field {'x'.join(map(str, rf.size))} on a {'x'.join(map(str, rf.input))} input"
-        lines += ["<details>", f"<summary>{_cell(summary)}</summary>", "",
+        lines += ["<details>", f"<summary>{_cell(summary)}</summary>", "", *mermaid(report),
                   "| name | op | output shape | RF | RF stride | params | MACs |",
                   "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
         lines += [_node_row(n) for n in report.nodes]
         lines += ["", "</details>", ""]
     return "\n".join(lines)
+
+
+MERMAID_BOXES = 60
+
+
+def mermaid(report: Report) -> list[str]:
+    """A Mermaid diagram of the graph (GitHub renders it), element-wise runs folded; a large
+    graph is trimmed to the nodes with findings, their neighbours and the start."""
+    from analyzer.formatters.layout import drawing
+
+    picture = drawing(report, collapse=True)
+    boxes = picture.boxes
+    shown = set(range(len(boxes)))
+    trimmed = len(boxes) > MERMAID_BOXES
+    if trimmed:
+        shown = {b.id for b in boxes if b.findings}
+        for a, b, _ in picture.edges:
+            if a in shown or b in shown:
+                shown.update((a, b))
+        for box in boxes:
+            if len(shown) >= MERMAID_BOXES:
+                break
+            shown.add(box.id)
+    lines = [f"Graph: {len(shown)} of {len(boxes)} boxes, those with findings and their neighbours first.", ""] if trimmed else []
+    lines += ["```mermaid", "graph TD"]
+    for box in boxes:
+        if box.id not in shown:
+            continue
+        ops = box.node.op + "".join(f" +{m.op}" for m in box.members[1:])
+        shape = _shape(box.last.outputs[0].shape if box.last.outputs else None)
+        label = f"{box.node.name}<br/>{ops}<br/>{shape}".replace('"', "#quot;")
+        lines.append(f'  n{box.id}["{label}"]')
+        if box.severity:
+            lines.append(f"  class n{box.id} {box.severity}")
+    for a, b, label in picture.edges:
+        if a in shown and b in shown:
+            lines.append(f'  n{a} -->|"{label}"| n{b}')
+    lines += ["  classDef error fill:#fdecea,stroke:#c62828,stroke-width:2px",
+              "  classDef warning fill:#fff4e0,stroke:#e08a00,stroke-width:2px",
+              "  classDef info fill:#e8f1fb,stroke:#1565c0", "```", ""]
+    return lines
 
 
 # -- SARIF 2.1.0 --------------------------------------------------------------------------------
