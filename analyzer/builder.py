@@ -21,6 +21,7 @@ class GraphBuilder:
         self.tensors: dict[str, Tensor] = {}
         self.inputs: list[str] = []
         self.outputs: list[str] = []
+        self.producers: dict[str, str] = {}
         self.opset: dict[str, int] = {}
         self._problems: list[tuple[str | None, str]] = []
         self.notes: list[Diagnostic] = []
@@ -41,36 +42,43 @@ class GraphBuilder:
             self.inputs.append(tensor.name)
 
     def add_node(self, node: Node, name_location: str | None = None) -> None:
-        if node.name in self.nodes:
-            first = self.nodes[node.name].location
+        nodes = self.nodes
+        if node.name in nodes:
+            first = nodes[node.name].location
             self.problem(
                 name_location or node.location,
                 f"duplicate name {node.name!r} (first used at {first})",
             )
             return
-        node.index = len(self.nodes)
-        self.nodes[node.name] = node
+        node.index = len(nodes)
+        nodes[node.name] = node
+        tensors, producers = self.tensors, self.producers
         for out in node.outputs:
             if not out:
                 continue
-            if out in self.tensors:
+            if out in tensors:
                 self.problem(node.location, f"tensor {out!r} is produced more than once")
                 continue
-            self.tensors[out] = Tensor(out, "activation")
+            tensors[out] = Tensor(out, "activation")
+            producers[out] = node.name
 
     def build(self) -> Model:
-        producers = {t: n.name for n in self.nodes.values() for t in n.outputs if t}
         consumers: dict[str, list[str]] = {}
         in_order = True
         nodes, tensors = self.nodes, self.tensors
+        available = {name for name, t in tensors.items() if t.role != "activation"}
         for node in nodes.values():
-            name, index = node.name, node.index
+            name = node.name
             for tensor in node.inputs:
-                if not tensor:
+                if tensor in available:
+                    pass
+                elif not tensor:
                     continue
-                if tensor not in tensors:
+                elif tensor in tensors:
+                    in_order = False  # produced by a later node
+                else:
                     slot = node.inputs.index(tensor)
-                    where = node.attr_locations.get(f"input:{slot}", node.location)
+                    where = node.location_of(f"input:{slot}")
                     self.problem(where, f"{name!r} reads {tensor!r}, which is not defined")
                     continue
                 readers = consumers.get(tensor)
@@ -78,9 +86,7 @@ class GraphBuilder:
                     consumers[tensor] = [name]
                 else:
                     readers.append(name)
-                source = producers.get(tensor)
-                if source is not None and nodes[source].index >= index:
-                    in_order = False
+            available.update(node.outputs)
         if self._problems:
             raise InputError(self.path, self._problems)
         model = Model(
@@ -93,7 +99,7 @@ class GraphBuilder:
             outputs=self.outputs,
             order=list(self.nodes),
             consumers=consumers,
-            producers=producers,
+            producers=self.producers,
             opset=self.opset,
             per_sample=self.per_sample,
             notes=self.notes,

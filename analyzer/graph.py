@@ -103,7 +103,8 @@ class Node:
     label: str = ""
     index: int = 0
     location: str | None = None
-    attr_locations: dict[str, str] = field(default_factory=dict)
+    attr_locations: dict[str, str] | None = None
+    """Specs: where each attribute (and ``input:N``) is written; ONNX uses ``attributes_at``."""
     attributes_at: str | None = None
     """ONNX: attribute locations are ``location + attributes_at + name`` (built when asked)."""
     ignore: tuple[str, ...] = ()
@@ -113,7 +114,7 @@ class Node:
     def location_of(self, attr: str | None) -> str | None:
         """Where an attribute of this node is written in the source, else the node itself."""
         if attr is not None:
-            if attr in self.attr_locations:
+            if self.attr_locations and attr in self.attr_locations:
                 return self.attr_locations[attr]
             if self.attributes_at is not None and attr in self.attrs:
                 return f"{self.location}{self.attributes_at}{attr}"

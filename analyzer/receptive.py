@@ -25,7 +25,7 @@ class FieldTooComplex(ValueError):
     """The per-unit pattern would exceed MAX_PERIOD phases."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: frozen ones cost 3x to build
 class AxisField:
     period: int
     pixels: int
@@ -159,7 +159,7 @@ def union_axis(fields: Sequence[AxisField]) -> tuple[AxisField, bool]:
     return merged, len(strides) == 1
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: frozen ones cost 3x to build
 class Field:
     """The receptive field of a tensor's units, per spatial axis of the model input.
 

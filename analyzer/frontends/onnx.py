@@ -7,6 +7,7 @@ opened. Nodes keep ONNX's op types and attributes; the op registry knows their s
 
 from __future__ import annotations
 
+from math import prod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,13 +46,12 @@ def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
 EXTERNAL = 1  # TensorProto.DataLocation
 
 
-def const_tensor(tensor: onnx.TensorProto) -> ConstTensor:
+def const_tensor(tensor: onnx.TensorProto, dims: tuple[int, ...] | None = None) -> ConstTensor:
     """Dims and type of a TensorProto; values only when small and stored inline."""
-    dims = tuple(int(d) for d in tensor.dims)
+    if dims is None:
+        dims = tuple(tensor.dims)
     dtype = dtype_name(tensor.data_type)
-    count = 1
-    for d in dims:
-        count *= d
+    count = prod(dims)
     limit = MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES
     values = None
     if count <= limit and tensor.data_location != EXTERNAL:
@@ -99,7 +99,12 @@ def _text(value: str | bytes) -> str:
 
 
 def _texts(values) -> list[str]:
-    return [_text(v) for v in values]
+    values = list(values)
+    try:
+        "".join(values)  # fails, at C speed, only when some value came back as bytes
+    except TypeError:
+        return [_text(v) for v in values]
+    return values
 
 
 # AttributeProto.AttributeType values
@@ -191,14 +196,15 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
     folder = Path(path).resolve().parent
     for i, tensor in enumerate(graph.initializer):
         name = _text(tensor.name)
-        if any(d < 0 for d in tensor.dims):
-            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} has negative dims {list(tensor.dims)}")
+        dims = tuple(tensor.dims)
+        if dims and min(dims) < 0:
+            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} has negative dims {list(dims)}")
             builder.add_tensor(Tensor(name, "constant", None, dtype_name(tensor.data_type)))
             continue
         if tensor.data_location == EXTERNAL:
             _check_external(builder, tensor, folder, f"/graph/initializer/{i}")
-        const = const_tensor(tensor)
-        builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/initializer/{i}")
+        const = const_tensor(tensor, dims)
+        builder.add_tensor(Tensor(name, "constant", dims, const.dtype, const), f"/graph/initializer/{i}")
         initializers.add(name)
     for i, sparse in enumerate(graph.sparse_initializer):
         name = _text(sparse.values.name)
@@ -224,24 +230,20 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         raise InputError.one(path, None, f"--input-shape names {unknown}, but the model's inputs are {names}")
 
     used: set[str] = set()
+    add_node = builder.add_node
     for i, proto in enumerate(graph.node):
-        op = _text(proto.op_type)
-        name = _text(proto.name) or f"{op}_{i}"
+        op, name, domain = _texts((proto.op_type, proto.name, proto.domain))
+        name = name or f"{op}_{i}"
         if name in used:
             name = f"{name}_{i}"
         used.add(name)
-        domain = _text(proto.domain)
-        builder.add_node(
+        attributes = proto.attribute
+        add_node(
             Node(
-                name=name,
-                op=op,
-                domain="" if domain in ONNX_DOMAINS else domain,
-                inputs=_texts(proto.input),
-                outputs=_texts(proto.output),
-                attrs={_text(a.name): _attribute(a) for a in proto.attribute} if proto.attribute else {},
-                label=op,
-                location=f"/graph/node/{i}",
-                attributes_at="/attribute/",
+                name, op, _texts(proto.input), _texts(proto.output),
+                {_text(a.name): _attribute(a) for a in attributes} if attributes else {},
+                "" if domain in ONNX_DOMAINS else domain,
+                op, location=f"/graph/node/{i}", attributes_at="/attribute/",
             )
         )
     builder.outputs = [_text(o.name) for o in graph.output]
@@ -282,10 +284,10 @@ def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Sha
 
 def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
     """For ops convlint does not model, take output shapes from onnx.shape_inference."""
-    from analyzer.ops import lookup
+    from analyzer.ops import opdef_of
 
     pending = [
-        t for n in model.nodes.values() if lookup(n.domain, n.op) is None for t in n.outputs if t
+        t for n in model.nodes.values() if opdef_of(n) is None for t in n.outputs if t
     ]
     if not pending:
         return

@@ -70,9 +70,14 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
     dropped = _DROPPED.get(kind, frozenset())
     nodes = 0
     pos = start
+    copied = start  # fields from here to the current one are kept as they are: copied in one piece
     while pos < end:
         field_start = pos
-        key, pos = _varint(buf, pos, end)
+        key = buf[pos]
+        if key < 0x80:  # one-byte varints inline: most keys and short lengths
+            pos += 1
+        else:
+            key, pos = _varint(buf, pos, end)
         key_end = pos
         field, wire = key >> 3, key & 7
         if field == 0:
@@ -84,32 +89,47 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
         elif wire == 5:
             pos += 4
         elif wire == 2:
-            length, value_start = _varint(buf, pos, end)
+            length = buf[pos] if pos < end else 0x80
+            if length < 0x80:
+                value_start = pos + 1
+            else:
+                length, value_start = _varint(buf, pos, end)
             pos = value_start + length
             if pos > end:
                 raise WireError("truncated field")
             if field in dropped:
+                _copy(buf, copied, field_start, out)
+                copied = pos
                 continue
             if kind == "graph" and field == 1:
                 nodes += 1
                 if nodes > MAX_NODES:
                     raise WireError(f"the graph has more than {MAX_NODES:,} nodes, convlint's limit")
             if kind == "tensor" and field in _TENSOR_PAYLOAD and length > KEEP_PAYLOAD_BYTES:
+                _copy(buf, copied, field_start, out)
+                copied = pos
                 continue
             child = children.get(field)
             if child is not None and length > KEEP_PAYLOAD_BYTES:
                 parts: list[bytes] = []
                 _slim(buf, value_start, pos, child, parts, depth + 1)
                 body = b"".join(parts)
+                _copy(buf, copied, field_start, out)
                 out.append(buf[field_start:key_end])
                 out.append(_encode_varint(len(body)))
                 out.append(body)
+                copied = pos
                 continue
         else:
             raise WireError(f"unsupported wire type {wire}")
         if pos > end:
             raise WireError("truncated field")
-        out.append(buf[field_start:pos])
+    _copy(buf, copied, end, out)
+
+
+def _copy(buf, start: int, end: int, out: list[bytes]) -> None:
+    if end > start:
+        out.append(buf[start:end])
 
 
 def slim_model(path: str | Path) -> bytes:

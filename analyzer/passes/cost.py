@@ -11,10 +11,13 @@ from analyzer.ops.common import no_macs, per_sample, prod
 from analyzer.passes.shapes import ShapeResult
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # immutable by convention: frozen ones cost 3x to build
 class Memory:
     elements: int | None
     bytes: int | None
+
+
+UNKNOWN = Memory(None, None)
 
 
 @dataclass
@@ -38,17 +41,16 @@ def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim, cache: dict) ->
     for tensor in outputs:
         if not tensor or tensor in shapes.values:
             continue  # folded constants (shape computations) are not activations
-        shape = shapes.shapes.get(tensor)
-        dtype = shapes.dtypes.get(tensor, "float32")
-        key = (shape, dtype)
-        if key not in cache:
-            count = prod(per_sample(shape, batch)) if shape is not None else None
-            cache[key] = None if count is None else (count, count * DTYPE_BYTES.get(dtype, 0))
-        found = cache[key]
+        key = (shapes.shapes.get(tensor), shapes.dtypes.get(tensor, "float32"))
+        found = cache.get(key)
         if found is None:
-            return Memory(None, None)
-        elements += found[0]
-        size += found[1]
+            shape, dtype = key
+            count = prod(per_sample(shape, batch)) if shape is not None else None
+            found = cache[key] = UNKNOWN if count is None else Memory(count, count * DTYPE_BYTES.get(dtype, 0))
+        if len(outputs) == 1 or found is UNKNOWN:
+            return found  # shared: Memory values are never changed
+        elements += found.elements
+        size += found.bytes
     return Memory(elements, size)
 
 

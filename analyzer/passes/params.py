@@ -67,9 +67,9 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
         opdef = opdef_of(node)
         if opdef is None:
             continue
-        slots = dict(opdef.weights)
+        slots = opdef.weights
         if opdef.scale_operands:
-            slots.update({i: "param" for i in range(len(node.inputs)) if i not in slots})
+            slots = {i: "param" for i in range(len(node.inputs))} | dict(slots)
         for index, kind in slots.items():
             if index >= len(node.inputs) or not node.inputs[index]:
                 continue

@@ -50,6 +50,8 @@ class _Outcome:
     reports: list[tuple[Any, str, str | None]]
     error: tuple[Any, str, str | None] | None = None
     internal: str | None = None
+    complete: bool | None = None
+    """Every output shape fully known (worked out on first use)."""
 
 
 def _signature(node) -> Any:
@@ -187,7 +189,11 @@ def _apply(model: Model, node, outcome: _Outcome, result: ShapeResult) -> None:
         )
         result.failed.add(name)
     else:
-        _note_unknown(model, node, shapes, result.diagnostics)
+        complete = outcome.complete
+        if complete is None:
+            complete = outcome.complete = all(_fully_known(s) for s in outcome.shapes)
+        if not complete:
+            _note_unknown(model, node, shapes, result.diagnostics)
 
 
 def _unmodelled(model: Model, node, shapes: dict[str, Shape | None], diagnostics: list[Diagnostic]) -> None:
