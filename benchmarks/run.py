@@ -7,8 +7,9 @@ weights of the real sizes, synthetic conv/relu/add chains of 1k, 10k and 50k nod
 measures, each case in a fresh process so that peak memory is its own:
 
 - convlint in-process: load + every pass + the report (``analyze_path``);
-- baselines: protobuf parse of the file, ``onnx.load``, ``onnx.shape_inference.infer_shapes``,
-  and onnxruntime's symbolic shape inference and onnx-tool when they are installed;
+- baselines: protobuf parse of the file, ``onnx.load``, a naive networkx walk (``onnx.load``,
+  a DiGraph of the nodes, a topological sort), ``onnx.shape_inference.infer_shapes``, and
+  onnxruntime's symbolic shape inference and onnx-tool when they are installed;
 - whole processes: ``convlint analyze MODEL --format json`` against
   ``python -c "import onnx; onnx.load(MODEL)"``, and ``convlint --help``;
 - ``convlint sizes`` over 1..4096 on the ResNet-50-like graph.
@@ -45,6 +46,17 @@ model.ParseFromString(open(PATH, "rb").read())
     "onnx.load": """
 import onnx
 onnx.load(PATH)
+""",
+    "networkx walk": """
+import onnx
+import networkx as nx
+model = onnx.load(PATH)
+graph = nx.DiGraph()
+producer = {o: n.name for n in model.graph.node for o in n.output}
+for n in model.graph.node:
+    graph.add_node(n.name, op=n.op_type)
+    graph.add_edges_from((producer[i], n.name) for i in n.input if i in producer)
+order = list(nx.topological_sort(graph))
 """,
     "onnx infer_shapes": """
 import onnx
@@ -115,7 +127,7 @@ def main() -> None:
     from models import generate
 
     models = generate(args.workdir)
-    cases = [c for c in CASES if c in ("convlint", "protobuf parse", "onnx.load", "onnx infer_shapes")]
+    cases = [c for c in CASES if c in ("convlint", "protobuf parse", "onnx.load", "networkx walk", "onnx infer_shapes")]
     if available("onnxruntime.tools.symbolic_shape_infer"):
         cases.append("onnxruntime symbolic")
     if available("onnx_tool"):
@@ -143,7 +155,6 @@ def main() -> None:
         ("convlint --help", whole_process([*convlint, "--help"], args.repeat)),
         ("convlint sizes resnet50.onnx (1..4096)", whole_process([*convlint, "sizes", resnet, "--format", "json"], args.repeat)),
     ]
-    chain10, chain50 = results["chain10k"]["convlint"], results["chain50k"]["convlint"]
 
     print(f"convlint benchmarks, {date.today().isoformat()}, Python {platform.python_version()}, "
           f"{platform.machine()}, {_cores()} cores")
@@ -157,8 +168,10 @@ def main() -> None:
     for label, seconds in process_rows:
         print(f"| `{label}` | {seconds:.3f} s |")
     print()
-    if chain10 and chain50:
-        print(f"convlint 10k -> 50k nodes: {chain50[0] / chain10[0]:.2f}x the time for 5x the nodes")
+    for case in ("convlint", "networkx walk", "protobuf parse"):
+        chain10, chain50 = results["chain10k"][case], results["chain50k"][case]
+        if chain10 and chain50:
+            print(f"{case} 10k -> 50k nodes: {chain50[0] / chain10[0]:.2f}x the time for 5x the nodes  ")
     print(json.dumps({"whole_process": dict(process_rows)}), file=sys.stderr)
 
 
