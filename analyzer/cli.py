@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 
@@ -92,7 +92,7 @@ def main_options(
     DEBUG = debug
 
 
-def _fail_input(lines: list[str]) -> None:
+def _fail_input(lines: list[str]) -> NoReturn:
     for line in lines:
         typer.echo(f"error: {line}", err=True)
     raise typer.Exit(EXIT_INPUT)
@@ -123,14 +123,15 @@ def analyze(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
-    from analyzer.api import paused_gc
-    from analyzer.passes import analyze as run_passes
-    from analyzer.report.build import build_report
+    from analyzer.api import analyze_path
+    from analyzer.errors import InputError
 
     settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated)
-    with paused_gc():
-        model = _load(path, list(settings.input_shape))
-        report = build_report(run_passes(model, debug=debug or DEBUG), settings)
+    shapes = _input_shapes(settings.input_shape)
+    try:
+        report = analyze_path(path, settings, shapes, debug=debug or DEBUG)
+    except InputError as error:
+        _fail_input(error.lines())
     color = output is None and format is Format.text and sys.stdout.isatty()
     if format in (Format.text, Format.json, Format.html):
         from analyzer.formatters import formatter
@@ -310,15 +311,22 @@ def sizes(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _load(path: str, input_shape: list[str] | tuple[str, ...] | None):
-    from analyzer.errors import InputError
-    from analyzer.frontends import load
+def _input_shapes(specs: list[str] | tuple[str, ...] | None) -> dict:
     from analyzer.frontends.onnx import parse_input_shapes
 
     try:
-        return load(path, parse_input_shapes(input_shape or []))
+        return parse_input_shapes(list(specs or []))
     except ValueError as error:
         _fail_input([str(error)])
+
+
+def _load(path: str, input_shape: list[str] | tuple[str, ...] | None):
+    from analyzer.errors import InputError
+    from analyzer.frontends import load
+
+    shapes = _input_shapes(input_shape)
+    try:
+        return load(path, shapes)
     except InputError as error:
         _fail_input(error.lines())
 

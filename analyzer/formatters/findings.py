@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from analyzer.formatters.text import count_text, output_text
 from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report, to_json
 from analyzer.rules import FAMILIES, RULES
 
@@ -61,20 +62,12 @@ def _cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def _shape(shape: list | None) -> str:
-    return "?" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
-
-
-def _number(value: int | None) -> str:
-    return "?" if value is None else f"{value:,}"
-
-
 def _node_row(node: NodeReport) -> str:
     rf = node.receptive_field
     field = "-" if rf is None else "x".join(map(str, rf.size)) + (" (global)" if rf.global_ else "")
     stride = "-" if rf is None else "x".join(f"{s:g}" if isinstance(s, float) else str(s) for s in rf.stride)
-    cells = [node.name, node.op, _shape(node.outputs[0].shape if node.outputs else None), field, stride,
-             _number(node.params), _number(node.macs)]
+    cells = [node.name, node.op, output_text(node), field, stride,
+             count_text(node.params), count_text(node.macs)]
     return "| " + " | ".join(f"`{_cell(c)}`" if i < 2 else _cell(c) for i, c in enumerate(cells)) + " |"
 
 
@@ -93,8 +86,8 @@ def render_markdown(run: CheckReport, color: bool = False) -> str:
         lines.append("")
     for report in run.files:
         t = report.totals
-        summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, {_number(t.params)} params, "
-                   f"{_number(t.macs)} MACs")
+        summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, {count_text(t.params)} params, "
+                   f"{count_text(t.macs)} MACs")
         if report.receptive_field is not None:
             rf = report.receptive_field
             summary += f", receptive field {'x'.join(map(str, rf.size))} on a {'x'.join(map(str, rf.input))} input"
@@ -132,9 +125,7 @@ def mermaid(report: Report) -> list[str]:
     for box in boxes:
         if box.id not in shown:
             continue
-        ops = box.node.op + "".join(f" +{m.op}" for m in box.members[1:])
-        shape = _shape(box.last.outputs[0].shape if box.last.outputs else None)
-        label = f"{box.node.name}<br/>{ops}<br/>{shape}".replace('"', "#quot;")
+        label = f"{box.node.name}<br/>{box.ops}<br/>{output_text(box.last)}".replace('"', "#quot;")
         lines.append(f'  n{box.id}["{label}"]')
         if box.severity:
             lines.append(f"  class n{box.id} {box.severity}")

@@ -9,25 +9,10 @@ import html
 import json
 
 from analyzer.formatters.layout import Drawing, drawing
+from analyzer.formatters.text import field_text, output_text, shape_text
 from analyzer.report.model import Report, to_dict
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 200, 70, 36, 56
-
-
-def _number(value: int | None) -> str:
-    return "?" if value is None else f"{value:,}"
-
-
-def _shape(shape: list | None) -> str:
-    return "?" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
-
-
-def _field(node) -> str:
-    rf = node.receptive_field
-    if rf is None:
-        return "-"
-    sizes = "x".join(map(str, rf.size))
-    return sizes + (" global" if rf.global_ else "")
 
 
 def data(report: Report) -> dict:
@@ -41,20 +26,17 @@ def data(report: Report) -> dict:
         node, last = box.node, box.last
         x = (box.order - (widths[box.layer] - 1) / 2) * (BOX_W + GAP_X)
         y = box.layer * (BOX_H + GAP_Y)
-        ops = node.op + "".join(f" +{m.op}" for m in box.members[1:])
-        params = sum(m.params or 0 for m in box.members)
         boxes.append({
-            "id": box.id, "name": node.name, "ops": ops, "x": round(x, 1), "y": y,
-            "shape": _shape(last.outputs[0].shape if last.outputs else None),
-            "rf": _field(last), "params": params, "severity": box.severity, "findings": box.findings,
-            "members": [m.name for m in box.members],
+            "id": box.id, "name": node.name, "ops": box.ops, "x": round(x, 1), "y": y,
+            "shape": output_text(last), "rf": field_text(last.receptive_field)[0],
+            "params": sum(m.params or 0 for m in box.members), "severity": box.severity,
+            "findings": box.findings, "members": [m.name for m in box.members],
         })
-    table = [
-        {"name": n.name, "op": n.op, "shape": _shape(n.outputs[0].shape if n.outputs else None),
-         "rf": _field(n), "stride": "x".join(map(str, n.receptive_field.stride)) if n.receptive_field else "-",
-         "params": n.params, "macs": n.macs, "memory": n.memory.bytes}
-        for n in report.nodes
-    ]
+    table = []
+    for n in report.nodes:
+        size, stride = field_text(n.receptive_field)
+        table.append({"name": n.name, "op": n.op, "shape": output_text(n), "rf": size, "stride": stride,
+                      "params": n.params, "macs": n.macs, "memory": n.memory.bytes})
     chart = []
     for depth, n in enumerate(report.nodes):
         rf, shape = n.receptive_field, n.outputs[0].shape if n.outputs else None
@@ -64,7 +46,7 @@ def data(report: Report) -> dict:
     return {
         "model": to_dict(report.model), "totals": to_dict(report.totals),
         "receptive_field": to_dict(report.receptive_field) if report.receptive_field else None,
-        "inputs": [{"name": i.name, "shape": _shape(i.shape)} for i in report.inputs],
+        "inputs": [{"name": i.name, "shape": shape_text(i.shape)} for i in report.inputs],
         "boxes": boxes, "edges": [[a, b, label, picture.boxes[b].layer - picture.boxes[a].layer] for a, b, label in picture.edges],
         "diagnostics": [to_dict(d) for d in report.diagnostics],
         "table": table, "chart": chart, "box": {"w": BOX_W, "h": BOX_H},

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from analyzer.formatters.text import shape_text
 from analyzer.report.model import NodeReport, Report
 
 SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
@@ -31,6 +32,11 @@ class Box:
     def last(self) -> NodeReport:
         return self.members[-1]
 
+    @property
+    def ops(self) -> str:
+        """``Conv +BatchNormalization +Relu``: the head's op and the folded ones."""
+        return self.node.op + "".join(f" +{m.op}" for m in self.members[1:])
+
 
 @dataclass
 class Drawing:
@@ -38,10 +44,6 @@ class Drawing:
     edges: list[tuple[int, int, str]]
     """(from box, to box, label: the tensor's shape)."""
     layers: int
-
-
-def _shape_text(shape: list | None) -> str:
-    return "?" if shape is None else "(" + ", ".join(map(str, shape)) + ")"
 
 
 def _data_path(report: Report) -> list[NodeReport]:
@@ -97,7 +99,7 @@ def drawing(report: Report, collapse: bool | None = None) -> Drawing:
             if source is target or (source.id, target.id) in seen:
                 continue
             seen.add((source.id, target.id))
-            edges.append((source.id, target.id, _shape_text(shapes.get(t))))
+            edges.append((source.id, target.id, shape_text(shapes.get(t))))
 
     for index, d in enumerate(report.diagnostics):
         if d.node in box_of:

@@ -15,6 +15,11 @@ def shape_text(shape: list[int | str] | None) -> str:
     return "(" + ", ".join(str(d) for d in shape) + ")"
 
 
+def output_text(node: NodeReport) -> str:
+    """The shape of a node's first output."""
+    return shape_text(node.outputs[0].shape if node.outputs else None)
+
+
 def count_text(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
