@@ -34,7 +34,7 @@ class GraphBuilder:
         self._problems.append((location, message))
 
     def add_tensor(self, tensor: Tensor, location: str | None = None) -> None:
-        if tensor.name in self.tensors:
+        if tensor.name in self.tensors or tensor.name in self.producers:
             self.problem(location, f"tensor {tensor.name!r} is defined more than once")
             return
         self.tensors[tensor.name] = tensor
@@ -56,17 +56,16 @@ class GraphBuilder:
         for out in node.outputs:
             if not out:
                 continue
-            if out in tensors:
+            if out in producers or out in tensors:
                 self.problem(node.location, f"tensor {out!r} is produced more than once")
                 continue
-            tensors[out] = Tensor(out, "activation")
             producers[out] = node.name
 
     def build(self) -> Model:
         consumers: dict[str, list[str]] = {}
         in_order = True
-        nodes, tensors = self.nodes, self.tensors
-        available = {name for name, t in tensors.items() if t.role != "activation"}
+        nodes, producers = self.nodes, self.producers
+        available = set(self.tensors)
         for node in nodes.values():
             name = node.name
             for tensor in node.inputs:
@@ -74,7 +73,7 @@ class GraphBuilder:
                     pass
                 elif not tensor:
                     continue
-                elif tensor in tensors:
+                elif tensor in producers:
                     in_order = False  # produced by a later node
                 else:
                     slot = node.inputs.index(tensor)

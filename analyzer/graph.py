@@ -55,7 +55,7 @@ def axis_name(axis: int, rank: int) -> str:
         return names[axis - 2]
     return {0: "N", 1: "C"}.get(axis, f"axis {axis}")
 
-TensorRole = Literal["input", "constant", "activation", "deferred"]
+TensorRole = Literal["input", "constant", "deferred"]
 
 
 @dataclass(slots=True)
@@ -69,12 +69,12 @@ class ConstTensor:
 
 @dataclass(slots=True)
 class Tensor:
-    """A named value flowing along the graph's edges.
+    """A named value that no node produces: the graph's sources. (Activations, the tensors
+    nodes produce, are only names: ``Model.producers`` maps them to their node.)
 
     ``role``:
       - ``input``: a model input, ``shape`` declared by the source;
       - ``constant``: an initializer, ``shape`` its dims, ``value`` when small enough to fold;
-      - ``activation``: produced by a node, shape found by the shape pass;
       - ``deferred``: a weight whose dims follow from its consumer's input (JSON specs write
         ``out_channels`` but not the weight's input channels); the consumer's op binds them.
     """
@@ -86,8 +86,6 @@ class Tensor:
     value: ConstTensor | None = None
     implicit: bool = False
     """Created by a front end (a spec layer's weight), not named by the user."""
-    hint: Shape | None = None
-    """A shape found by another tool (onnx shape inference), used only for unmodelled ops."""
 
 
 @dataclass(slots=True)
@@ -130,6 +128,7 @@ class Model:
     name: str
     nodes: dict[str, Node]
     tensors: dict[str, Tensor]
+    """The sources: model inputs, constants, deferred weights (not the activations)."""
     inputs: list[str]
     outputs: list[str]
     order: list[str]
@@ -145,10 +144,22 @@ class Model:
     """Specs: JSON pointer -> (line, column) in the file, for locating findings."""
     notes: list[Any] = field(default_factory=list)
     """Findings about the file itself, made while loading it (rules.Diagnostic)."""
+    hints: dict[str, Shape] = field(default_factory=dict)
+    """Output shapes found by another tool (onnx shape inference), used only for unmodelled ops."""
     _graph: nx.DiGraph | None = field(default=None, repr=False)
+    _steps: list[tuple[Node, Any]] | None = field(default=None, repr=False)
 
     def producer(self, tensor: str) -> str | None:
         return self.producers.get(tensor)
+
+    def steps(self) -> list[tuple[Node, Any]]:
+        """``(node, its registry entry or None)`` in topological order: what every pass walks."""
+        if self._steps is None:
+            from analyzer.ops import opdef_of
+
+            nodes = self.nodes
+            self._steps = [(node, opdef_of(node)) for node in map(nodes.__getitem__, self.order)]
+        return self._steps
 
     @property
     def graph(self) -> nx.DiGraph:

@@ -46,19 +46,20 @@ def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
 EXTERNAL = 1  # TensorProto.DataLocation
 
 
-def const_tensor(tensor: onnx.TensorProto, dims: tuple[int, ...] | None = None) -> ConstTensor:
+def const_tensor(tensor: onnx.TensorProto) -> ConstTensor:
     """Dims and type of a TensorProto; values only when small and stored inline."""
-    if dims is None:
-        dims = tuple(tensor.dims)
+    dims = tuple(tensor.dims)
     dtype = dtype_name(tensor.data_type)
+    return ConstTensor(dims, dtype, _small_values(tensor, dims, dtype))
+
+
+def _small_values(tensor: onnx.TensorProto, dims: tuple[int, ...], dtype: str) -> tuple[Any, ...] | None:
+    """The values of a small inline tensor (shape computations, scales); None for weights."""
     count = prod(dims)
-    limit = MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES
-    values = None
-    if count <= limit and tensor.data_location != EXTERNAL:
-        values = _decode(tensor)
-        if values is not None and len(values) != count:
-            values = None
-    return ConstTensor(dims, dtype, values)
+    if count > (MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES) or tensor.data_location == EXTERNAL:
+        return None
+    values = _decode(tensor)
+    return values if values is not None and len(values) == count else None
 
 
 # TensorProto.DataType -> struct format of one element in raw_data
@@ -197,14 +198,16 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
     for i, tensor in enumerate(graph.initializer):
         name = _text(tensor.name)
         dims = tuple(tensor.dims)
+        dtype = dtype_name(tensor.data_type)
         if dims and min(dims) < 0:
             builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} has negative dims {list(dims)}")
-            builder.add_tensor(Tensor(name, "constant", None, dtype_name(tensor.data_type)))
+            builder.add_tensor(Tensor(name, "constant", None, dtype))
             continue
         if tensor.data_location == EXTERNAL:
             _check_external(builder, tensor, folder, f"/graph/initializer/{i}")
-        const = const_tensor(tensor, dims)
-        builder.add_tensor(Tensor(name, "constant", dims, const.dtype, const), f"/graph/initializer/{i}")
+        values = _small_values(tensor, dims, dtype)
+        const = None if values is None else ConstTensor(dims, dtype, values)
+        builder.add_tensor(Tensor(name, "constant", dims, dtype, const), f"/graph/initializer/{i}")
         initializers.add(name)
     for i, sparse in enumerate(graph.sparse_initializer):
         name = _text(sparse.values.name)
@@ -229,21 +232,19 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         names = ", ".join(builder.inputs) or "none"
         raise InputError.one(path, None, f"--input-shape names {unknown}, but the model's inputs are {names}")
 
-    used: set[str] = set()
-    add_node = builder.add_node
+    add_node, named = builder.add_node, builder.nodes
     for i, proto in enumerate(graph.node):
         op, name, domain = _texts((proto.op_type, proto.name, proto.domain))
         name = name or f"{op}_{i}"
-        if name in used:
+        if name in named:
             name = f"{name}_{i}"
-        used.add(name)
         attributes = proto.attribute
         add_node(
             Node(
                 name, op, _texts(proto.input), _texts(proto.output),
                 {_text(a.name): _attribute(a) for a in attributes} if attributes else {},
                 "" if domain in ONNX_DOMAINS else domain,
-                op, location=f"/graph/node/{i}", attributes_at="/attribute/",
+                op, 0, f"/graph/node/{i}", None, "/attribute/",
             )
         )
     builder.outputs = [_text(o.name) for o in graph.output]
@@ -284,11 +285,7 @@ def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Sha
 
 def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
     """For ops convlint does not model, take output shapes from onnx.shape_inference."""
-    from analyzer.ops import opdef_of
-
-    pending = [
-        t for n in model.nodes.values() if opdef_of(n) is None for t in n.outputs if t
-    ]
+    pending = [t for node, opdef in model.steps() if opdef is None for t in node.outputs if t]
     if not pending:
         return
     import onnx
@@ -304,4 +301,4 @@ def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
         if tensor in known:
             shape, _, problem = _value_shape(known[tensor])
             if shape is not None and not problem:
-                model.tensors[tensor].hint = shape
+                model.hints[tensor] = shape

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analyzer.graph import DTYPE_BYTES, Dim, Model
-from analyzer.ops import opdef_of
 from analyzer.ops.base import CostContext
 from analyzer.ops.common import no_macs, per_sample, prod
 from analyzer.passes.shapes import ShapeResult
@@ -59,15 +58,22 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
     memory: dict[str, Memory] = {}
     batch = batch_dim(model, shapes)
     cache: dict = {}
-    for name in model.order:
-        node = model.nodes[name]
-        opdef = opdef_of(node)
-        if opdef is None:
-            macs[name] = None
-        elif opdef.macs is no_macs:
-            macs[name] = 0
-        else:
-            ctx = CostContext(node, shapes.shapes, shapes.resolved.get(name, {}), batch)
-            macs[name] = opdef.macs(ctx)
-        memory[name] = _memory(node.outputs, shapes, batch, cache)
+    shared: dict[int, tuple[int | None, Memory]] = {}  # per shape outcome, for single-output nodes
+    outcomes, resolved = shapes.outcomes, shapes.resolved
+    for node, opdef in model.steps():
+        name = node.name
+        outputs = node.outputs
+        key = id(outcomes[name]) if opdef is not None and len(outputs) == 1 and outputs[0] else None
+        found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
+        if found is None:
+            if opdef is None:
+                count = None
+            elif opdef.macs is no_macs:
+                count = 0
+            else:
+                count = opdef.macs(CostContext(node, shapes.shapes, resolved.get(name, {}), batch))
+            found = (count, _memory(outputs, shapes, batch, cache))
+            if key is not None:
+                shared[key] = found
+        macs[name], memory[name] = found
     return CostResult(macs, memory)

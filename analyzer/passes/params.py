@@ -35,25 +35,23 @@ class ParamResult:
 
 def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | None:
     """The constant tensor behind ``tensor`` through shape-only ops, if there is one."""
-    seen = 0
-    while seen < 64:
-        seen += 1
-        info = model.tensors.get(tensor)
-        if info is None:
+    tensors, producers, nodes = model.tensors, model.producers, model.nodes
+    for _ in range(64):
+        info = tensors.get(tensor)
+        if info is not None:
+            return tensor if info.role != "input" else None
+        producer = producers.get(tensor)
+        if producer is None:
             return None
-        if info.role in ("constant", "deferred"):
-            return tensor
-        if info.role == "input":
-            return None
-        producer = model.nodes[model.producer(tensor)]  # type: ignore[index]
-        if producer.op in CONSTANT_SOURCES and not producer.domain:
-            if producer.op == "ConstantOfShape" and producer.inputs[0] not in shapes.values:
+        node = nodes[producer]
+        if node.op in CONSTANT_SOURCES and not node.domain:
+            if node.op == "ConstantOfShape" and node.inputs[0] not in shapes.values:
                 return None
             return tensor
-        opdef = opdef_of(producer)
-        if opdef is None or not opdef.shape_only or not producer.inputs:
+        opdef = opdef_of(node)
+        if opdef is None or not opdef.shape_only or not node.inputs:
             return None
-        tensor = producer.inputs[0]
+        tensor = node.inputs[0]
     return None
 
 
@@ -62,24 +60,33 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     buffers = dict.fromkeys(model.order, 0)
     unknown: set[str] = set()
     counted: set[str] = set()
-    for name in model.order:
-        node = model.nodes[name]
-        opdef = opdef_of(node)
+    dtypes, sizes, tensors = shapes.dtypes, shapes.shapes, model.tensors
+    scale_slots: dict[tuple, dict[int, str]] = {}
+    for node, opdef in model.steps():
         if opdef is None:
             continue
+        inputs = node.inputs
         slots = opdef.weights
         if opdef.scale_operands:
-            slots = {i: "param" for i in range(len(node.inputs))} | dict(slots)
+            key = (id(opdef), len(inputs))
+            slots = scale_slots.get(key) or scale_slots.setdefault(
+                key, {i: "param" for i in range(len(inputs))} | dict(slots))
         for index, kind in slots.items():
-            if index >= len(node.inputs) or not node.inputs[index]:
+            tensor = inputs[index] if index < len(inputs) else ""
+            if not tensor:
                 continue
-            source = constant_source(model, node.inputs[index], shapes)
+            info = tensors.get(tensor)
+            if info is not None:  # a source: the common case, without the walk
+                source = tensor if info.role != "input" else None
+            else:
+                source = constant_source(model, tensor, shapes)
             if source is None or source in counted:
                 continue
-            if shapes.dtypes.get(source, "float32") not in FLOAT_DTYPES:
+            if dtypes.get(source, "float32") not in FLOAT_DTYPES:
                 continue
-            shape = shapes.shapes.get(source)
+            shape = sizes.get(source)
             count = prod(shape) if shape is not None else None
+            name = node.name
             if count is None:
                 unknown.add(name)
                 continue

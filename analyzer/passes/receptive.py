@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.graph import SPATIAL_NAMES, Model
-from analyzer.ops import opdef_of
 from analyzer.ops.base import RfContext
 from analyzer.ops.common import rf_union
 from analyzer.passes.shapes import ShapeResult
@@ -66,9 +65,8 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
             if sizes is None:
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
     all_shapes = shapes.shapes
-    for name in model.order:
-        node = model.nodes[name]
-        opdef = opdef_of(node)
+    for node, opdef in model.steps():
+        name = node.name
         out: Field | None = None
         in_fields = [fields.get(t) if t else None for t in node.inputs]
         if opdef is None or not any(in_fields):

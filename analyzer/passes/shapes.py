@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.graph import ConstTensor, Model, Shape, format_shape
-from analyzer.ops import opdef_of
 from analyzer.ops.base import Constraint, InferContext, ShapeError, UnknownInput
 from analyzer.rules import ANALYSIS_FAILED, NOT_MODELLED, SHAPE_FROM_ONNX, UNKNOWN_DIM, Diagnostic
 
@@ -32,6 +31,9 @@ class ShapeResult:
     constraints: list[Constraint] = field(default_factory=list)
     """Checks that depend on a scanned input size, in topological order (``convlint sizes``);
     a node that fails whatever the size adds one that never holds."""
+    outcomes: dict[str, Any] = field(default_factory=dict)
+    """Per modelled node, what its rule produced: nodes that share one (the same op,
+    attributes and inputs) share every figure that follows from them (MACs, memory)."""
 
 
 def _fully_known(shape: Shape | None) -> bool:
@@ -125,12 +127,10 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     memo: dict[Any, _Outcome] | None = {} if not inputs else None  # symbolic runs record constraints
 
     shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
-    nodes, modelled, opsets = model.nodes, result.modelled, model.opset
+    modelled, opsets, outcomes = result.modelled, model.opset, result.outcomes
     no_flags: dict[int, tuple[bool, ...]] = {}
-    for name in model.order:
-        node = nodes[name]
-        opdef = opdef_of(node)
-        modelled[name] = opdef is not None
+    for node, opdef in model.steps():
+        modelled[node.name] = opdef is not None
         if opdef is None:
             _unmodelled(model, node, shapes, diagnostics)
             continue
@@ -156,6 +156,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             outcome = _run(opdef, ctx, debug)
             if key is not None:
                 memo[key] = outcome  # type: ignore[index]
+        outcomes[node.name] = outcome
         _apply(model, node, outcome, result)
     return result
 
@@ -202,7 +203,7 @@ def _unmodelled(model: Model, node, shapes: dict[str, Shape | None], diagnostics
     for tensor in node.outputs:
         if not tensor:
             continue
-        hint = model.tensors[tensor].hint
+        hint = model.hints.get(tensor)
         shapes[tensor] = hint
         if hint is not None:
             hinted.append(f"{tensor} {format_shape(hint, model.per_sample)}")

@@ -110,8 +110,8 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
     implicit = {t.name for t in model.tensors.values() if t.implicit}
     params, buffers, macs = analysis.params.params, analysis.params.buffers, analysis.cost.macs
     nodes = []
-    for name in model.order:
-        node = model.nodes[name]
+    for node, _ in model.steps():
+        name = node.name
         memory = analysis.cost.memory[name]
         key = (memory.elements, memory.bytes)
         if key not in memories:
