@@ -195,16 +195,26 @@ class Field:
         return self if self.is_global else replace(self, axes=axes)
 
 
+def _plain_branches(fields: Sequence[Field]) -> bool:
+    """The common case of a join: local, anchored branches on the same axes, one phase each,
+    of the same stride."""
+    first = fields[0]
+    for f in fields:
+        if f.is_global or f.global_context or not f.anchored or f.axes != first.axes:
+            return False
+        for a, b in zip(f.per_axis, first.per_axis):
+            if a.period != 1 or a.pixels != b.pixels or a.hi[0] < a.lo[0]:
+                return False
+    return True
+
+
 def union(fields: Sequence[Field]) -> tuple[Field, bool]:
     """Join branches: local fields are unioned; global-only branches add global context."""
     first = fields[0]
-    if all(not f.is_global and not f.global_context and f.anchored and f.axes == first.axes for f in fields) and all(
-        a.period == 1 and a.pixels == b.pixels and a.hi[0] >= a.lo[0]
-        for f in fields for a, b in zip(f.per_axis, first.per_axis)
-    ):  # the common case: plain local branches of the same stride
+    if _plain_branches(fields):
         per_axis = tuple(
-            AxisField(1, axes[0].pixels, (min(a.lo[0] for a in axes),), (max(a.hi[0] for a in axes),))
-            for axes in zip(*(f.per_axis for f in fields))
+            AxisField(1, axes[0].pixels, (min([a.lo[0] for a in axes]),), (max([a.hi[0] for a in axes]),))
+            for axes in zip(*[f.per_axis for f in fields])
         )
         return Field(first.axes, per_axis), True
     local = [f for f in fields if not f.is_global]

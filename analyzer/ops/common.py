@@ -112,11 +112,12 @@ def rf_union(ctx: RfContext) -> Field | None:
     fields = ctx.data_fields()
     if not fields:
         return None
-    out_shapes, in_shapes = ctx.out_shapes, ctx.in_shapes
-    out_rank = len(out_shapes[0]) if out_shapes and out_shapes[0] is not None else None
+    node, shapes = ctx.node, ctx.shapes
+    out_shape = shapes.get(node.outputs[0]) if node.outputs and node.outputs[0] else None
+    out_rank = len(out_shape) if out_shape is not None else None
     aligned: list[Field] = []
     for index, field in fields:
-        in_shape = in_shapes[index]
+        in_shape = shapes.get(node.inputs[index])
         if out_rank is not None and in_shape is not None and len(in_shape) != out_rank:
             shift = out_rank - len(in_shape)
             field = field.moved(tuple(a + shift for a in field.axes))

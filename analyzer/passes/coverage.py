@@ -35,11 +35,13 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
 def _readers(model: Model, tensor: str, shapes: ShapeResult) -> list[tuple[str, Geometry]] | None:
     """The window readers of ``tensor``, or None if some reader sees all of it."""
     readers = []
+    resolved = shapes.resolved
     for name in model.consumers.get(tensor, []):
-        node = model.nodes[name]
-        geometry = shapes.resolved.get(name, {}).get("window")
-        slots = [i for i, t in enumerate(node.inputs) if t == tensor]
-        if geometry is None or geometry.transposed or slots != [0]:
+        geometry = resolved.get(name, {}).get("window")
+        if geometry is None or geometry.transposed:
+            return None
+        inputs = model.nodes[name].inputs
+        if inputs[0] != tensor or inputs.count(tensor) != 1:  # read as the data input only
             return None
         readers.append((name, geometry))
     return readers
@@ -69,7 +71,9 @@ def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
             continue
         for axis in readers[0][1].axes:
             _check_axis(shape, axis, readers, trailing, skipped)  # type: ignore[arg-type]
-    diagnostics = []
+    diagnostics: list[Diagnostic] = []
+    if not trailing and not skipped:
+        return diagnostics
     for name in model.order:
         if name not in trailing and name not in skipped:
             continue

@@ -68,7 +68,7 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
     for node, opdef in model.steps():
         name = node.name
         out: Field | None = None
-        in_fields = [fields.get(t) if t else None for t in node.inputs]
+        in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
         if opdef is None or not any(in_fields):
             out = None
         elif opdef.rf is rf_union and _passes_through(node, in_fields, all_shapes):
@@ -98,10 +98,15 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
 
 def _passes_through(node, in_fields: list, shapes: dict) -> bool:
     """An element-wise op with one spatial input of the output's rank keeps its field as is."""
-    found = [i for i, f in enumerate(in_fields) if f is not None]
-    if len(found) != 1 or not node.outputs or not node.outputs[0]:
+    if not node.outputs or not node.outputs[0]:
         return False
-    source, target = shapes.get(node.inputs[found[0]]), shapes.get(node.outputs[0])
+    found = -1
+    for i, f in enumerate(in_fields):
+        if f is not None:
+            if found >= 0:
+                return False
+            found = i
+    source, target = shapes.get(node.inputs[found]), shapes.get(node.outputs[0])
     return source is not None and target is not None and len(source) == len(target)
 
 

@@ -54,6 +54,15 @@ class _Outcome:
     internal: str | None = None
     complete: bool | None = None
     """Every output shape fully known (worked out on first use)."""
+    plain: bool | None = None
+    """One fully known output, and nothing else to write: no bound inputs, values or findings."""
+
+    def is_plain(self) -> bool:
+        if self.plain is None:
+            self.plain = (len(self.shapes) == 1 and _fully_known(self.shapes[0]) and self.values[0] is None
+                          and not self.bound and not self.reports and self.error is None
+                          and self.internal is None)
+        return self.plain
 
 
 def _signature(node) -> Any:
@@ -127,7 +136,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     memo: dict[Any, _Outcome] | None = {} if not inputs else None  # symbolic runs record constraints
 
     shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
-    modelled, opsets, outcomes = result.modelled, model.opset, result.outcomes
+    modelled, opsets, outcomes, resolved = result.modelled, model.opset, result.outcomes, result.resolved
     no_flags: dict[int, tuple[bool, ...]] = {}
     for node, opdef in model.steps():
         modelled[node.name] = opdef is not None
@@ -135,9 +144,9 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             _unmodelled(model, node, shapes, diagnostics)
             continue
         in_tensors = node.inputs
-        in_shapes = [shape_of(t) for t in in_tensors]
+        in_shapes = list(map(shape_of, in_tensors))
         in_dtypes = [dtype_of(t, "float32") for t in in_tensors]
-        in_values = [value_of(t) for t in in_tensors]
+        in_values = list(map(value_of, in_tensors))
         if deferred:
             flags = tuple(t in deferred for t in in_tensors)
         else:
@@ -156,8 +165,15 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             outcome = _run(opdef, ctx, debug)
             if key is not None:
                 memo[key] = outcome  # type: ignore[index]
-        outcomes[node.name] = outcome
-        _apply(model, node, outcome, result)
+        name = node.name
+        outcomes[name] = outcome
+        if outcome.is_plain() and node.outputs[0]:  # most nodes of a large graph: written inline
+            out = node.outputs[0]
+            shapes[out] = outcome.shapes[0]
+            dtypes[out] = outcome.dtypes[0] or "float32"
+            resolved[name] = outcome.resolved
+        else:
+            _apply(model, node, outcome, result)
     return result
 
 

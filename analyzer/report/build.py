@@ -36,16 +36,20 @@ def _number(value: int | float | Fraction) -> int | float:
 def receptive_field(field: Field | None) -> ReceptiveField | None:
     if field is None or not field.per_axis:
         return None
-    axes_ = field.per_axis
-    if field.anchored and all(a.period == 1 and a.hi[0] >= a.lo[0] for a in axes_):
-        # the common case, without the general per-phase summary
-        sizes = [a.hi[0] - a.lo[0] + 1 for a in axes_]
-        offsets = [(a.lo[0] + a.hi[0] - a.pixels + 1) / 2 for a in axes_]
-        return ReceptiveField(
-            sizes, [a.pixels for a in axes_], [-a.lo[0] for a in axes_],
-            field.is_global or field.global_context, sizes,
-            [int(o) if o.is_integer() else o for o in offsets],
-        )
+    if field.anchored:  # the common case (one phase per axis), without the general summary
+        sizes, strides, padding, offsets = [], [], [], []
+        for a in field.per_axis:
+            lo, hi = a.lo[0], a.hi[0]
+            if a.period != 1 or hi < lo:
+                break
+            sizes.append(hi - lo + 1)
+            strides.append(a.pixels)
+            padding.append(-lo)
+            twice = lo + hi - a.pixels + 1  # twice the centre offset
+            offsets.append(twice // 2 if twice % 2 == 0 else twice / 2)
+        else:
+            return ReceptiveField(sizes, strides, padding, field.is_global or field.global_context,
+                                  sizes, offsets)
     axes = [summarize(a) for a in field.per_axis]
     return ReceptiveField(
         size=[a.size for a in axes],
@@ -106,17 +110,18 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
     summaries: dict[int, ReceptiveField | None] = {}  # fields are shared by the nodes that keep them
     fields = analysis.fields.fields
 
-    memories: dict[tuple, Memory] = {}
+    memories: dict[int, Memory] = {}
     implicit = {t.name for t in model.tensors.values() if t.implicit}
     params, buffers, macs = analysis.params.params, analysis.params.buffers, analysis.cost.macs
+    costs = analysis.cost.memory
     nodes = []
     for node, _ in model.steps():
         name = node.name
-        memory = analysis.cost.memory[name]
-        key = (memory.elements, memory.bytes)
-        if key not in memories:
-            memories[key] = Memory(elements=memory.elements, bytes=memory.bytes)
-        outputs = [t for t in node.outputs if t]
+        memory = costs[name]
+        found = memories.get(id(memory))  # cost Memory values are shared by equal figures
+        if found is None:
+            found = memories[id(memory)] = Memory(elements=memory.elements, bytes=memory.bytes)
+        outputs = node.outputs if all(node.outputs) else [t for t in node.outputs if t]
         field = fields.get(outputs[0]) if outputs else None
         summary = summaries.get(id(field), False)
         if summary is False:
@@ -131,7 +136,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
                 None if name in unknown else buffers[name],
                 macs[name],
                 summary,
-                memories[key],
+                found,
             )
         )
     diagnostics = [
