@@ -234,7 +234,9 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
 
     add_node, named = builder.add_node, builder.nodes
     for i, proto in enumerate(graph.node):
-        op, name, domain = _texts((proto.op_type, proto.name, proto.domain))
+        op, name, domain = proto.op_type, proto.name, proto.domain
+        if not (type(op) is type(name) is type(domain) is str):  # bytes: invalid UTF-8
+            op, name, domain = _text(op), _text(name), _text(domain)
         name = name or f"{op}_{i}"
         if name in named:
             name = f"{name}_{i}"

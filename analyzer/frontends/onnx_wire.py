@@ -68,6 +68,7 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
         raise WireError("messages nested too deeply")
     children = _CHILDREN[kind]
     dropped = _DROPPED.get(kind, frozenset())
+    counting = kind == "graph"
     nodes = 0
     pos = start
     copied = start  # fields from here to the current one are kept as they are: copied in one piece
@@ -83,7 +84,10 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
         if field == 0:
             raise WireError("field number 0")
         if wire == 0:
-            _, pos = _varint(buf, pos, end)
+            if pos < end and buf[pos] < 0x80:
+                pos += 1
+            else:
+                _, pos = _varint(buf, pos, end)
         elif wire == 1:
             pos += 8
         elif wire == 5:
@@ -92,25 +96,30 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
             length = buf[pos] if pos < end else 0x80
             if length < 0x80:
                 value_start = pos + 1
+            elif pos + 1 < end and buf[pos + 1] < 0x80:  # two-byte lengths (most nodes) inline too
+                length = (length & 0x7F) | (buf[pos + 1] << 7)
+                value_start = pos + 2
             else:
                 length, value_start = _varint(buf, pos, end)
             pos = value_start + length
             if pos > end:
                 raise WireError("truncated field")
+            if counting and field == 1:
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise WireError(f"the graph has more than {MAX_NODES:,} nodes, convlint's limit")
+            if length <= KEEP_PAYLOAD_BYTES and field not in dropped:
+                continue  # small fields (most nodes) are kept as they are
             if field in dropped:
                 _copy(buf, copied, field_start, out)
                 copied = pos
                 continue
-            if kind == "graph" and field == 1:
-                nodes += 1
-                if nodes > MAX_NODES:
-                    raise WireError(f"the graph has more than {MAX_NODES:,} nodes, convlint's limit")
-            if kind == "tensor" and field in _TENSOR_PAYLOAD and length > KEEP_PAYLOAD_BYTES:
+            if kind == "tensor" and field in _TENSOR_PAYLOAD:
                 _copy(buf, copied, field_start, out)
                 copied = pos
                 continue
             child = children.get(field)
-            if child is not None and length > KEEP_PAYLOAD_BYTES:
+            if child is not None:
                 parts: list[bytes] = []
                 _slim(buf, value_start, pos, child, parts, depth + 1)
                 body = b"".join(parts)
