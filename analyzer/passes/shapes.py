@@ -24,7 +24,6 @@ class ShapeResult:
     values: dict[str, ConstTensor]
     resolved: dict[str, dict[str, Any]]
     """Per node: geometry its rule worked out (windows, resampling...)."""
-    modelled: dict[str, bool]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
     """Nodes whose rule reported an error and could not produce (all of) their outputs."""
@@ -32,7 +31,7 @@ class ShapeResult:
     """Checks that depend on a scanned input size, in topological order (``convlint sizes``);
     a node that fails whatever the size adds one that never holds."""
     outcomes: dict[str, Any] = field(default_factory=dict)
-    """Per modelled node, what its rule produced: nodes that share one (the same op,
+    """Per modelled node (and only those), what its rule produced: nodes that share one (the same op,
     attributes and inputs) share every figure that follows from them (MACs, memory)."""
 
 
@@ -130,16 +129,15 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         elif tensor.role == "deferred":
             dtypes[tensor.name] = tensor.dtype
     shapes.update(inputs or {})
-    result = ShapeResult(shapes, dtypes, values, {}, {})
+    result = ShapeResult(shapes, dtypes, values, {})
     diagnostics = result.diagnostics
     deferred = {t.name for t in model.tensors.values() if t.role == "deferred"}
     memo: dict[Any, _Outcome] | None = {} if not inputs else None  # symbolic runs record constraints
 
     shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
-    modelled, opsets, outcomes, resolved = result.modelled, model.opset, result.outcomes, result.resolved
+    opsets, outcomes, resolved = model.opset, result.outcomes, result.resolved
     no_flags: dict[int, tuple[bool, ...]] = {}
     for node, opdef in model.steps():
-        modelled[node.name] = opdef is not None
         if opdef is None:
             _unmodelled(model, node, shapes, diagnostics)
             continue
