@@ -212,11 +212,14 @@ def union(fields: Sequence[Field]) -> tuple[Field, bool]:
     """Join branches: local fields are unioned; global-only branches add global context."""
     first = fields[0]
     if _plain_branches(fields):
-        per_axis = tuple(
-            AxisField(1, axes[0].pixels, (min([a.lo[0] for a in axes]),), (max([a.hi[0] for a in axes]),))
-            for axes in zip(*[f.per_axis for f in fields])
-        )
-        return Field(first.axes, per_axis), True
+        per_axis: list[AxisField] = []
+        last = None  # axes whose branches are the same objects as the axis before share its union
+        for axes in zip(*[f.per_axis for f in fields]):
+            if last is None or axes != last[0]:
+                last = axes, AxisField(1, axes[0].pixels, (min([a.lo[0] for a in axes]),),
+                                       (max([a.hi[0] for a in axes]),))
+            per_axis.append(last[1])
+        return Field(first.axes, tuple(per_axis)), True
     local = [f for f in fields if not f.is_global]
     if not local:
         widest = max(fields, key=lambda f: sum(a.sizes()[0] for a in f.per_axis))

@@ -51,6 +51,15 @@ class Geometry:
     transposed: bool = False
 
 
+def _shared(windows: list[Window]) -> tuple[Window, ...]:
+    """Equal windows as one object: the receptive-field pass then transforms a field that is
+    the same along two axes once (square kernels on square inputs)."""
+    kept: list[Window] = []
+    for w in windows:
+        kept.append(next((k for k in kept if k == w), w))
+    return tuple(kept)
+
+
 def per_axis(ctx: InferContext, attr: str, rank: int, default: int) -> tuple[int, ...]:
     """An attribute given as one value for all axes or one per axis."""
     value = ctx.attr(attr)
@@ -138,7 +147,7 @@ def sliding(ctx: InferContext, shape: Shape, kernel: Sequence[int], ceil_mode: b
     _design_checks(ctx, windows, len(shape), pool)
     ctx.resolve(
         "window",
-        Geometry(tuple(range(2, len(shape))), tuple(windows), tuple(spatial), tuple(out)),
+        Geometry(tuple(range(2, len(shape))), _shared(windows), tuple(spatial), tuple(out)),
     )
     return tuple(out)
 
@@ -260,7 +269,7 @@ def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
         out.append(dim)
     ctx.resolve(
         "window",
-        Geometry(tuple(range(2, len(shape))), tuple(windows), tuple(spatial), tuple(out), True),
+        Geometry(tuple(range(2, len(shape))), _shared(windows), tuple(spatial), tuple(out), True),
     )
     return tuple(out)
 
@@ -277,13 +286,19 @@ def rf_window(ctx: RfContext) -> Field | None:
         return field.globalized()  # a spatial axis sits where the op mixes everything
     per_axis_fields = []
     anchored = field.anchored
+    last = None  # (window, field in, field out): an axis like the one before is not redone
     for w, axis_field in zip(geometry.windows, field.per_axis):
-        pb = w.pad_begin if w.pad_begin is not None else 0
         anchored &= w.pad_begin is not None
+        if last is not None and last[0] is w and last[1] is axis_field:
+            per_axis_fields.append(last[2])
+            continue
+        pb = w.pad_begin if w.pad_begin is not None else 0
         if geometry.transposed:
-            per_axis_fields.append(axis_field.transposed(w.kernel, w.stride, w.dilation, pb))
+            out = axis_field.transposed(w.kernel, w.stride, w.dilation, pb)
         else:
-            per_axis_fields.append(axis_field.window(w.kernel, w.stride, w.dilation, pb))
+            out = axis_field.window(w.kernel, w.stride, w.dilation, pb)
+        per_axis_fields.append(out)
+        last = (w, axis_field, out)
     return Field(field.axes, tuple(per_axis_fields), False, field.global_context, anchored)
 
 
