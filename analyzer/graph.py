@@ -7,6 +7,7 @@ Front ends only translate into this form; passes never see protobuf or JSON.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -94,8 +95,9 @@ class Node:
 
     name: str
     op: str
-    inputs: list[str]
-    outputs: list[str]
+    inputs: Sequence[str]
+    outputs: Sequence[str]
+    """Tensor names; ``""`` for an omitted optional input or output (ONNX)."""
     attrs: dict[str, Any] = field(default_factory=dict)
     domain: str = ""
     label: str = ""

@@ -99,12 +99,12 @@ def _text(value: str | bytes) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
 
 
-def _texts(values) -> list[str]:
-    values = list(values)
+def _texts(values) -> tuple[str, ...]:
+    values = tuple(values)  # a tuple: one allocation, where a list takes two
     try:
         "".join(values)  # fails, at C speed, only when some value came back as bytes
     except TypeError:
-        return [_text(v) for v in values]
+        return tuple(_text(v) for v in values)
     return values
 
 
@@ -125,7 +125,7 @@ def _attribute(attr: onnx.AttributeProto) -> Any:
     if kind == _STRING:
         return _text(attr.s)
     if kind == _STRINGS:
-        return _texts(attr.strings)
+        return list(_texts(attr.strings))
     if kind == _TENSOR:
         return const_tensor(attr.t)
     if kind == _SPARSE:
