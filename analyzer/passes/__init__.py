@@ -29,6 +29,7 @@ def analyze(model: Model, debug: bool = False) -> Analysis:
     fields = receptive_fields(model, shapes)
     costs = cost(model, shapes)
     diagnostics = [*model.notes, *shapes.diagnostics, *fields.diagnostics, *floor_drops(model, shapes)]
-    rank = {name: i for i, name in enumerate(model.order)}
-    diagnostics.sort(key=lambda d: rank.get(d.node, -1) if d.node else -1)
+    if len(diagnostics) > 1:
+        rank = {name: i for i, name in enumerate(model.order)}
+        diagnostics.sort(key=lambda d: rank.get(d.node, -1) if d.node else -1)
     return Analysis(model, shapes, params, fields, costs, diagnostics)
