@@ -14,6 +14,7 @@ from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
 from analyzer.cli import app
+from analyzer.frontends.onnx import build_graph
 from conftest import ROOT, SAMPLES
 from onnx_utils import report_of_model, run_all_tensors, shapes_by_tensor
 
@@ -156,3 +157,34 @@ def test_truncated_model(tmp_path):
 
 def test_readme_shows_the_onnx_sample():
     assert "convlint analyze samples/tiny_resnet.onnx" in (ROOT / "README.md").read_text()
+
+
+def test_ops_sharing_one_attribute_encoding_keep_their_own_semantics():
+    """A Conv and a MaxPool with byte-identical attributes share one decoded attribute dict;
+    each must still get its own shape rule, parameters and MACs (onnxruntime for shapes)."""
+    attrs = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1], "strides": [2, 2]}
+    rng = np.random.default_rng(0)
+    weight = numpy_helper.from_array(rng.standard_normal((4, 3, 3, 3)).astype(np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Conv", ["x", "w"], ["c1"], name="conv1", **attrs),
+            helper.make_node("MaxPool", ["c1"], ["p1"], name="pool1", **attrs),
+            helper.make_node("MaxPool", ["p1"], ["p2"], name="pool2", **{**attrs, "pads": [0, 0, 0, 0]}),
+        ],
+        "shared",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9])],
+        [helper.make_tensor_value_info("p2", TensorProto.FLOAT, None)],
+        [weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    loaded = build_graph("model.onnx", model, {})
+    assert loaded.nodes["conv1"].attrs is loaded.nodes["pool1"].attrs
+    assert loaded.nodes["pool2"].attrs is not loaded.nodes["pool1"].attrs
+    report = report_of_model(model)
+    expected = run_all_tensors(model)
+    assert {t: tuple(s) for t, s in shapes_by_tensor(report).items()} == expected
+    # (9 + 2 - 3) // 2 + 1 = 5, then (5 + 2 - 3) // 2 + 1 = 3, then (3 - 3) // 2 + 1 = 1
+    assert expected == {"c1": (1, 4, 5, 5), "p1": (1, 4, 3, 3), "p2": (1, 4, 1, 1)}
+    nodes = {n.name: n for n in report.nodes}
+    assert (nodes["conv1"].params, nodes["pool1"].params) == (4 * 3 * 3 * 3, 0)
+    assert (nodes["conv1"].macs, nodes["pool1"].macs) == (4 * 5 * 5 * 3 * 3 * 3, 0)

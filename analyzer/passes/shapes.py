@@ -64,6 +64,9 @@ class _Outcome:
         return self.plain
 
 
+_MISSING = object()
+
+
 def _signature(node) -> Any:
     """A hashable form of the node's op and attributes (None: do not memoise this node)."""
     attrs = node.attrs
@@ -137,6 +140,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
     opsets, outcomes, resolved = model.opset, result.outcomes, result.resolved
     no_flags: dict[int, tuple[bool, ...]] = {}
+    signatures: dict[tuple, Any] = {}
     for node, opdef in model.steps():
         if opdef is None:
             _unmodelled(model, node, shapes, diagnostics)
@@ -152,7 +156,13 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         opset = opsets.get(node.domain or "", LATEST_OPSET)
         key = None
         if memo is not None:
-            signature = _signature(node)
+            attrs = node.attrs
+            if attrs:  # nodes often share one attribute dict (the ONNX front end dedupes them)
+                signature = signatures.get((id(attrs), node.op, node.domain), _MISSING)
+                if signature is _MISSING:
+                    signature = signatures[(id(attrs), node.op, node.domain)] = _signature(node)
+            else:
+                signature = (node.domain, node.op)
             if signature is not None:
                 key = (signature, opset, len(node.outputs), tuple(in_shapes), tuple(in_dtypes), flags,
                        _value_key(opdef, in_values))
