@@ -20,7 +20,9 @@ CONSTANT_SOURCES = ("Constant", "ConstantOfShape")
 @dataclass
 class ParamResult:
     params: dict[str, int]
+    """Per node that has parameters (any other has none)."""
     buffers: dict[str, int]
+    """Per node that has buffers."""
     unknown: set[str]
     """Nodes whose weights have unknown dims: their counts are lower bounds."""
 
@@ -56,8 +58,8 @@ def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | Non
 
 
 def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
-    params = dict.fromkeys(model.order, 0)
-    buffers = dict.fromkeys(model.order, 0)
+    params: dict[str, int] = {}
+    buffers: dict[str, int] = {}
     unknown: set[str] = set()
     counted: set[str] = set()
     dtypes, sizes, tensors = shapes.dtypes, shapes.shapes, model.tensors
@@ -93,5 +95,6 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
             if opdef.scale_operands and index not in opdef.weights and count <= 1:
                 continue
             counted.add(source)
-            (params if kind == "param" else buffers)[name] += count
+            counts = params if kind == "param" else buffers
+            counts[name] = counts.get(name, 0) + count
     return ParamResult(params, buffers, unknown)

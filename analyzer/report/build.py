@@ -121,8 +121,14 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         found = memories.get(id(memory))  # cost Memory values are shared by equal figures
         if found is None:
             found = memories[id(memory)] = Memory(elements=memory.elements, bytes=memory.bytes)
-        outputs = node.outputs if all(node.outputs) else [t for t in node.outputs if t]
-        field = fields.get(outputs[0]) if outputs else None
+        outputs = node.outputs
+        if len(outputs) == 1 and outputs[0]:  # most nodes: no comprehension
+            field = fields.get(outputs[0])
+            infos = [TensorInfo(outputs[0], dims(shapes.get(outputs[0])))]
+        else:
+            outputs = [t for t in outputs if t]
+            field = fields.get(outputs[0]) if outputs else None
+            infos = [TensorInfo(t, dims(shapes.get(t))) for t in outputs]
         summary = summaries.get(id(field), False)
         if summary is False:
             summary = summaries[id(field)] = receptive_field(field)
@@ -130,10 +136,10 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
             NodeReport(
                 name,
                 node.label or node.op,
-                [t for t in node.inputs if t and t not in implicit],
-                [TensorInfo(t, dims(shapes.get(t))) for t in outputs],
-                None if name in unknown else params[name],
-                None if name in unknown else buffers[name],
+                [t for t in node.inputs if t and t not in implicit] if implicit else list(filter(None, node.inputs)),
+                infos,
+                None if name in unknown else params.get(name, 0),
+                None if name in unknown else buffers.get(name, 0),
                 macs[name],
                 summary,
                 found,
