@@ -23,6 +23,9 @@ class GraphBuilder:
         self.outputs: list[str] = []
         self.producers: dict[str, str] = {}
         self.opset: dict[str, int] = {}
+        self.consumers: dict[str, list[str]] = {}
+        self._pending: list[tuple[Node, str]] = []
+        """Inputs read before anything defined them: forward references, or undefined."""
         self._problems: list[tuple[str | None, str]] = []
         self.notes: list[Diagnostic] = []
 
@@ -51,8 +54,18 @@ class GraphBuilder:
             )
             return
         node.index = len(nodes)
-        nodes[node.name] = node
-        tensors, producers = self.tensors, self.producers
+        name = node.name
+        nodes[name] = node
+        tensors, producers, consumers = self.tensors, self.producers, self.consumers
+        for tensor in node.inputs:
+            if tensor in producers or tensor in tensors:
+                readers = consumers.get(tensor)
+                if readers is None:
+                    consumers[tensor] = [name]
+                else:
+                    readers.append(name)
+            elif tensor:
+                self._pending.append((node, tensor))  # produced by a later node, or never
         for out in node.outputs:
             if not out:
                 continue
@@ -62,30 +75,22 @@ class GraphBuilder:
             producers[out] = node.name
 
     def build(self) -> Model:
-        consumers: dict[str, list[str]] = {}
+        consumers, nodes, producers = self.consumers, self.nodes, self.producers
         in_order = True
-        nodes, producers = self.nodes, self.producers
-        available = set(self.tensors)
-        for node in nodes.values():
-            name = node.name
-            for tensor in node.inputs:
-                if tensor in available:
-                    pass
-                elif not tensor:
-                    continue
-                elif tensor in producers:
-                    in_order = False  # produced by a later node
-                else:
-                    slot = node.inputs.index(tensor)
-                    where = node.location_of(f"input:{slot}")
-                    self.problem(where, f"{name!r} reads {tensor!r}, which is not defined")
-                    continue
-                readers = consumers.get(tensor)
-                if readers is None:
-                    consumers[tensor] = [name]
-                else:
-                    readers.append(name)
-            available.update(node.outputs)
+        late: set[str] = set()
+        for node, tensor in self._pending:
+            if tensor in producers:
+                in_order = False  # produced by a later node
+            elif tensor not in self.tensors:
+                slot = node.inputs.index(tensor)
+                where = node.location_of(f"input:{slot}")
+                self.problem(where, f"{node.name!r} reads {tensor!r}, which is not defined")
+                continue
+            consumers.setdefault(tensor, []).append(node.name)
+            late.add(tensor)
+        if in_order:
+            for tensor in late:  # readers recorded out of turn
+                consumers[tensor].sort(key=lambda n: nodes[n].index)
         if self._problems:
             raise InputError(self.path, self._problems)
         model = Model(
