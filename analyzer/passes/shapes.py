@@ -21,6 +21,7 @@ LATEST_OPSET = 28
 class ShapeResult:
     shapes: dict[str, Shape | None]
     dtypes: dict[str, str]
+    """Element types other than float32: read them with ``dtypes.get(tensor, "float32")``."""
     values: dict[str, ConstTensor]
     resolved: dict[str, dict[str, Any]]
     """Per node: geometry its rule worked out (windows, resampling...)."""
@@ -59,6 +60,7 @@ class _Outcome:
     def is_plain(self) -> bool:
         if self.plain is None:
             self.plain = (len(self.shapes) == 1 and _fully_known(self.shapes[0]) and self.values[0] is None
+                          and self.dtypes[0] in (None, "float32")
                           and not self.bound and not self.reports and self.error is None
                           and self.internal is None)
         return self.plain
@@ -124,12 +126,11 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     dtypes: dict[str, str] = {}
     values: dict[str, ConstTensor] = {}
     for tensor in model.tensors.values():
-        if tensor.role in ("input", "constant"):
+        if tensor.role != "deferred":
             shapes[tensor.name] = tensor.shape
-            dtypes[tensor.name] = tensor.dtype
             if tensor.value is not None and tensor.value.values is not None:
                 values[tensor.name] = tensor.value
-        elif tensor.role == "deferred":
+        if tensor.dtype != "float32":
             dtypes[tensor.name] = tensor.dtype
     shapes.update(inputs or {})
     result = ShapeResult(shapes, dtypes, values, {})
@@ -178,7 +179,6 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         if outcome.is_plain() and node.outputs[0]:  # most nodes of a large graph: written inline
             out = node.outputs[0]
             shapes[out] = outcome.shapes[0]
-            dtypes[out] = outcome.dtypes[0] or "float32"
             resolved[name] = outcome.resolved
         else:
             _apply(model, node, outcome, result)
@@ -195,7 +195,9 @@ def _apply(model: Model, node, outcome: _Outcome, result: ShapeResult) -> None:
         if not tensor:
             continue
         shapes[tensor] = outcome.shapes[index]
-        dtypes[tensor] = outcome.dtypes[index] or "float32"
+        dtype = outcome.dtypes[index]
+        if dtype is not None and dtype != "float32":
+            dtypes[tensor] = dtype
         value = outcome.values[index]
         if value is not None:
             values[tensor] = value
