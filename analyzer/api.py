@@ -26,6 +26,13 @@ def paused_gc() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            if gc.get_freeze_count() == 0:
+                # What was made meanwhile is mostly a long-lived result: move it to the oldest
+                # generation in O(1) (freeze, then unfreeze into it) rather than have the next
+                # young collection walk all of it (30 ms for a 50k-node report). Cyclic garbage
+                # among it is still collected, by the next full collection.
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
 
 
