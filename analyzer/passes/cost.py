@@ -21,8 +21,10 @@ UNKNOWN = Memory(None, None)
 
 @dataclass
 class CostResult:
-    macs: dict[str, int | None]
-    memory: dict[str, Memory]
+    """Per node, in ``Model.steps()`` order."""
+
+    macs: list[int | None]
+    memory: list[Memory]
 
 
 def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
@@ -54,16 +56,14 @@ def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim, cache: dict) ->
 
 
 def cost(model: Model, shapes: ShapeResult) -> CostResult:
-    macs: dict[str, int | None] = {}
-    memory: dict[str, Memory] = {}
+    macs: list[int | None] = []
+    memory: list[Memory] = []
     batch = batch_dim(model, shapes)
     cache: dict = {}
     shared: dict[int, tuple[int | None, Memory]] = {}  # per shape outcome, for single-output nodes
-    outcomes, resolved = shapes.outcomes, shapes.resolved
-    for node, opdef in model.steps():
-        name = node.name
+    for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         outputs = node.outputs
-        key = id(outcomes[name]) if opdef is not None and len(outputs) == 1 and outputs[0] else None
+        key = id(outcome) if outcome is not None and len(outputs) == 1 and outputs[0] else None
         found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
         if found is None:
             if opdef is None:
@@ -71,9 +71,10 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
             elif opdef.macs is no_macs:
                 count = 0
             else:
-                count = opdef.macs(CostContext(node, shapes.shapes, resolved.get(name, {}), batch))
+                count = opdef.macs(CostContext(node, shapes.shapes, outcome.resolved, batch))
             found = (count, _memory(outputs, shapes, batch, cache))
             if key is not None:
                 shared[key] = found
-        macs[name], memory[name] = found
+        macs.append(found[0])
+        memory.append(found[1])
     return CostResult(macs, memory)

@@ -65,7 +65,7 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
             if sizes is None:
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
     all_shapes = shapes.shapes
-    for node, opdef in model.steps():
+    for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         name = node.name
         out: Field | None = None
         in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
@@ -78,7 +78,7 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
                 node,
                 in_fields,
                 all_shapes,
-                shapes.resolved.get(name, {}),
+                outcome.resolved,
                 # a node that already failed shape inference gets no further findings
                 [] if name in shapes.failed else result.diagnostics,
                 sizes,

@@ -31,9 +31,10 @@ class ShapeResult:
     constraints: list[Constraint] = field(default_factory=list)
     """Checks that depend on a scanned input size, in topological order (``convlint sizes``);
     a node that fails whatever the size adds one that never holds."""
-    outcomes: dict[str, Any] = field(default_factory=dict)
-    """Per modelled node (and only those), what its rule produced: nodes that share one (the same op,
-    attributes and inputs) share every figure that follows from them (MACs, memory)."""
+    outcomes: list[Any] = field(default_factory=list)
+    """Per node, in ``Model.steps()`` order, what its rule produced (None if not modelled):
+    nodes that share one (the same op, attributes and inputs) share every figure that follows
+    from them (MACs, memory)."""
 
 
 def _fully_known(shape: Shape | None) -> bool:
@@ -145,6 +146,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     for node, opdef in model.steps():
         if opdef is None:
             _unmodelled(model, node, shapes, diagnostics)
+            outcomes.append(None)
             continue
         in_tensors = node.inputs
         in_shapes = list(map(shape_of, in_tensors))
@@ -174,12 +176,10 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             outcome = _run(opdef, ctx, debug)
             if key is not None:
                 memo[key] = outcome  # type: ignore[index]
-        name = node.name
-        outcomes[name] = outcome
+        outcomes.append(outcome)
         if outcome.is_plain() and node.outputs[0]:  # most nodes of a large graph: written inline
-            out = node.outputs[0]
-            shapes[out] = outcome.shapes[0]
-            resolved[name] = outcome.resolved
+            shapes[node.outputs[0]] = outcome.shapes[0]
+            resolved[node.name] = outcome.resolved
         else:
             _apply(model, node, outcome, result)
     return result

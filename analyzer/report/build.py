@@ -112,12 +112,10 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
 
     memories: dict[int, Memory] = {}
     implicit = {t.name for t in model.tensors.values() if t.implicit}
-    params, buffers, macs = analysis.params.params, analysis.params.buffers, analysis.cost.macs
-    costs = analysis.cost.memory
+    params, buffers = analysis.params.params, analysis.params.buffers
     nodes = []
-    for node, _ in model.steps():
+    for (node, _), macs, memory in zip(model.steps(), analysis.cost.macs, analysis.cost.memory, strict=True):
         name = node.name
-        memory = costs[name]
         found = memories.get(id(memory))  # cost Memory values are shared by equal figures
         if found is None:
             found = memories[id(memory)] = Memory(elements=memory.elements, bytes=memory.bytes)
@@ -140,7 +138,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
                 infos,
                 None if name in unknown else params.get(name, 0),
                 None if name in unknown else buffers.get(name, 0),
-                macs[name],
+                macs,
                 summary,
                 found,
             )
