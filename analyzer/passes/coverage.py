@@ -60,8 +60,8 @@ def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
     skipped: dict[str, list[_Miss]] = defaultdict(list)
     # Only tensors that some sliding window reads can lose rows.
     candidates = dict.fromkeys(
-        model.nodes[name].inputs[0] for name, resolved in shapes.resolved.items()
-        if "window" in resolved and model.nodes[name].inputs
+        node.inputs[0] for (node, _), outcome in zip(model.steps(), shapes.outcomes, strict=True)
+        if outcome is not None and "window" in outcome.resolved and node.inputs
     )
     for tensor in candidates:
         consumers = model.consumers.get(tensor, [])

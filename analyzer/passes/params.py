@@ -78,15 +78,15 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
             if not tensor:
                 continue
             info = tensors.get(tensor)
-            if info is not None:  # a source: the common case, without the walk
-                source = tensor if info.role != "input" else None
+            if info is not None and info.role == "constant":  # a weight: the common case, read directly
+                source, dtype, shape = tensor, info.dtype, info.shape
             else:
                 source = constant_source(model, tensor, shapes)
-            if source is None or source in counted:
+                if source is None:
+                    continue
+                dtype, shape = dtypes.get(source, "float32"), sizes.get(source)
+            if source in counted or dtype not in FLOAT_DTYPES:
                 continue
-            if dtypes.get(source, "float32") not in FLOAT_DTYPES:
-                continue
-            shape = sizes.get(source)
             count = prod(shape) if shape is not None else None
             name = node.name
             if count is None:
