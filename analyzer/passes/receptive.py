@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.graph import SPATIAL_NAMES, Model
+from analyzer.graph import SPATIAL_NAMES, Model, Shape
 from analyzer.ops.base import RfContext
 from analyzer.ops.common import rf_union
 from analyzer.passes.shapes import ShapeResult
@@ -21,6 +21,8 @@ from analyzer.rules import FIELD_EXCEEDS_INPUT, Diagnostic
 class FieldResult:
     fields: dict[str, Field | None]
     """Per tensor."""
+    per_node: list[Field | None] = field(default_factory=list)
+    """Per node, in ``Model.steps()`` order: the field of its outputs."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
@@ -64,14 +66,14 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
             fields[tensor] = _input_field(model, tensor, len(shape))
             if sizes is None:
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
-    all_shapes = shapes.shapes
+    all_shapes, per_node = shapes.shapes, result.per_node
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         name = node.name
         out: Field | None = None
         in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
         if opdef is None or not any(in_fields):
             out = None
-        elif opdef.rf is rf_union and _passes_through(node, in_fields, all_shapes):
+        elif opdef.rf is rf_union and _passes_through(node, in_fields, all_shapes, outcome.shapes[0]):
             out = next(f for f in in_fields if f is not None)
         else:
             ctx = RfContext(
@@ -90,14 +92,16 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
         for tensor in node.outputs:
             if tensor:
                 fields[tensor] = out
+        per_node.append(out)
         if out is not None and not out.is_global and id(out) not in seen and len(exceeded) < len(sizes or ()):
             seen.add(id(out))  # a field passed through unchanged was checked where it was made
             _check_exceeds(node, out, sizes, exceeded, result.diagnostics)
     return result
 
 
-def _passes_through(node, in_fields: list, shapes: dict) -> bool:
-    """An element-wise op with one spatial input of the output's rank keeps its field as is."""
+def _passes_through(node, in_fields: list, shapes: dict, target: Shape | None) -> bool:
+    """An element-wise op with one spatial input of the output's rank (``target``, its first
+    output's shape) keeps its field as is."""
     if not node.outputs or not node.outputs[0]:
         return False
     found = -1
@@ -106,7 +110,7 @@ def _passes_through(node, in_fields: list, shapes: dict) -> bool:
             if found >= 0:
                 return False
             found = i
-    source, target = shapes.get(node.inputs[found]), shapes.get(node.outputs[0])
+    source = shapes.get(node.inputs[found])
     return source is not None and target is not None and len(source) == len(target)
 
 

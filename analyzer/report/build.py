@@ -108,24 +108,23 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
 
     unknown = analysis.params.unknown
     summaries: dict[int, ReceptiveField | None] = {}  # fields are shared by the nodes that keep them
-    fields = analysis.fields.fields
 
     memories: dict[int, Memory] = {}
     implicit = {t.name for t in model.tensors.values() if t.implicit}
     params, buffers = analysis.params.params, analysis.params.buffers
     nodes = []
-    for (node, _), macs, memory in zip(model.steps(), analysis.cost.macs, analysis.cost.memory, strict=True):
+    per_node = zip(model.steps(), analysis.cost.macs, analysis.cost.memory, analysis.fields.per_node, strict=True)
+    for (node, _), macs, memory, field in per_node:
         name = node.name
         found = memories.get(id(memory))  # cost Memory values are shared by equal figures
         if found is None:
             found = memories[id(memory)] = Memory(elements=memory.elements, bytes=memory.bytes)
         outputs = node.outputs
         if len(outputs) == 1 and outputs[0]:  # most nodes: no comprehension
-            field = fields.get(outputs[0])
             infos = [TensorInfo(outputs[0], dims(shapes.get(outputs[0])))]
         else:
             outputs = [t for t in outputs if t]
-            field = fields.get(outputs[0]) if outputs else None
+            field = field if outputs else None
             infos = [TensorInfo(t, dims(shapes.get(t))) for t in outputs]
         summary = summaries.get(id(field), False)
         if summary is False:
