@@ -64,7 +64,12 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     counted: set[str] = set()
     dtypes, sizes, tensors = shapes.dtypes, shapes.shapes, model.tensors
     scale_slots: dict[tuple, dict[int, str]] = {}
+    # Outputs of the nodes constant_source can walk through: any other activation is no
+    # constant, which is then known without the walk (the steps come in topological order).
+    passable: set[str] = set()
     for node, opdef in model.steps():
+        if (node.op in CONSTANT_SOURCES and not node.domain) or (opdef is not None and opdef.shape_only):
+            passable.update(node.outputs)
         if opdef is None:
             continue
         inputs = node.inputs
@@ -80,6 +85,8 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
             info = tensors.get(tensor)
             if info is not None and info.role == "constant":  # a weight: the common case, read directly
                 source, dtype, shape = tensor, info.dtype, info.shape
+            elif info is None and tensor not in passable:
+                continue
             else:
                 source = constant_source(model, tensor, shapes)
                 if source is None:
