@@ -32,19 +32,18 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
             )
 
 
-def _readers(model: Model, tensor: str, shapes: ShapeResult) -> list[tuple[str, Geometry]] | None:
-    """The window readers of ``tensor``, or None if some reader sees all of it."""
-    readers = []
-    resolved = shapes.resolved
-    for name in model.consumers.get(tensor, []):
-        geometry = resolved.get(name, {}).get("window")
-        if geometry is None or geometry.transposed:
-            return None
-        inputs = model.nodes[name].inputs
-        if inputs[0] != tensor or inputs.count(tensor) != 1:  # read as the data input only
-            return None
-        readers.append((name, geometry))
-    return readers
+def _window_readers(model: Model, shapes: ShapeResult) -> dict[str, list[tuple[str, Geometry]]]:
+    """Per tensor that sliding windows read as their data input (and at no other slot), those
+    readers in topological order, found in one walk over the steps."""
+    found: dict[str, list[tuple[str, Geometry]]] = {}
+    for (node, _), outcome in zip(model.steps(), shapes.outcomes, strict=True):
+        geometry = outcome.resolved.get("window") if outcome is not None else None
+        if geometry is None or geometry.transposed or not node.inputs:
+            continue
+        tensor = node.inputs[0]
+        if tensor and node.inputs.count(tensor) == 1:
+            found.setdefault(tensor, []).append((node.name, geometry))
+    return found
 
 
 @dataclass(frozen=True)
@@ -58,16 +57,13 @@ class _Miss:
 def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
     trailing: dict[str, list[_Miss]] = defaultdict(list)
     skipped: dict[str, list[_Miss]] = defaultdict(list)
-    # Only tensors that some sliding window reads can lose rows.
-    candidates = dict.fromkeys(
-        node.inputs[0] for (node, _), outcome in zip(model.steps(), shapes.outcomes, strict=True)
-        if outcome is not None and "window" in outcome.resolved and node.inputs
-    )
-    for tensor in candidates:
-        consumers = model.consumers.get(tensor, [])
+    # Only tensors that sliding windows alone read can lose rows: any other reader (or a
+    # window reading it at another slot too) sees all of it.
+    for tensor, readers in _window_readers(model, shapes).items():
+        if len(model.consumers.get(tensor, ())) != len(readers):
+            continue
         shape = shapes.shapes.get(tensor)
-        readers = _readers(model, tensor, shapes) if shape is not None and consumers else None
-        if not readers:
+        if shape is None:
             continue
         for axis in readers[0][1].axes:
             _check_axis(shape, axis, readers, trailing, skipped)  # type: ignore[arg-type]
