@@ -107,7 +107,9 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         return shown[shape]
 
     unknown = analysis.params.unknown
-    summaries: dict[int, ReceptiveField | None] = {}  # fields are shared by the nodes that keep them
+    # A field passed through unchanged (ReLU after a conv) is the same object: summarised once.
+    last_field: object = object()
+    summary: ReceptiveField | None = None
 
     memories: dict[int, Memory] = {}
     implicit = {t.name for t in model.tensors.values() if t.implicit}
@@ -126,9 +128,8 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
             outputs = [t for t in outputs if t]
             field = field if outputs else None
             infos = [TensorInfo(t, dims(shapes.get(t))) for t in outputs]
-        summary = summaries.get(id(field), False)
-        if summary is False:
-            summary = summaries[id(field)] = receptive_field(field)
+        if field is not last_field:
+            last_field, summary = field, receptive_field(field)
         nodes.append(
             NodeReport(
                 name,
