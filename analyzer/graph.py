@@ -7,7 +7,7 @@ Front ends only translate into this form; passes never see protobuf or JSON.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -98,7 +98,8 @@ class Node:
     inputs: Sequence[str]
     outputs: Sequence[str]
     """Tensor names; ``""`` for an omitted optional input or output (ONNX)."""
-    attrs: dict[str, Any] = field(default_factory=dict)
+    attrs: Mapping[str, Any] = field(default_factory=dict)
+    """Read-only: front ends may share one mapping between nodes."""
     domain: str = ""
     label: str = ""
     index: int = 0

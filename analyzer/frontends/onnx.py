@@ -7,8 +7,10 @@ opened. Nodes keep ONNX's op types and attributes; the op registry knows their s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from math import prod
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from analyzer.builder import GraphBuilder
@@ -135,6 +137,10 @@ def _attribute(attr: onnx.AttributeProto) -> Any:
     return None  # types convlint never reads (type protos)
 
 
+_NO_ATTRIBUTES = MappingProxyType({})
+"""Shared by every node without attributes (most ReLUs and Adds): read-only."""
+
+
 class _AttributeCache:
     """Attribute dicts by the attributes' encoding: nodes with the same attributes (every 3x3
     conv of a network) share one dict, decoded once. Serialising the few attribute messages
@@ -143,9 +149,9 @@ class _AttributeCache:
     def __init__(self) -> None:
         self._decoded: dict[tuple[bytes, ...], dict[str, Any]] = {}
 
-    def __call__(self, attributes) -> dict[str, Any]:
+    def __call__(self, attributes) -> Mapping[str, Any]:
         if not attributes:
-            return {}
+            return _NO_ATTRIBUTES
         key = tuple([a.SerializeToString() for a in attributes])
         found = self._decoded.get(key)
         if found is None:
