@@ -23,8 +23,8 @@ class ShapeResult:
     dtypes: dict[str, str]
     """Element types other than float32: read them with ``dtypes.get(tensor, "float32")``."""
     values: dict[str, ConstTensor]
-    resolved: dict[str, dict[str, Any]]
-    """Per node: geometry its rule worked out (windows, resampling...)."""
+    steps: list[tuple[Any, Any]] = field(default_factory=list, repr=False)
+    """The model's steps, which ``outcomes`` is aligned with."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
     failed: set[str] = field(default_factory=set)
     """Nodes whose rule reported an error and could not produce (all of) their outputs."""
@@ -35,6 +35,18 @@ class ShapeResult:
     """Per node, in ``Model.steps()`` order, what its rule produced (None if not modelled):
     nodes that share one (the same op, attributes and inputs) share every figure that follows
     from them (MACs, memory)."""
+    _resolved: dict[str, dict[str, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def resolved(self) -> dict[str, dict[str, Any]]:
+        """Per modelled node, by name: the geometry its rule worked out (windows, resampling...).
+        Built on first use; passes that walk the steps read ``outcomes`` instead."""
+        if self._resolved is None:
+            self._resolved = {
+                node.name: outcome.resolved
+                for (node, _), outcome in zip(self.steps, self.outcomes, strict=True) if outcome is not None
+            }
+        return self._resolved
 
 
 def _fully_known(shape: Shape | None) -> bool:
@@ -134,13 +146,13 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         if tensor.dtype != "float32":
             dtypes[tensor.name] = tensor.dtype
     shapes.update(inputs or {})
-    result = ShapeResult(shapes, dtypes, values, {})
+    result = ShapeResult(shapes, dtypes, values, model.steps())
     diagnostics = result.diagnostics
     deferred = {t.name for t in model.tensors.values() if t.role == "deferred"}
     memo: dict[Any, _Outcome] | None = {} if not inputs else None  # symbolic runs record constraints
 
     shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
-    opsets, outcomes, resolved = model.opset, result.outcomes, result.resolved
+    opsets, outcomes = model.opset, result.outcomes
     no_flags: dict[int, tuple[bool, ...]] = {}
     signatures: dict[tuple, Any] = {}
     for node, opdef in model.steps():
@@ -179,7 +191,6 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         outcomes.append(outcome)
         if outcome.is_plain() and node.outputs[0]:  # most nodes of a large graph: written inline
             shapes[node.outputs[0]] = outcome.shapes[0]
-            resolved[node.name] = outcome.resolved
         else:
             _apply(model, node, outcome, result)
     return result
@@ -201,7 +212,6 @@ def _apply(model: Model, node, outcome: _Outcome, result: ShapeResult) -> None:
         value = outcome.values[index]
         if value is not None:
             values[tensor] = value
-    result.resolved[name] = outcome.resolved
     for rule, message, attr in outcome.reports:
         result.diagnostics.append(Diagnostic(rule.code, rule.severity, name, message, node.location_of(attr)))
     if outcome.error is not None:
