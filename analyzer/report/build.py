@@ -101,10 +101,11 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
     def dims(shape: Shape | None) -> list[int | str] | None:
         if shape is None:
             return None
-        if shape not in shown:
+        found = shown.get(shape)
+        if found is None:
             kept = shape[1:] if model.per_sample else shape
-            shown[shape] = ["?" if d is None else d for d in kept]
-        return shown[shape]
+            found = shown[shape] = ["?" if d is None else d for d in kept]
+        return found
 
     unknown = analysis.params.unknown
     # A field passed through unchanged (ReLU after a conv) is the same object: summarised once.
