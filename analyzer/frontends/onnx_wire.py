@@ -28,6 +28,7 @@ _CHILDREN: dict[str, dict[int, str]] = {
 }
 _TENSOR_PAYLOAD = frozenset({4, 5, 6, 7, 9, 10, 11})
 _DROPPED = {"model": frozenset({20})}  # training_info: graphs of training state, with weights
+_NONE: frozenset[int] = frozenset()
 
 
 MAX_NODES = 2_000_000
@@ -53,7 +54,12 @@ def _varint(buf, pos: int, end: int) -> tuple[int, int]:
             raise WireError("varint too long")
 
 
+_ONE_BYTE = [bytes((v,)) for v in range(0x80)]
+
+
 def _encode_varint(value: int) -> bytes:
+    if value < 0x80:
+        return _ONE_BYTE[value]
     out = bytearray()
     while value >= 0x80:
         out.append((value & 0x7F) | 0x80)
@@ -67,7 +73,7 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
     if depth > 64:
         raise WireError("messages nested too deeply")
     children = _CHILDREN[kind]
-    dropped = _DROPPED.get(kind, frozenset())
+    dropped = _DROPPED.get(kind, _NONE)
     counting = kind == "graph"
     nodes = 0
     pos = start
