@@ -154,6 +154,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     shape_of, dtype_of, value_of = shapes.get, dtypes.get, values.get
     opsets, outcomes = model.opset, result.outcomes
     no_flags: dict[int, tuple[bool, ...]] = {}
+    all_float: dict[int, tuple[str, ...]] = {}
     signatures: dict[tuple, Any] = {}
     for node, opdef in model.steps():
         if opdef is None:
@@ -161,8 +162,12 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             outcomes.append(None)
             continue
         in_tensors = node.inputs
-        in_shapes = list(map(shape_of, in_tensors))
-        in_dtypes = [dtype_of(t, "float32") for t in in_tensors]
+        in_shapes = tuple(map(shape_of, in_tensors))
+        if dtypes:
+            in_dtypes = tuple([dtype_of(t, "float32") for t in in_tensors])
+        else:  # every tensor float32 so far (most models): no lookups
+            in_dtypes = all_float.get(len(in_tensors)) or all_float.setdefault(
+                len(in_tensors), ("float32",) * len(in_tensors))
         in_values = list(map(value_of, in_tensors))
         if deferred:
             flags = tuple(t in deferred for t in in_tensors)
@@ -179,7 +184,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             else:
                 signature = (node.domain, node.op)
             if signature is not None:
-                key = (signature, opset, len(node.outputs), tuple(in_shapes), tuple(in_dtypes), flags,
+                key = (signature, opset, len(node.outputs), in_shapes, in_dtypes, flags,
                        _value_key(opdef, in_values))
         outcome = memo.get(key) if key is not None else None  # type: ignore[union-attr]
         if outcome is None:
