@@ -86,7 +86,7 @@ def _position(found: dict[str, tuple[int, int]], location: str | None) -> dict[s
 
 
 def _sum(values: list[int | None]) -> int | None:
-    return None if any(v is None for v in values) else sum(values)  # type: ignore[arg-type]
+    return None if None in values else sum(values)  # type: ignore[arg-type]
 
 
 def build_report(analysis: Analysis, settings: Settings | None = None) -> Report:
