@@ -59,11 +59,7 @@ class GraphBuilder:
         tensors, producers, consumers = self.tensors, self.producers, self.consumers
         for tensor in node.inputs:
             if tensor in producers or tensor in tensors:
-                readers = consumers.get(tensor)
-                if readers is None:
-                    consumers[tensor] = [name]
-                else:
-                    readers.append(name)
+                consumers.setdefault(tensor, []).append(name)
             elif tensor:
                 self._pending.append((node, tensor))  # produced by a later node, or never
         for out in node.outputs:

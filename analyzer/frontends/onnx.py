@@ -269,7 +269,7 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
             Node(
                 name, op, _texts(proto.input), _texts(proto.output), attributes_of(proto.attribute),
                 "" if domain in ONNX_DOMAINS else domain,
-                op, 0, f"/graph/node/{i}", None, "/attribute/",
+                op, location=f"/graph/node/{i}", attributes_at="/attribute/",
             )
         )
     builder.outputs = [_text(o.name) for o in graph.output]

@@ -32,9 +32,10 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
             )
 
 
-def _window_readers(model: Model, shapes: ShapeResult) -> dict[str, list[tuple[str, Geometry]]]:
-    """Per tensor that sliding windows read as their data input (and at no other slot), those
-    readers in topological order, found in one walk over the steps."""
+def window_readers(model: Model, shapes: ShapeResult) -> dict[str, list[tuple[str, Geometry]]]:
+    """Per tensor that only sliding windows read, each as its data input and at no other
+    slot: those readers with their geometry, in topological order. Any other reader sees all
+    of a tensor, so only these tensors can have rows that nothing reads."""
     found: dict[str, list[tuple[str, Geometry]]] = {}
     for (node, _), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         geometry = outcome.resolved.get("window") if outcome is not None else None
@@ -43,7 +44,8 @@ def _window_readers(model: Model, shapes: ShapeResult) -> dict[str, list[tuple[s
         tensor = node.inputs[0]
         if tensor and node.inputs.count(tensor) == 1:
             found.setdefault(tensor, []).append((node.name, geometry))
-    return found
+    consumers = model.consumers
+    return {t: readers for t, readers in found.items() if len(consumers.get(t, ())) == len(readers)}
 
 
 @dataclass(frozen=True)
@@ -57,11 +59,7 @@ class _Miss:
 def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
     trailing: dict[str, list[_Miss]] = defaultdict(list)
     skipped: dict[str, list[_Miss]] = defaultdict(list)
-    # Only tensors that sliding windows alone read can lose rows: any other reader (or a
-    # window reading it at another slot too) sees all of it.
-    for tensor, readers in _window_readers(model, shapes).items():
-        if len(model.consumers.get(tensor, ())) != len(readers):
-            continue
+    for tensor, readers in window_readers(model, shapes).items():
         shape = shapes.shapes.get(tensor)
         if shape is None:
             continue

@@ -46,15 +46,22 @@ def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | Non
         if producer is None:
             return None
         node = nodes[producer]
+        if not _leads_to_constants(node, opdef_of(node)):
+            return None
         if node.op in CONSTANT_SOURCES and not node.domain:
             if node.op == "ConstantOfShape" and node.inputs[0] not in shapes.values:
                 return None
             return tensor
-        opdef = opdef_of(node)
-        if opdef is None or not opdef.shape_only or not node.inputs:
+        if not node.inputs:
             return None
         tensor = node.inputs[0]
     return None
+
+
+def _leads_to_constants(node, opdef) -> bool:
+    """Whether constant_source can stop at (Constant) or walk through (shape-only ops) the
+    node producing a tensor: any other producer makes an activation."""
+    return (node.op in CONSTANT_SOURCES and not node.domain) or (opdef is not None and opdef.shape_only)
 
 
 def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
@@ -68,7 +75,7 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     # constant, which is then known without the walk (the steps come in topological order).
     passable: set[str] = set()
     for node, opdef in model.steps():
-        if (node.op in CONSTANT_SOURCES and not node.domain) or (opdef is not None and opdef.shape_only):
+        if _leads_to_constants(node, opdef):
             passable.update(node.outputs)
         if opdef is None:
             continue

@@ -7,6 +7,7 @@ a guess. The first node where a dim becomes unknown says why.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,11 +83,21 @@ class _Outcome:
 _MISSING = object()
 
 
-def _signature(node) -> Any:
-    """A hashable form of the node's op and attributes (None: do not memoise this node)."""
+def _signature(node, known: dict[tuple, Any]) -> Any:
+    """A hashable form of the node's op and attributes (None: do not memoise this node).
+    Nodes often share one attribute mapping (the ONNX front end dedupes them): ``known``
+    keeps the form per mapping, so it is worked out once."""
     attrs = node.attrs
     if not attrs:
         return (node.domain, node.op)
+    key = (id(attrs), node.op, node.domain)
+    found = known.get(key, _MISSING)
+    if found is _MISSING:
+        found = known[key] = _frozen(node.domain, node.op, attrs)
+    return found
+
+
+def _frozen(domain: str, op: str, attrs: Mapping[str, Any]) -> Any:
     frozen = []
     for key, value in attrs.items():
         kind = type(value)
@@ -97,7 +108,7 @@ def _signature(node) -> Any:
         elif kind not in (int, float, str):
             return None
         frozen.append((key, value))
-    return (node.domain, node.op, tuple(frozen))
+    return (domain, op, tuple(frozen))
 
 
 def _value_key(opdef, in_values: list[ConstTensor | None]) -> Any:
@@ -176,13 +187,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         opset = opsets.get(node.domain or "", LATEST_OPSET)
         key = None
         if memo is not None:
-            attrs = node.attrs
-            if attrs:  # nodes often share one attribute dict (the ONNX front end dedupes them)
-                signature = signatures.get((id(attrs), node.op, node.domain), _MISSING)
-                if signature is _MISSING:
-                    signature = signatures[(id(attrs), node.op, node.domain)] = _signature(node)
-            else:
-                signature = (node.domain, node.op)
+            signature = _signature(node, signatures)
             if signature is not None:
                 key = (signature, opset, len(node.outputs), in_shapes, in_dtypes, flags,
                        _value_key(opdef, in_values))

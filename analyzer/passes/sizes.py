@@ -14,7 +14,7 @@ from typing import Any
 
 from analyzer.graph import SPATIAL_NAMES, Model, Shape
 from analyzer.ops.base import Constraint
-from analyzer.ops.window import Geometry
+from analyzer.passes.coverage import window_readers
 from analyzer.passes.shapes import ShapeResult, infer_shapes
 from analyzer.rules import NOT_MODELLED, UNKNOWN_DIM
 from analyzer.symbolic import Expr, gt, is_expr, maximum, size
@@ -147,15 +147,13 @@ def _blind_spot(shapes: ShapeResult) -> str | None:
 def _floor_drops(model: Model, shapes: ShapeResult, position: int) -> list[Any]:
     """Per tensor read only by sliding windows: true where its last rows are read by none."""
     conditions = []
-    for tensor, readers in model.consumers.items():
+    for tensor, readers in window_readers(model, shapes).items():
         shape = shapes.shapes.get(tensor)
         if shape is None or len(shape) <= position or not is_expr(shape[position]):
             continue
         last: Any = None
-        for reader in readers:
-            node = model.nodes[reader]
-            geometry: Geometry | None = shapes.resolved.get(reader, {}).get("window")
-            if geometry is None or geometry.transposed or node.inputs[0] != tensor or position not in geometry.axes:
+        for _, geometry in readers:
+            if position not in geometry.axes:
                 last = None
                 break
             index = geometry.axes.index(position)
