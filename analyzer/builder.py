@@ -37,52 +37,63 @@ class GraphBuilder:
         self._problems.append((location, message))
 
     def add_tensor(self, tensor: Tensor, location: str | None = None) -> None:
-        if tensor.name in self.tensors or tensor.name in self.producers:
+        readers: list[str] = []
+        if self.consumers.setdefault(tensor.name, readers) is not readers:
             self.problem(location, f"tensor {tensor.name!r} is defined more than once")
             return
         self.tensors[tensor.name] = tensor
         if tensor.role == "input":
             self.inputs.append(tensor.name)
 
-    def add_node(self, node: Node, name_location: str | None = None) -> None:
+    def add_node(self, node: Node, name_location: str | None = None, rename: bool = False) -> None:
+        """Add a node; ``rename`` gives a duplicate name the node's index (ONNX, where names
+        need not be unique) instead of reporting it."""
         nodes = self.nodes
-        if node.name in nodes:
-            first = nodes[node.name].location
-            self.problem(
-                name_location or node.location,
-                f"duplicate name {node.name!r} (first used at {first})",
-            )
-            return
-        node.index = len(nodes)
+        node.index = index = len(nodes)
+        if nodes.setdefault(node.name, node) is not node:
+            if rename:
+                node.name = f"{node.name}_{index}"
+            if not rename or nodes.setdefault(node.name, node) is not node:
+                first = nodes[node.name].location
+                self.problem(
+                    name_location or node.location,
+                    f"duplicate name {node.name!r} (first used at {first})",
+                )
+                return
         name = node.name
-        nodes[name] = node
-        tensors, producers, consumers = self.tensors, self.producers, self.consumers
+        # ``consumers`` has a (possibly empty) list for every tensor defined so far, source or
+        # produced: one look-up per tensor tells whether it is defined and where its readers go.
+        consumers = self.consumers
         for tensor in node.inputs:
-            if tensor in producers or tensor in tensors:
-                consumers.setdefault(tensor, []).append(name)
+            readers = consumers.get(tensor)
+            if readers is not None:
+                readers.append(name)
             elif tensor:
                 self._pending.append((node, tensor))  # produced by a later node, or never
+        producers = self.producers
         for out in node.outputs:
             if not out:
                 continue
-            if out in producers or out in tensors:
+            readers = []
+            if consumers.setdefault(out, readers) is not readers:
                 self.problem(node.location, f"tensor {out!r} is produced more than once")
                 continue
-            producers[out] = node.name
+            producers[out] = name
 
     def build(self) -> Model:
         consumers, nodes, producers = self.consumers, self.nodes, self.producers
         in_order = True
         late: set[str] = set()
         for node, tensor in self._pending:
-            if tensor in producers:
-                in_order = False  # produced by a later node
-            elif tensor not in self.tensors:
+            readers = consumers.get(tensor)
+            if readers is None:
                 slot = node.inputs.index(tensor)
                 where = node.location_of(f"input:{slot}")
                 self.problem(where, f"{node.name!r} reads {tensor!r}, which is not defined")
                 continue
-            consumers.setdefault(tensor, []).append(node.name)
+            if tensor in producers:
+                in_order = False  # a forward reference: produced by a later node
+            readers.append(node.name)
             late.add(tensor)
         if in_order:
             for tensor in late:  # readers recorded out of turn

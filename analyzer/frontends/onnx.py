@@ -256,21 +256,19 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         names = ", ".join(builder.inputs) or "none"
         raise InputError.one(path, None, f"--input-shape names {unknown}, but the model's inputs are {names}")
 
-    add_node, named = builder.add_node, builder.nodes
+    add_node = builder.add_node
     attributes_of = _AttributeCache()
     for i, proto in enumerate(graph.node):
         op, name, domain = proto.op_type, proto.name, proto.domain
         if not (type(op) is type(name) is type(domain) is str):  # bytes: invalid UTF-8
             op, name, domain = _text(op), _text(name), _text(domain)
-        name = name or f"{op}_{i}"
-        if name in named:
-            name = f"{name}_{i}"
         add_node(
             Node(
-                name, op, _texts(proto.input), _texts(proto.output), attributes_of(proto.attribute),
+                name or f"{op}_{i}", op, _texts(proto.input), _texts(proto.output), attributes_of(proto.attribute),
                 "" if domain in ONNX_DOMAINS else domain,
                 op, location=f"/graph/node/{i}", attributes_at="/attribute/",
-            )
+            ),
+            rename=True,  # ONNX names need not be unique: a repeated one becomes name_i
         )
     builder.outputs = [_text(o.name) for o in graph.output]
     built = builder.build()
