@@ -19,20 +19,10 @@ CONSTANT_SOURCES = ("Constant", "ConstantOfShape")
 
 @dataclass
 class ParamResult:
-    params: dict[str, int]
-    """Per node that has parameters (any other has none)."""
-    buffers: dict[str, int]
-    """Per node that has buffers."""
-    unknown: set[str]
-    """Nodes whose weights have unknown dims: their counts are lower bounds."""
-
-    @property
-    def total_params(self) -> int:
-        return sum(self.params.values())
-
-    @property
-    def total_buffers(self) -> int:
-        return sum(self.buffers.values())
+    params: list[int | None]
+    """Per node, in ``Model.steps()`` order; None when some weight has unknown dims."""
+    buffers: list[int | None]
+    """Per node, like ``params``."""
 
 
 def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | None:
@@ -65,16 +55,17 @@ def _leads_to_constants(node, opdef) -> bool:
 
 
 def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
-    params: dict[str, int] = {}
-    buffers: dict[str, int] = {}
-    unknown: set[str] = set()
+    steps = model.steps()
+    params: list[int | None] = [0] * len(steps)
+    buffers: list[int | None] = [0] * len(steps)
+    unknown: list[int] = []
     counted: set[str] = set()
     dtypes, sizes, tensors = shapes.dtypes, shapes.shapes, model.tensors
     scale_slots: dict[tuple, dict[int, str]] = {}
     # Outputs of the nodes constant_source can walk through: any other activation is no
     # constant, which is then known without the walk (the steps come in topological order).
     passable: set[str] = set()
-    for node, opdef in model.steps():
+    for position, (node, opdef) in enumerate(steps):
         if _leads_to_constants(node, opdef):
             passable.update(node.outputs)
         if opdef is None:
@@ -102,13 +93,14 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
             if source in counted or dtype not in FLOAT_DTYPES:
                 continue
             count = prod(shape) if shape is not None else None
-            name = node.name
             if count is None:
-                unknown.add(name)
+                unknown.append(position)
                 continue
             if opdef.scale_operands and index not in opdef.weights and count <= 1:
                 continue
             counted.add(source)
             counts = params if kind == "param" else buffers
-            counts[name] = counts.get(name, 0) + count
-    return ParamResult(params, buffers, unknown)
+            counts[position] += count  # type: ignore[operator]
+    for position in unknown:  # a count that leaves out a weight would be wrong, not small
+        params[position] = buffers[position] = None
+    return ParamResult(params, buffers)

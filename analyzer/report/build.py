@@ -107,24 +107,22 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
             found = shown[shape] = ["?" if d is None else d for d in kept]
         return found
 
-    unknown = analysis.params.unknown
     # A field passed through unchanged (ReLU after a conv) is the same object: summarised once.
     last_field: object = object()
     summary: ReceptiveField | None = None
 
     memories: dict[int, Memory] = {}
     implicit = {t.name for t in model.tensors.values() if t.implicit}
-    params, buffers = analysis.params.params, analysis.params.buffers
     nodes = []
-    per_node = zip(model.steps(), analysis.cost.macs, analysis.cost.memory, analysis.fields.per_node, strict=True)
-    for (node, _), macs, memory, field in per_node:
-        name = node.name
+    per_node = zip(model.steps(), analysis.shapes.outcomes, analysis.params.params, analysis.params.buffers,
+                   analysis.cost.macs, analysis.cost.memory, analysis.fields.per_node, strict=True)
+    for (node, _), outcome, params, buffers, macs, memory, field in per_node:
         found = memories.get(id(memory))  # cost Memory values are shared by equal figures
         if found is None:
             found = memories[id(memory)] = Memory(elements=memory.elements, bytes=memory.bytes)
         outputs = node.outputs
-        if len(outputs) == 1 and outputs[0]:  # most nodes: no comprehension
-            infos = [TensorInfo(outputs[0], dims(shapes.get(outputs[0])))]
+        if len(outputs) == 1 and outputs[0] and outcome is not None:  # most nodes: no look-ups
+            infos = [TensorInfo(outputs[0], dims(outcome.shapes[0]))]
         else:
             outputs = [t for t in outputs if t]
             field = field if outputs else None
@@ -133,12 +131,12 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
             last_field, summary = field, receptive_field(field)
         nodes.append(
             NodeReport(
-                name,
+                node.name,
                 node.label or node.op,
                 [t for t in node.inputs if t and t not in implicit] if implicit else list(filter(None, node.inputs)),
                 infos,
-                None if name in unknown else params.get(name, 0),
-                None if name in unknown else buffers.get(name, 0),
+                params,
+                buffers,
                 macs,
                 summary,
                 found,
