@@ -180,29 +180,16 @@ class InferContext:
         raise ShapeError(rule, message, attr, partial)
 
 
-class _Shapes:
-    """Input and output shapes of a node, looked up when a rule asks for them."""
-
-    __slots__ = ()
-    node: Node
-    shapes: Mapping[str, Shape | None]
-
-    @property
-    def in_shapes(self) -> list[Shape | None]:
-        return [self.shapes.get(t) if t else None for t in self.node.inputs]
-
-    @property
-    def out_shapes(self) -> list[Shape | None]:
-        return [self.shapes.get(t) if t else None for t in self.node.outputs]
-
-
 @dataclass(slots=True)
-class RfContext(_Shapes):
+class RfContext:
     """What a receptive-field transform sees: the input fields and the resolved geometry."""
 
     node: Node
     fields: Sequence[Field | None]
-    shapes: Mapping[str, Shape | None]
+    in_shapes: Sequence[Shape | None]
+    """Per input slot, as shape inference found them (None for an omitted input)."""
+    out_shapes: Sequence[Shape | None]
+    """Per output slot (None for an omitted output)."""
     resolved: Mapping[str, Any]
     diagnostics: list[Diagnostic]
     input_sizes: tuple[Dim, ...] | None = None
@@ -235,9 +222,10 @@ class RfContext(_Shapes):
 
 
 @dataclass(slots=True)
-class CostContext(_Shapes):
+class CostContext:
     node: Node
-    shapes: Mapping[str, Shape | None]
+    in_shapes: Sequence[Shape | None]
+    out_shapes: Sequence[Shape | None]
     resolved: Mapping[str, Any]
     batch: Dim
     """The model's batch dim (dim 0 of its inputs): costs are per sample."""

@@ -71,7 +71,7 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
             elif opdef.macs is no_macs:
                 count = 0
             else:
-                count = opdef.macs(CostContext(node, shapes.shapes, outcome.resolved, batch))
+                count = opdef.macs(CostContext(node, outcome.in_shapes, outcome.out_shapes_for(node), outcome.resolved, batch))
             found = (count, _memory(outputs, shapes, batch, cache))
             if key is not None:
                 shared[key] = found

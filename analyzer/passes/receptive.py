@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.graph import SPATIAL_NAMES, Model, Shape
+from analyzer.graph import SPATIAL_NAMES, Model
 from analyzer.ops.base import RfContext
 from analyzer.ops.common import rf_union
 from analyzer.passes.shapes import ShapeResult
@@ -66,20 +66,21 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
             fields[tensor] = _input_field(model, tensor, len(shape))
             if sizes is None:
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
-    all_shapes, per_node = shapes.shapes, result.per_node
+    per_node = result.per_node
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         name = node.name
         out: Field | None = None
         in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
         if opdef is None or not any(in_fields):
             out = None
-        elif opdef.rf is rf_union and _passes_through(node, in_fields, all_shapes, outcome.shapes[0]):
+        elif opdef.rf is rf_union and _passes_through(node, in_fields, outcome):
             out = next(f for f in in_fields if f is not None)
         else:
             ctx = RfContext(
                 node,
                 in_fields,
-                all_shapes,
+                outcome.in_shapes,
+                outcome.out_shapes_for(node),
                 outcome.resolved,
                 # a node that already failed shape inference gets no further findings
                 [] if name in shapes.failed else result.diagnostics,
@@ -99,9 +100,8 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
     return result
 
 
-def _passes_through(node, in_fields: list, shapes: dict, target: Shape | None) -> bool:
-    """An element-wise op with one spatial input of the output's rank (``target``, its first
-    output's shape) keeps its field as is."""
+def _passes_through(node, in_fields: list, outcome) -> bool:
+    """An element-wise op with one spatial input of its (first) output's rank keeps its field as is."""
     if not node.outputs or not node.outputs[0]:
         return False
     found = -1
@@ -110,7 +110,7 @@ def _passes_through(node, in_fields: list, shapes: dict, target: Shape | None) -
             if found >= 0:
                 return False
             found = i
-    source = shapes.get(node.inputs[found])
+    source, target = outcome.in_shapes[found], outcome.shapes[0]
     return source is not None and target is not None and len(source) == len(target)
 
 

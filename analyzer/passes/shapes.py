@@ -7,7 +7,7 @@ a guess. The first node where a dim becomes unknown says why.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,16 @@ class _Outcome:
     """Every output shape fully known (worked out on first use)."""
     plain: bool | None = None
     """One fully known output, and nothing else to write: no bound inputs, values or findings."""
+    in_shapes: tuple[Shape | None, ...] = ()
+    """Its input shapes (part of what nodes sharing it have in common), with the shapes it
+    bound deferred weights to: what later passes see of the inputs."""
+
+    def out_shapes_for(self, node) -> Sequence[Shape | None]:
+        """The output shapes as written for ``node``: None for an output it leaves out."""
+        outputs = node.outputs
+        if all(outputs):
+            return self.shapes
+        return [shape if tensor else None for tensor, shape in zip(outputs, self.shapes)]
 
     def is_plain(self) -> bool:
         if self.plain is None:
@@ -196,6 +206,8 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             ctx = InferContext(node, opset, in_shapes, in_dtypes, in_values, list(flags), diagnostics,
                                model.per_sample, result.constraints)
             outcome = _run(opdef, ctx, debug)
+            bound = outcome.bound
+            outcome.in_shapes = tuple([bound.get(i, s) for i, s in enumerate(in_shapes)]) if bound else in_shapes
             if key is not None:
                 memo[key] = outcome  # type: ignore[index]
         outcomes.append(outcome)
