@@ -161,7 +161,9 @@ class Model:
             from analyzer.ops import opdef_of
 
             nodes = self.nodes
-            self._steps = [(node, opdef_of(node)) for node in map(nodes.__getitem__, self.order)]
+            # Most graphs come in topological order: the dict's own order then, no look-ups.
+            ordered = nodes.values() if list(nodes) == self.order else map(nodes.__getitem__, self.order)
+            self._steps = [(node, opdef_of(node)) for node in ordered]
         return self._steps
 
     @property
