@@ -21,7 +21,6 @@ class GraphBuilder:
         self.tensors: dict[str, Tensor] = {}
         self.inputs: list[str] = []
         self.outputs: list[str] = []
-        self.producers: dict[str, str] = {}
         self.opset: dict[str, int] = {}
         self.consumers: dict[str, list[str]] = {}
         self._pending: list[tuple[Node, str]] = []
@@ -70,18 +69,14 @@ class GraphBuilder:
                 readers.append(name)
             elif tensor:
                 self._pending.append((node, tensor))  # produced by a later node, or never
-        producers = self.producers
         for out in node.outputs:
-            if not out:
-                continue
-            readers = []
-            if consumers.setdefault(out, readers) is not readers:
-                self.problem(node.location, f"tensor {out!r} is produced more than once")
-                continue
-            producers[out] = name
+            if out:
+                readers = []
+                if consumers.setdefault(out, readers) is not readers:
+                    self.problem(node.location, f"tensor {out!r} is produced more than once")
 
     def build(self) -> Model:
-        consumers, nodes, producers = self.consumers, self.nodes, self.producers
+        consumers, nodes, sources = self.consumers, self.nodes, self.tensors
         in_order = True
         late: set[str] = set()
         for node, tensor in self._pending:
@@ -91,7 +86,7 @@ class GraphBuilder:
                 where = node.location_of(f"input:{slot}")
                 self.problem(where, f"{node.name!r} reads {tensor!r}, which is not defined")
                 continue
-            if tensor in producers:
+            if tensor not in sources:
                 in_order = False  # a forward reference: produced by a later node
             readers.append(node.name)
             late.add(tensor)
@@ -110,7 +105,6 @@ class GraphBuilder:
             outputs=self.outputs,
             order=list(self.nodes),
             consumers=consumers,
-            producers=self.producers,
             opset=self.opset,
             per_sample=self.per_sample,
             notes=self.notes,

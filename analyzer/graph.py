@@ -138,8 +138,6 @@ class Model:
     """Node names in topological order (source order where the graph allows it)."""
     consumers: dict[str, list[str]]
     """Tensor name -> names of the nodes reading it, in topological order."""
-    producers: dict[str, str] = field(default_factory=dict)
-    """Tensor name -> the node writing it."""
     opset: dict[str, int] = field(default_factory=dict)
     per_sample: bool = False
     """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
@@ -149,8 +147,17 @@ class Model:
     """Findings about the file itself, made while loading it (rules.Diagnostic)."""
     hints: dict[str, Shape] = field(default_factory=dict)
     """Output shapes found by another tool (onnx shape inference), used only for unmodelled ops."""
+    _producers: dict[str, str] | None = field(default=None, repr=False)
     _graph: nx.DiGraph | None = field(default=None, repr=False)
     _steps: list[tuple[Node, Any]] | None = field(default=None, repr=False)
+
+    @property
+    def producers(self) -> dict[str, str]:
+        """Tensor name -> the node writing it. Built on first use: the passes walk the steps,
+        and few runs ever ask (constants behind shape-only ops, the networkx view)."""
+        if self._producers is None:
+            self._producers = {t: node.name for node in self.nodes.values() for t in node.outputs if t}
+        return self._producers
 
     def producer(self, tensor: str) -> str | None:
         return self.producers.get(tensor)
@@ -170,7 +177,7 @@ class Model:
     def graph(self) -> nx.DiGraph:
         """The DAG as networkx sees it: nodes are op nodes, edges carry the tensor names.
 
-        Built on first use: the passes walk ``order``, ``producers`` and ``consumers``, so a
+        Built on first use: the passes walk the steps, ``producers`` and ``consumers``, so a
         run that needs no graph algorithm does not pay for (or import) networkx.
         """
         if self._graph is None:
