@@ -27,12 +27,12 @@ class ParamResult:
 
 def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | None:
     """The constant tensor behind ``tensor`` through shape-only ops, if there is one."""
-    tensors, producers, nodes = model.tensors, model.producers, model.nodes
+    tensors, nodes = model.tensors, model.nodes
     for _ in range(64):
         info = tensors.get(tensor)
         if info is not None:
             return tensor if info.role != "input" else None
-        producer = producers.get(tensor)
+        producer = model.producers.get(tensor)  # built only when a walk needs it
         if producer is None:
             return None
         node = nodes[producer]
