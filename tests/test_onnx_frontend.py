@@ -188,3 +188,53 @@ def test_ops_sharing_one_attribute_encoding_keep_their_own_semantics():
     nodes = {n.name: n for n in report.nodes}
     assert (nodes["conv1"].params, nodes["pool1"].params) == (4 * 3 * 3 * 3, 0)
     assert (nodes["conv1"].macs, nodes["pool1"].macs) == (4 * 5 * 5 * 3 * 3 * 3, 0)
+
+
+def _wheel_models() -> list:
+    import glob
+    import os
+
+    data = os.path.join(os.path.dirname(onnx.__file__), "backend", "test", "data")
+    return sorted(glob.glob(os.path.join(data, "pytorch-converted", "*", "model.onnx")))[:12]
+
+
+def _renamed_and_shuffled() -> onnx.ModelProto:
+    """Nodes out of topological order, one name used twice and one left empty."""
+    graph = helper.make_graph(
+        [
+            helper.make_node("Add", ["r", "x"], ["y"], name="dup"),
+            helper.make_node("Relu", ["x"], ["r"], name="dup"),
+            helper.make_node("Relu", ["y"], ["z"]),
+        ],
+        "shuffled",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, 3, 3])],
+        [helper.make_tensor_value_info("z", TensorProto.FLOAT, None)],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+
+@pytest.mark.parametrize("source", [*_wheel_models(), "shuffled"])
+def test_producers_and_consumers_match_the_protobuf(source):
+    """Who writes and who reads each tensor, against the node lists of the file itself (the
+    builder records readers as nodes arrive; producers are built when first asked for)."""
+    model = _renamed_and_shuffled() if source == "shuffled" else onnx.load(source, load_external_data=False)
+    loaded = build_graph("model.onnx", model, {})
+    protos = list(model.graph.node)
+    names = [loaded.nodes[name] for name in loaded.order]
+    by_proto = {int(node.location.rsplit("/", 1)[1]): node.name for node in names}
+    expected_producers = {out: by_proto[i] for i, p in enumerate(protos) for out in p.output if out}
+    assert loaded.producers == expected_producers
+    assert all(loaded.producer(t) == n for t, n in expected_producers.items())
+    rank = {name: i for i, name in enumerate(loaded.order)}
+    expected_readers: dict[str, list[str]] = {}
+    for i, proto in enumerate(protos):
+        for tensor in proto.input:
+            if tensor:
+                expected_readers.setdefault(tensor, []).append(by_proto[i])
+    for tensor, readers in expected_readers.items():
+        assert loaded.consumers[tensor] == sorted(readers, key=rank.__getitem__)
+    assert all(not readers for t, readers in loaded.consumers.items() if t not in expected_readers)
+    if source == "shuffled":
+        assert sorted(loaded.nodes) == ["Relu_2", "dup", "dup_1"]
+        assert loaded.order == ["dup_1", "dup", "Relu_2"]  # Relu before the Add that reads it
+        assert loaded.producers == {"r": "dup_1", "y": "dup", "z": "Relu_2"}
