@@ -137,7 +137,8 @@ class Model:
     order: list[str]
     """Node names in topological order (source order where the graph allows it)."""
     consumers: dict[str, list[str]]
-    """Tensor name -> names of the nodes reading it, in topological order."""
+    """Tensor name -> names of the nodes reading it, in topological order; every tensor the
+    graph defines (source or produced) has a list, empty when nothing reads it."""
     opset: dict[str, int] = field(default_factory=dict)
     per_sample: bool = False
     """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
