@@ -15,7 +15,8 @@ measures, each case in a fresh process so that peak memory is its own:
 - ``convlint sizes`` over 1..4096 on the ResNet-50-like graph.
 
 Prints a Markdown table of medians, ratios against the baseline measured in the same run, and
-peak RSS. Nothing here is a unit test: timings vary with the machine.
+peak RSS (a case over 5 s is run once). Nothing here is a unit test: timings vary with the
+machine. The optional baselines come with ``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
@@ -86,6 +87,12 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+SLOW = 5.0
+"""Seconds: a case that takes longer is run once instead of ``--repeat`` times."""
+TIMEOUT = 600.0
+"""Seconds: a case still running after this is reported as failed."""
+
+
 def available(module: str) -> bool:
     done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, check=False)
     return done.returncode == 0
@@ -101,12 +108,18 @@ def in_process(case: str, path: Path, repeat: int) -> tuple[float, float] | None
     script = MEASURE.format(imports=imports, body=work)
     times, peaks = [], []
     for _ in range(repeat):
-        done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, check=False)
+        try:
+            done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
+                                  check=False, timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            return None
         if done.returncode != 0:
             return None
         seconds, rss = done.stdout.split()
         times.append(float(seconds))
         peaks.append(int(rss) / 1024)
+        if times[0] > SLOW:
+            break  # a slow baseline: one run says enough, and five would take minutes
     return statistics.median(times), max(peaks)
 
 
@@ -141,7 +154,7 @@ def main() -> None:
         for case in cases:
             found = results[name][case]
             if found is None:
-                rows.append(f"| {name} | {case} | failed | | |")
+                rows.append(f"| {name} | {case} | failed or timed out | | |")
                 continue
             ratio = f"{found[0] / base[0]:.2f}x" if base else ""
             rows.append(f"| {name} ({path.stat().st_size / 2**20:.0f} MB) | {case} | {found[0]:.3f} s | {ratio} | {found[1]:.0f} MiB |")
