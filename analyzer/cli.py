@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -57,15 +57,15 @@ class SchemaName(str, Enum):
 
 PathArgument = Annotated[str, typer.Argument(help="An ONNX model or a JSON architecture spec.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-OutputOption = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write the result to FILE.")]
-SelectOption = Annotated[Optional[str], typer.Option("--select", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
-ExtendSelectOption = Annotated[Optional[str], typer.Option("--extend-select", help="Rule codes or prefixes to add to the selection.")]
-IgnoreOption = Annotated[Optional[str], typer.Option("--ignore", help="Rule codes or prefixes not to report, comma-separated.")]
-FailOnOption = Annotated[Optional[FailOn], typer.Option("--fail-on", help="Exit with 1 on findings of this severity or above (default: error).")]
-ConfigOption = Annotated[Optional[Path], typer.Option("--config", help="Read settings from this pyproject.toml or convlint.toml.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to FILE.")]
+SelectOption = Annotated[str | None, typer.Option("--select", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
+ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", help="Rule codes or prefixes to add to the selection.")]
+IgnoreOption = Annotated[str | None, typer.Option("--ignore", help="Rule codes or prefixes not to report, comma-separated.")]
+FailOnOption = Annotated[FailOn | None, typer.Option("--fail-on", help="Exit with 1 on findings of this severity or above (default: error).")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", help="Read settings from this pyproject.toml or convlint.toml.")]
 IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
 InputShapeOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--input-shape", help="Fix an ONNX input's dims: NAME=1x3x224x224 (repeatable)."),
 ]
 
@@ -79,7 +79,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def main_options(
     version: Annotated[
-        Optional[bool],
+        bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show the traceback of an internal error (for bug reports).")] = False,
@@ -149,7 +149,7 @@ def analyze(
 
 @app.command()
 def check(
-    paths: Annotated[Optional[list[str]], typer.Argument(help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
     format: FormatOption = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
@@ -159,7 +159,7 @@ def check(
     fail_on: FailOnOption = None,
     config: ConfigOption = None,
     isolated: IsolatedOption = False,
-    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: one per core).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: one per core).")] = None,
     models_only: Annotated[bool, typer.Option("--models-only", help="Skip named .json files that are not convlint specs (for pre-commit).")] = False,
 ) -> None:
     """Lint models for CI and pre-commit: findings only, exit code 1 at the fail level."""
@@ -291,7 +291,7 @@ def sizes(
     low: Annotated[int, typer.Option("--min", min=1, help="Smallest size to try.")] = 1,
     high: Annotated[int, typer.Option("--max", min=1, help="Largest size to try.")] = 4096,
     check: Annotated[
-        Optional[list[int]], typer.Option("--size", "-s", help="Say whether this size is valid, and why not (repeatable).")
+        list[int] | None, typer.Option("--size", "-s", help="Say whether this size is valid, and why not (repeatable).")
     ] = None,
     format: Annotated[ScanFormat, typer.Option("--format", "-f", help="Output format.")] = ScanFormat.text,
     output: OutputOption = None,

@@ -23,7 +23,7 @@ class Expr:
     use :func:`ge`/:func:`eq` and :func:`where`, or it fails loudly in symbolic mode.
     """
 
-    __slots__ = ("op", "args")
+    __slots__ = ("args", "op")
 
     def __init__(self, op: str, *args: Any):
         self.op = op

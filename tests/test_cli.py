@@ -6,10 +6,10 @@ import json
 import subprocess
 import sys
 
+from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
 
 from analyzer.cli import app
-from conftest import ROOT, SAMPLES
 
 runner = CliRunner()
 
@@ -93,4 +93,4 @@ def test_library_entry_point_and_graph():
     assert isinstance(model.graph, nx.DiGraph) and nx.is_directed_acyclic_graph(model.graph)
     assert model.graph.number_of_nodes() == len(model.nodes)
     assert model.graph.edges["layer1.0.bn2", "layer1.0.add"]["tensors"] == ["layer1.0.bn2"]
-    assert list(nx.topological_sort(model.graph))[0] == "conv1"
+    assert next(iter(nx.topological_sort(model.graph))) == "conv1"

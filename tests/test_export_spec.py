@@ -9,7 +9,9 @@ import json
 import numpy as np
 import onnx
 import pytest
+from conftest import SAMPLES
 from onnx import helper
+from test_exported_models import EXPORTS
 from typer.testing import CliRunner
 
 from analyzer.cli import app
@@ -17,8 +19,6 @@ from analyzer.frontends import load
 from analyzer.frontends.spec import load_spec
 from analyzer.passes import analyze
 from analyzer.report.build import build_report
-from conftest import SAMPLES
-from test_exported_models import EXPORTS
 
 runner = CliRunner()
 TORCHVISION = [p for p in EXPORTS if p.parent.name == "torchvision" and p.name.split(".")[0] in

@@ -12,11 +12,11 @@ import numpy as np
 import onnx
 import pytest
 from onnx import helper, numpy_helper
+from onnx_utils import run_all_tensors, shapes_by_tensor
 
 from analyzer.frontends import load
 from analyzer.passes import analyze
 from analyzer.report.build import build_report
-from onnx_utils import run_all_tensors, shapes_by_tensor
 
 EXPORTS = sorted((Path(__file__).parent / "data").glob("*/*.onnx.gz"))
 

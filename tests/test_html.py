@@ -17,7 +17,9 @@ from pathlib import Path
 
 import onnx
 import pytest
+from conftest import SAMPLES, report_of, spec
 from onnx import TensorProto, helper
+from onnx_utils import ONNX_DATA, report_of_model
 from typer.testing import CliRunner
 
 from analyzer.api import analyze_path
@@ -25,8 +27,6 @@ from analyzer.cli import app
 from analyzer.formatters.findings import MERMAID_BOXES
 from analyzer.formatters.html import render
 from analyzer.formatters.layout import drawing
-from conftest import SAMPLES, report_of, spec
-from onnx_utils import ONNX_DATA, report_of_model
 
 runner = CliRunner()
 RESNET50 = ONNX_DATA / "light" / "light_resnet50.onnx"

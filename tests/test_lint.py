@@ -12,10 +12,10 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
 
 from analyzer.cli import app
-from conftest import ROOT, SAMPLES
 
 runner = CliRunner()
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "data" / "sarif" / "sarif-2.1.0-rtm.5.json").read_text())

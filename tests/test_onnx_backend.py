@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
+from onnx_utils import ONNX_DATA, read_tensor, report_of_model, run_all_tensors, shapes_by_tensor
 
 from analyzer.ops import lookup
-from onnx_utils import ONNX_DATA, read_tensor, report_of_model, run_all_tensors, shapes_by_tensor
 
 BACKEND_MODELS = sorted(
     p for folder in ("pytorch-converted", "pytorch-operator") for p in (ONNX_DATA / folder).glob("*/model.onnx")

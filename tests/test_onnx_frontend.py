@@ -10,13 +10,13 @@ import sys
 import numpy as np
 import onnx
 import pytest
+from conftest import ROOT, SAMPLES
 from onnx import TensorProto, helper, numpy_helper
+from onnx_utils import report_of_model, run_all_tensors, shapes_by_tensor
 from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.frontends.onnx import build_graph
-from conftest import ROOT, SAMPLES
-from onnx_utils import report_of_model, run_all_tensors, shapes_by_tensor
 
 runner = CliRunner()
 

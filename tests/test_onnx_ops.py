@@ -8,7 +8,6 @@ import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
-
 from onnx_utils import report_of_model, run_all_tensors, shapes_by_tensor
 
 F = TensorProto.FLOAT

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import onnx
+from conftest import SAMPLES
 from onnx import TensorProto, helper, numpy_helper
 from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.frontends.onnx_wire import KEEP_PAYLOAD_BYTES, _encode_varint, slim_model
-from conftest import SAMPLES
 
 runner = CliRunner()
 

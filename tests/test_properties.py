@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 import math
 
+from conftest import SAMPLES, report_of
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from analyzer.cli import app
-from conftest import SAMPLES, report_of
 
 FAST = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

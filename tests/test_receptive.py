@@ -13,7 +13,6 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-
 from conftest import node, report_of, spec
 
 

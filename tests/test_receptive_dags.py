@@ -14,7 +14,6 @@ import random
 
 import numpy as np
 import pytest
-
 from conftest import node, report_of, spec
 from test_receptive import interior_units, transposed_matrix, upsample_matrix, window_matrix
 
@@ -113,7 +112,7 @@ def build(seed: int) -> tuple[Net, str]:
 
 @pytest.mark.parametrize("seed", range(60))
 def test_branchy_networks_against_brute_force(seed):
-    net, last = build(seed)
+    net, _ = build(seed)
     report = report_of(spec(net.layers, [1, LENGTH]))
     for layer in net.layers:
         extents, _ = interior_units(net.deps[layer["name"]], LENGTH)

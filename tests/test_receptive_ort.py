@@ -9,9 +9,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
-
 from conftest import SAMPLES
+from onnx import TensorProto, helper, numpy_helper
 from onnx_utils import report_of_model, run_all_values
 
 

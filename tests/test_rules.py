@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
+from conftest import SAMPLES, spec
 from onnx import TensorProto, helper, numpy_helper
 
 from analyzer.frontends.onnx import build_graph
@@ -15,7 +16,6 @@ from analyzer.passes import analyze
 from analyzer.report.build import build_report
 from analyzer.rules import RULES
 from analyzer.settings import Settings
-from conftest import SAMPLES, spec
 
 
 def from_spec(layers, shape, code):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from conftest import SAMPLES, codes, node, shape_of
+
 from analyzer.frontends.spec import load_spec
 from analyzer.passes import analyze
 from analyzer.report.build import build_report

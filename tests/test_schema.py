@@ -6,11 +6,11 @@ import json
 
 import jsonschema
 import pytest
+from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
 
 from analyzer.cli import app
 from analyzer.schemas import SCHEMA_FILES, schema_text
-from conftest import ROOT, SAMPLES
 
 
 @pytest.mark.parametrize("which", sorted(SCHEMA_FILES))

@@ -11,7 +11,9 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import SAMPLES
 from onnx import TensorProto, helper, numpy_helper
+from onnx_utils import ONNX_DATA
 from typer.testing import CliRunner
 
 from analyzer.cli import app
@@ -19,8 +21,6 @@ from analyzer.frontends import load
 from analyzer.graph import Tensor
 from analyzer.passes import analyze
 from analyzer.passes.sizes import describe, scan_sizes
-from conftest import SAMPLES
-from onnx_utils import ONNX_DATA
 
 runner = CliRunner()
 

@@ -67,7 +67,7 @@ def test_every_error_is_reported_at_once(tmp_path):
         "layers": [{**VALID_LAYER, "kernel_size": 0}, {"name": "r", "op": "relu", "extra": 1},
                    {"name": "p", "op": "max_pool"}],
     }
-    result, path = run(tmp_path, document)
+    result, _ = run(tmp_path, document)
     assert result.exit_code == 2
     assert [line.split(": ")[2] for line in lines(result)] == [
         "/layers/0/kernel_size", "/layers/1/extra", "/layers/2/kernel_size",

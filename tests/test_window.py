@@ -6,7 +6,6 @@ import itertools
 import math
 
 import pytest
-
 from conftest import codes, report_of, shape_of, spec
 
 

@@ -464,7 +464,8 @@ LAYER_TYPES: tuple[type[Layer], ...] = (
     Softmax, Dropout, Identity, Add, Mul, Concat, Flatten, Linear, Upsample, Pad,
 )
 
-AnyLayer = Annotated[Union[LAYER_TYPES], Field(discriminator="op")]  # type: ignore[valid-type]
+# Union[tuple] is the union of the tuple's members; no "|" spelling takes a tuple.
+AnyLayer = Annotated[Union[LAYER_TYPES], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
 
 
 def op_names() -> list[str]:
@@ -497,4 +498,4 @@ class Spec(BaseModel):
     outputs: list[Name] | None = Field(None, description="Output layers (informational).")
 
 
-__all__ = ["ATTR_FIELDS", "AnyLayer", "InputSpec", "LAYER_TYPES", "Layer", "Lowered", "NonNegativeInt", "Spec"]
+__all__ = ["ATTR_FIELDS", "LAYER_TYPES", "AnyLayer", "InputSpec", "Layer", "Lowered", "NonNegativeInt", "Spec"]

@@ -7,7 +7,7 @@ still spells the alternatives out for editors.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, PlainValidator
 from pydantic_core import PydanticCustomError
@@ -53,29 +53,27 @@ def _per_axis(minimum: int, what: str):
     return validate
 
 
-_POSITIVE_OR_LIST = Union[PositiveInt, Annotated[list[PositiveInt], Field(min_length=1, max_length=MAX_SPATIAL)]]
-_NON_NEG_OR_LIST = Union[
-    NonNegativeInt, Annotated[list[NonNegativeInt], Field(min_length=1, max_length=MAX_SPATIAL)]
-]
+_POSITIVE_OR_LIST = PositiveInt | Annotated[list[PositiveInt], Field(min_length=1, max_length=MAX_SPATIAL)]
+_NON_NEG_OR_LIST = NonNegativeInt | Annotated[list[NonNegativeInt], Field(min_length=1, max_length=MAX_SPATIAL)]
 
 Size = Annotated[
-    Union[int, list[int]],
+    int | list[int],
     PlainValidator(_per_axis(1, "a positive integer"), json_schema_input_type=_POSITIVE_OR_LIST),
 ]
 """A kernel size, stride or dilation: one value for every spatial axis, or one per axis."""
 
 OutputPadding = Annotated[
-    Union[int, list[int]],
+    int | list[int],
     PlainValidator(_per_axis(0, "a non-negative integer"), json_schema_input_type=_NON_NEG_OR_LIST),
 ]
 
 _PAIR = Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]
-_PADDING_SCHEMA = Union[
-    NonNegativeInt,
-    Annotated[list[NonNegativeInt], Field(min_length=1, max_length=MAX_SPATIAL)],
-    Annotated[list[_PAIR], Field(min_length=1, max_length=MAX_SPATIAL)],
-    Literal["same", "valid"],
-]
+_PADDING_SCHEMA = (
+    NonNegativeInt
+    | Annotated[list[NonNegativeInt], Field(min_length=1, max_length=MAX_SPATIAL)]
+    | Annotated[list[_PAIR], Field(min_length=1, max_length=MAX_SPATIAL)]
+    | Literal["same", "valid"]
+)
 
 
 def _padding(value: Any) -> int | list[int] | list[list[int]] | str:
@@ -100,7 +98,7 @@ def _padding(value: Any) -> int | list[int] | list[list[int]] | str:
 
 
 Padding = Annotated[
-    Union[int, list[int], list[list[int]], str],
+    int | list[int] | list[list[int]] | str,
     PlainValidator(_padding, json_schema_input_type=_PADDING_SCHEMA),
 ]
 
@@ -119,12 +117,10 @@ def _scale(value: Any) -> float | list[float]:
 
 PositiveNumber = Annotated[float, Field(gt=0)]
 Scale = Annotated[
-    Union[float, list[float]],
+    float | list[float],
     PlainValidator(
         _scale,
-        json_schema_input_type=Union[
-            PositiveNumber, Annotated[list[PositiveNumber], Field(min_length=1, max_length=MAX_SPATIAL)]
-        ],
+        json_schema_input_type=PositiveNumber | Annotated[list[PositiveNumber], Field(min_length=1, max_length=MAX_SPATIAL)],
     ),
 ]
 
@@ -146,13 +142,10 @@ def _output_size(value: Any) -> int | list[int | None]:
 
 
 OutputSize = Annotated[
-    Union[int, list[Union[int, None]]],
+    int | list[int | None],
     PlainValidator(
         _output_size,
-        json_schema_input_type=Union[
-            PositiveInt,
-            Annotated[list[Union[PositiveInt, None]], Field(min_length=1, max_length=MAX_SPATIAL)],
-        ],
+        json_schema_input_type=PositiveInt | Annotated[list[PositiveInt | None], Field(min_length=1, max_length=MAX_SPATIAL)],
     ),
 ]
 
@@ -169,6 +162,6 @@ Inputs = Annotated[
     list[str],
     PlainValidator(
         _names,
-        json_schema_input_type=Union[Name, Annotated[list[Name], Field(min_length=1)]],
+        json_schema_input_type=Name | Annotated[list[Name], Field(min_length=1)],
     ),
 ]

@@ -239,7 +239,7 @@ def rf_resample(ctx: RfContext) -> Field | None:
     axes: dict[int, AxisField] = {}
     for axis, axis_field in zip(field.axes, field.per_axis):
         r = plan.get(axis)
-        if r is None or r.scale == 1 and r.in_size == r.out_size:
+        if r is None or (r.scale == 1 and r.in_size == r.out_size):
             axes[axis] = axis_field
             continue
         coordinate = _coordinate(r)

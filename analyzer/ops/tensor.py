@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from analyzer.graph import ConstTensor, Dim, Shape, dtype_name
-from analyzer.ops import register
+from analyzer.ops import register, values
 from analyzer.ops.base import InferContext, RfContext, UnknownInput
 from analyzer.ops.common import (
     axes_indices,
@@ -21,12 +21,12 @@ from analyzer.ops.common import (
     rf_global,
     rf_union,
 )
-from analyzer.ops import values
 from analyzer.ops.values import MAX_FOLD
 from analyzer.ops.window import Window, rf_shift
 from analyzer.receptive import Field
 from analyzer.rules import CONCAT_MISMATCH, INVALID_ATTRIBUTE, RESHAPE_MISMATCH
 from analyzer.symbolic import cdiv, eq, ge, is_expr, is_size, maximum, minimum
+
 
 def _const(shape: Shape, dtype: str, values: Sequence[Any] | None) -> ConstTensor | None:
     if values is None or any(not isinstance(d, int) for d in shape) or len(values) > MAX_FOLD:

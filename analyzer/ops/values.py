@@ -46,7 +46,7 @@ def _plain(v: Any) -> Any:
 
 
 def _known(*values: Any) -> bool:
-    return all(isinstance(v, (int, float)) and not isinstance(v, bool) or isinstance(v, bool) for v in values)
+    return all((isinstance(v, (int, float)) and not isinstance(v, bool)) or isinstance(v, bool) for v in values)
 
 
 def _arith(fn: Callable[[Any, Any], Any], identity: int | None = None) -> Callable[[Any, Any], Any]:

@@ -164,7 +164,7 @@ def _design_checks(ctx: InferContext, windows: list[Window], rank: int, pool: bo
               if isinstance(w.pad_begin, int) and isinstance(w.pad_end, int)
               and max(w.pad_begin, w.pad_end) >= w.effective]
     if padded:
-        n, w = padded[0]
+        _, w = padded[0]
         ctx.report(PADDING_EXCEEDS_WINDOW, f"padding {max(w.pad_begin, w.pad_end)} is at least the window "  # type: ignore[type-var]
                    f"({w.effective}) along {' and '.join(p for p, _ in padded)}: border windows see only padding", "pads")
     elif pool:
@@ -172,7 +172,7 @@ def _design_checks(ctx: InferContext, windows: list[Window], rank: int, pool: bo
                 if isinstance(w.pad_begin, int) and isinstance(w.pad_end, int)
                 and max(w.pad_begin, w.pad_end) > w.effective // 2]
         if over:
-            n, w = over[0]
+            _, w = over[0]
             ctx.report(POOL_PADDING, f"padding {max(w.pad_begin, w.pad_end)} is more than half the window "  # type: ignore[type-var]
                        f"({w.effective}) along {' and '.join(p for p, _ in over)}; PyTorch rejects this pool", "pads")
 

@@ -10,7 +10,6 @@ from analyzer.graph import Shape
 from analyzer.passes import Analysis
 from analyzer.passes.receptive import input_spatial_sizes
 from analyzer.receptive import Field, summarize
-from analyzer.settings import Settings
 from analyzer.report.model import (
     DiagnosticReport,
     FieldSummary,
@@ -23,6 +22,7 @@ from analyzer.report.model import (
     Tool,
     Totals,
 )
+from analyzer.settings import Settings
 
 
 def _number(value: int | float | Fraction) -> int | float:
