@@ -55,18 +55,18 @@ class SchemaName(str, Enum):
     report = "report"
 
 
-PathArgument = Annotated[str, typer.Argument(help="An ONNX model or a JSON architecture spec.")]
+PathArgument = Annotated[str, typer.Argument(metavar="MODEL", help="An ONNX model or a JSON architecture spec.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-OutputOption = Annotated[Path | None, typer.Option("--output", "-o", help="Write the result to FILE.")]
-SelectOption = Annotated[str | None, typer.Option("--select", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
-ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", help="Rule codes or prefixes to add to the selection.")]
-IgnoreOption = Annotated[str | None, typer.Option("--ignore", help="Rule codes or prefixes not to report, comma-separated.")]
+OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE.")]
+SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
+ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", metavar="CODES", help="Rule codes or prefixes to add to the selection.")]
+IgnoreOption = Annotated[str | None, typer.Option("--ignore", metavar="CODES", help="Rule codes or prefixes not to report, comma-separated.")]
 FailOnOption = Annotated[FailOn | None, typer.Option("--fail-on", help="Exit with 1 on findings of this severity or above (default: error).")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", help="Read settings from this pyproject.toml or convlint.toml.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Read settings from this pyproject.toml or convlint.toml.")]
 IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
 InputShapeOption = Annotated[
     list[str] | None,
-    typer.Option("--input-shape", help="Fix an ONNX input's dims: NAME=1x3x224x224 (repeatable)."),
+    typer.Option("--input-shape", metavar="NAME=DIMS", help="Fix an ONNX input's dims: NAME=1x3x224x224 (repeatable)."),
 ]
 
 
@@ -149,7 +149,7 @@ def analyze(
 
 @app.command()
 def check(
-    paths: Annotated[list[str] | None, typer.Argument(help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
+    paths: Annotated[list[str] | None, typer.Argument(metavar="PATHS", help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
     format: FormatOption = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
@@ -159,7 +159,7 @@ def check(
     fail_on: FailOnOption = None,
     config: ConfigOption = None,
     isolated: IsolatedOption = False,
-    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, help="Parallel processes (default: one per core).")] = None,
+    jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Parallel processes (default: one per core).")] = None,
     models_only: Annotated[bool, typer.Option("--models-only", help="Skip named .json files that are not convlint specs (for pre-commit).")] = False,
 ) -> None:
     """Lint models for CI and pre-commit: findings only, exit code 1 at the fail level."""
@@ -189,8 +189,8 @@ class DiffFormat(str, Enum):
 
 @app.command()
 def diff(
-    old: Annotated[str, typer.Argument(help="The model before the change (ONNX or spec).")],
-    new: Annotated[str, typer.Argument(help="The model after the change (ONNX or spec).")],
+    old: Annotated[str, typer.Argument(metavar="OLD", help="The model before the change (ONNX or spec).")],
+    new: Annotated[str, typer.Argument(metavar="NEW", help="The model after the change (ONNX or spec).")],
     format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
@@ -220,7 +220,7 @@ def diff(
 
 @app.command("export-spec")
 def export_spec(
-    path: Annotated[str, typer.Argument(help="An ONNX model.")],
+    path: Annotated[str, typer.Argument(metavar="MODEL", help="An ONNX model.")],
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
 ) -> None:
@@ -288,10 +288,10 @@ class _progress:
 @app.command()
 def sizes(
     path: PathArgument,
-    low: Annotated[int, typer.Option("--min", min=1, help="Smallest size to try.")] = 1,
-    high: Annotated[int, typer.Option("--max", min=1, help="Largest size to try.")] = 4096,
+    low: Annotated[int, typer.Option("--min", min=1, metavar="N", help="Smallest size to try.")] = 1,
+    high: Annotated[int, typer.Option("--max", min=1, metavar="N", help="Largest size to try.")] = 4096,
     check: Annotated[
-        list[int] | None, typer.Option("--size", "-s", help="Say whether this size is valid, and why not (repeatable).")
+        list[int] | None, typer.Option("--size", "-s", metavar="N", help="Say whether this size is valid, and why not (repeatable).")
     ] = None,
     format: Annotated[ScanFormat, typer.Option("--format", "-f", help="Output format.")] = ScanFormat.text,
     output: OutputOption = None,
@@ -356,7 +356,7 @@ def rules(
 
 
 @app.command()
-def rule(code: Annotated[str, typer.Argument(help="A rule code, e.g. F101.")]) -> None:
+def rule(code: Annotated[str, typer.Argument(metavar="CODE", help="A rule code, e.g. F101.")]) -> None:
     """Explain one rule: what it does, why it matters, an example, the fix."""
     from analyzer.formatters.rules import rule_text
     from analyzer.rules import RULES
