@@ -60,6 +60,8 @@ class GraphBuilder:
                 )
                 return
         name = node.name
+        if not any(node.outputs):
+            self.problem(node.location, f"{name!r} has no output (every op writes at least one)")
         # ``consumers`` has a (possibly empty) list for every tensor defined so far, source or
         # produced: one look-up per tensor tells whether it is defined and where its readers go.
         consumers = self.consumers

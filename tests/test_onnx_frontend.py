@@ -238,3 +238,23 @@ def test_producers_and_consumers_match_the_protobuf(source):
         assert sorted(loaded.nodes) == ["Relu_2", "dup", "dup_1"]
         assert loaded.order == ["dup_1", "dup", "Relu_2"]  # Relu before the Add that reads it
         assert loaded.producers == {"r": "dup_1", "y": "dup", "z": "Relu_2"}
+
+
+def test_a_node_without_outputs_is_refused(tmp_path):
+    """ONNX's checker refuses a node that writes nothing; so does convlint, in one line that
+    names the node (the passes would otherwise have an op with no output to describe)."""
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["r"], name="relu"), helper.make_node("Relu", ["r"], [], name="sink")],
+        "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+        [helper.make_tensor_value_info("r", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    with pytest.raises(onnx.checker.ValidationError):
+        onnx.checker.check_model(model)
+    path = tmp_path / "model.onnx"
+    onnx.save(model, path)
+    result = runner.invoke(app, ["analyze", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: {path}: /graph/node/1: 'sink' has no output (every op writes at least one)"
+    ]
