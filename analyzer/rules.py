@@ -111,6 +111,14 @@ INVALID_ATTRIBUTE = _rule(
     "stride=0",
     "Use positive kernels, strides and dilations and axes within the tensor's rank.",
 )
+MISSING_INPUT = _rule(
+    "S108", "missing-input", "error",
+    "An op lacks an input its semantics require (absent, or named \"\" as if optional).",
+    "ONNX runtimes refuse the node: a Conv without its weight, a Gemm without B. Exporters and "
+    "hand edits that drop an input produce such files.",
+    "Conv(inputs=[x])",
+    "Give the node the input it needs (the weight of a Conv, both operands of a MatMul).",
+)
 CONV_CHANNEL_MISMATCH = _rule(
     "C101", "conv-channel-mismatch", "error",
     "A convolution's weight expects a different number of input channels than it gets.",

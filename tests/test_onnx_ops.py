@@ -422,3 +422,111 @@ def test_free_spatial_dims_stay_unknown_but_params_and_fields_are_reported():
     fixed = report_of_model(model, {"x": (1, 3, 9, 9)})
     assert fixed.nodes[0].outputs[0].shape == [1, 4, 4, 4]
     assert fixed.nodes[0].macs == 4 * 4 * 4 * 27
+
+
+def _session_refuses(model: onnx.ModelProto) -> bool:
+    import onnxruntime as ort
+
+    try:
+        ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    except Exception:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(
+    "node, inputs, inits, slot",
+    [
+        # a Conv whose weight was dropped
+        (helper.make_node("Conv", ["x"], ["y"], name="c", kernel_shape=[3, 3]), {"x": [1, 3, 8, 8]}, {}, 1),
+        # a Conv whose weight is named "" as if it were optional
+        (helper.make_node("Conv", ["x", "", "b"], ["y"], name="c", kernel_shape=[3, 3]), {"x": [1, 3, 8, 8]},
+         {"b": np.zeros(4, np.float32)}, 1),
+        # a Gemm without its B operand
+        (helper.make_node("Gemm", ["a"], ["y"], name="c"), {"a": [2, 5]}, {}, 1),
+    ],
+    ids=["conv-without-weight", "conv-weight-empty", "gemm-without-b"],
+)
+def test_a_missing_required_input_is_an_error(node, inputs, inits, slot):
+    """The node is refused by onnxruntime; convlint says which input is missing (S108), and
+    neither its receptive field nor its MACs are guessed."""
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info(n, F, s) for n, s in inputs.items()],
+        [helper.make_tensor_value_info("y", F, None)],
+        [numpy_helper.from_array(v, n) for n, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    assert _session_refuses(model)
+    report = report_of_model(model)
+    found = [d for d in report.diagnostics if d.code == "S108"]
+    assert [(d.node, d.severity) for d in found] == [("c", "error")]
+    assert f"needs input {slot}" in found[0].message
+    (only,) = report.nodes
+    assert only.macs is None and only.receptive_field is None and only.outputs[0].shape is None
+
+
+def test_an_empty_input_and_an_unknown_shape_are_told_apart():
+    """Two Convs alike in op, attributes and input shapes, one with its weight named "" and
+    one whose weight has an unknown shape: only the first lacks an input (the shape pass
+    shares outcomes between alike nodes, and must not share this one)."""
+    nodes = [
+        helper.make_node("Conv", ["x", ""], ["y1"], name="empty", kernel_shape=[3, 3]),
+        helper.make_node("Conv", ["x", "w"], ["y2"], name="unknown", kernel_shape=[3, 3]),
+    ]
+    graph = helper.make_graph(
+        nodes, "g",
+        [helper.make_tensor_value_info("x", F, [1, 3, 8, 8]), helper.make_tensor_value_info("w", F, None)],
+        [helper.make_tensor_value_info("y1", F, None), helper.make_tensor_value_info("y2", F, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    report = report_of_model(model)
+    assert [(d.code, d.node) for d in report.diagnostics if d.code.startswith("S")] == [("S108", "empty")]
+    shapes = {n.name: n.outputs[0].shape for n in report.nodes}
+    assert shapes == {"empty": None, "unknown": None}  # an unknown weight: unknown, not wrong
+
+
+def _checker_refuses(model: onnx.ModelProto) -> bool:
+    try:
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError):
+        return True
+    return False
+
+
+def _node_model(node, inputs: dict[str, list[int]], opset: int = 17) -> onnx.ModelProto:
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info(n, F, s) for n, s in inputs.items()],
+        [helper.make_tensor_value_info("y", F, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model
+
+
+@pytest.mark.parametrize(
+    "node, inputs, code, words",
+    [
+        (helper.make_node("Gather", ["x", "i"], ["y"], axis="H"), {"x": [1, 3, 4, 4], "i": [2]},
+         "S107", "axis must be an integer, got 'H'"),
+        (helper.make_node("Transpose", ["x"], ["y"], perm=3), {"x": [1, 3, 4, 4]},
+         "S107", "perm must be a list of integers, got 3"),
+        (helper.make_node("Unsqueeze", ["x"], ["y"], axes=[0, 0]), {"x": [3, 4]},
+         "S107", "axes [0, 0] name an axis twice"),
+        (helper.make_node("Add", ["x"], ["y"]), {"x": [1, 3]}, "S108", "Add needs input 1, but the node has only 1 input"),
+        (helper.make_node("Where", ["c", "x"], ["y"]), {"c": [3], "x": [3]}, "S108", "Where needs input 2"),
+        (helper.make_node("Concat", [], ["y"], axis=0), {}, "S108", "Concat needs input 0"),
+    ],
+    ids=["string-axis", "int-perm", "repeated-axes", "add-one-operand", "where-two-operands", "concat-nothing"],
+)
+def test_malformed_nodes_are_findings_not_internal_errors(node, inputs, code, words):
+    """Nodes ONNX's own checker refuses: one finding naming what is wrong (not 'a bug in
+    convlint'), and no receptive field or MACs worked out from them."""
+    opset = 11 if node.op_type == "Unsqueeze" else 17  # axes is an attribute before opset 13
+    model = _node_model(node, inputs, opset)
+    assert _checker_refuses(model)
+    report = report_of_model(model)
+    assert [(d.code, d.severity) for d in report.diagnostics] == [(code, "error")]
+    assert words in report.diagnostics[0].message
+    (only,) = report.nodes
+    assert only.macs is None and only.receptive_field is None

@@ -65,6 +65,8 @@ CASES: dict[str, tuple[Callable, Callable]] = {
     "S106": (lambda c: from_spec([conv(kernel_size=[3, 3])], [3, 20], c), lambda c: from_spec([conv(kernel_size=[3])], [3, 20], c)),
     "S107": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[1, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),
+    "S108": (lambda c: from_onnx([helper.make_node("Conv", ["x", ""], ["y"], kernel_shape=[3, 3])], {"x": [1, 3, 8, 8]}, {}, c),
+             lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),
     "C101": (lambda c: from_spec([conv(kernel_size=1, in_channels=4)], [3, 8, 8], c), lambda c: from_spec([conv(kernel_size=1, in_channels=3)], [3, 8, 8], c)),
     "C102": (lambda c: from_spec([conv(kernel_size=1, out_channels=6, groups=4)], [8, 8, 8], c), lambda c: from_spec([conv(kernel_size=1, out_channels=8, groups=4)], [8, 8, 8], c)),
     "C103": (lambda c: from_spec([{"name": "bn", "op": "batch_norm", "num_features": 4}], [3, 8, 8], c), lambda c: from_spec([{"name": "bn", "op": "batch_norm", "num_features": 3}], [3, 8, 8], c)),

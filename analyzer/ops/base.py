@@ -14,10 +14,32 @@ from typing import Any, Literal, NoReturn
 
 from analyzer.graph import ConstTensor, Dim, Node, Shape, format_shape
 from analyzer.receptive import Field
-from analyzer.rules import Diagnostic, Rule
+from analyzer.rules import INVALID_ATTRIBUTE, MISSING_INPUT, Diagnostic, Rule
 from analyzer.symbolic import is_expr, is_size
 
 WeightKind = Literal["param", "buffer"]
+
+
+def _same_kind(value: Any, like: Any) -> bool:
+    """Whether an attribute value has the kind of ``like``: an integer (specs may write flags
+    as booleans), a number, a string, or a list of such."""
+    if isinstance(like, (list, tuple)):
+        return isinstance(value, (list, tuple)) and (not like or all(_same_kind(v, like[0]) for v in value))
+    if isinstance(like, bool | int):
+        return type(value) in (int, bool)
+    if isinstance(like, float):
+        return type(value) in (int, float)
+    return type(value) is type(like)
+
+
+_KIND_NAMES = {int: "integer", bool: "integer", float: "number", str: "string"}
+
+
+def _kind_name(like: Any) -> str:
+    if isinstance(like, (list, tuple)):
+        return f"a list of {_KIND_NAMES.get(type(like[0]), 'value')}s" if like else "a list"
+    name = _KIND_NAMES.get(type(like), type(like).__name__)
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
 
 
 class UnknownInput(Exception):
@@ -81,8 +103,27 @@ class InferContext:
         self.reports: list[tuple[Rule, str, str | None]] = []
 
     # -- reading ---------------------------------------------------------------------------
-    def attr(self, name: str, default: Any = None) -> Any:
-        return self.node.attrs.get(name, default)
+    def attr(self, name: str, default: Any = None, *, like: Any = None) -> Any:
+        """An attribute; one of another kind than ``like`` (or the default) is an error: a
+        string axis, an integer where a list of integers belongs."""
+        value = self.node.attrs.get(name, default)
+        like = default if like is None else like
+        if like is not None and value is not default and not _same_kind(value, like):
+            self.fail(INVALID_ATTRIBUTE, f"{name} must be {_kind_name(like)}, got {value!r}", name)
+        return value
+
+    def ints_attr(self, name: str) -> int | list[int] | None:
+        """An integer or a list of integers (kernel_shape, strides, pads...), if given."""
+        value = self.node.attrs.get(name)
+        if value is not None and not _same_kind(value, 0) and not _same_kind(value, [0]):
+            self.fail(INVALID_ATTRIBUTE, f"{name} must be integers, got {value!r}", name)
+        return value
+
+    def require_inputs(self, count: int) -> None:
+        """Variadic rules: the first ``count`` inputs must be there (S108 names a missing one)."""
+        for index in range(count):
+            if not self.has(index):
+                self._missing(index)
 
     def has(self, index: int) -> bool:
         return index < len(self.node.inputs) and bool(self.node.inputs[index])
@@ -92,12 +133,21 @@ class InferContext:
         return len(self.node.inputs)
 
     def shape(self, index: int) -> Shape:
+        """A required input's shape: rules ask ``has`` first for optional ones."""
         if not self.has(index):
-            raise UnknownInput(f"input {index} is missing")
+            self._missing(index)
         shape = self._shapes[index]
         if shape is None:
             raise UnknownInput(f"input {index} has an unknown shape")
         return shape
+
+    def _missing(self, index: int) -> NoReturn:
+        count = len(self.node.inputs)
+        opdef = self.node.opdef
+        what = " (a weight)" if opdef is not None and index in getattr(opdef, "weights", ()) else ""
+        found = (f"its input {index} is empty" if index < count
+                 else f"the node has only {count} input{'' if count == 1 else 's'}")
+        self.fail(MISSING_INPUT, f"{self.node.op} needs input {index}{what}, but {found}")
 
     def dtype(self, index: int) -> str:
         return self._dtypes[index] if self.has(index) else "float32"
@@ -126,14 +176,14 @@ class InferContext:
     def ints_from(self, attr: str, index: int, since: int) -> tuple[int, ...] | None:
         """An integer list that is an attribute before opset ``since`` and an input after."""
         if self.opset < since and attr in self.node.attrs:
-            return tuple(self.node.attrs[attr])
+            return tuple(self.attr(attr, like=[0]))
         if self.has(index):
             values = self.ints(index)
             if values is None:
                 raise UnknownInput(f"{attr} is not a constant")
             return values
         if attr in self.node.attrs:
-            return tuple(self.node.attrs[attr])
+            return tuple(self.attr(attr, like=[0]))
         return None
 
     def weight(self, index: int, expected: Shape) -> Shape:
@@ -180,8 +230,23 @@ class InferContext:
         raise ShapeError(rule, message, attr, partial)
 
 
+class _Slots:
+    """Input and output shapes by slot, for the rules that run after shape inference: an
+    absent slot reads as unknown (the shape rule reported it if the op needs it)."""
+
+    __slots__ = ()
+    in_shapes: Sequence[Shape | None]
+    out_shapes: Sequence[Shape | None]
+
+    def in_shape(self, index: int) -> Shape | None:
+        return self.in_shapes[index] if index < len(self.in_shapes) else None
+
+    def out_shape(self, index: int) -> Shape | None:
+        return self.out_shapes[index] if index < len(self.out_shapes) else None
+
+
 @dataclass(slots=True)
-class RfContext:
+class RfContext(_Slots):
     """What a receptive-field transform sees: the input fields and the resolved geometry."""
 
     node: Node
@@ -222,7 +287,7 @@ class RfContext:
 
 
 @dataclass(slots=True)
-class CostContext:
+class CostContext(_Slots):
     node: Node
     in_shapes: Sequence[Shape | None]
     out_shapes: Sequence[Shape | None]

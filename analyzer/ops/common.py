@@ -112,11 +112,11 @@ def rf_union(ctx: RfContext) -> Field | None:
     fields = ctx.data_fields()
     if not fields:
         return None
-    out_shape = ctx.out_shapes[0] if ctx.out_shapes else None
+    out_shape = ctx.out_shape(0)
     out_rank = len(out_shape) if out_shape is not None else None
     aligned: list[Field] = []
     for index, field in fields:
-        in_shape = ctx.in_shapes[index]
+        in_shape = ctx.in_shape(index)
         if out_rank is not None and in_shape is not None and len(in_shape) != out_rank:
             shift = out_rank - len(in_shape)
             field = field.moved(tuple(a + shift for a in field.axes))

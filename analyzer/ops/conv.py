@@ -56,7 +56,7 @@ def infer_conv(ctx: InferContext) -> None:
     channels = x[1]
     kernel = _kernel(ctx, rank, None if ctx.attr("kernel_shape") is not None else ctx.shape(1))
     expected_in = ctx.attr("in_channels", channels)
-    w = ctx.weight(1, (ctx.attr("out_channels"), _div(expected_in, group), *(kernel or ())))
+    w = ctx.weight(1, (ctx.attr("out_channels", like=0), _div(expected_in, group), *(kernel or ())))
     _check_weight_rank(ctx, x, w)
     kernel = kernel or _kernel(ctx, rank, w)
     if kernel is None:
@@ -86,7 +86,7 @@ def infer_conv_transpose(ctx: InferContext) -> None:
     group = _groups(ctx)
     channels = x[1]
     kernel = _kernel(ctx, rank, None if ctx.attr("kernel_shape") is not None else ctx.shape(1))
-    out_attr = ctx.attr("out_channels")
+    out_attr = ctx.attr("out_channels", like=0)
     w = ctx.weight(
         1,
         (ctx.attr("in_channels", channels), _div(out_attr, group) if out_attr else None, *(kernel or ())),
@@ -109,7 +109,7 @@ def infer_conv_transpose(ctx: InferContext) -> None:
 
 def macs_conv(ctx: CostContext) -> int | None:
     """Per sample: every output element is a dot product over (C_in / groups) * prod(kernel)."""
-    out, w = ctx.out_shapes[0], ctx.in_shapes[1]
+    out, w = ctx.out_shape(0), ctx.in_shape(1)
     if out is None or w is None:
         return None
     return prod((*per_sample(out, ctx.batch), *w[1:]))
@@ -117,7 +117,7 @@ def macs_conv(ctx: CostContext) -> int | None:
 
 def macs_conv_transpose(ctx: CostContext) -> int | None:
     """Per sample: every input element is scattered through (C_out / groups) * prod(kernel) weights."""
-    x, w = ctx.in_shapes[0], ctx.in_shapes[1]
+    x, w = ctx.in_shape(0), ctx.in_shape(1)
     if x is None or w is None:
         return None
     return prod((*per_sample(x, ctx.batch), *w[1:]))

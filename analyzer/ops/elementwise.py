@@ -18,6 +18,8 @@ BOOL_OUT = ("IsNaN", "IsInf", "Not")
 COMPARISONS = ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor")
 
 ARITHMETIC = ("Add", "Sub", "Mul", "Div")
+_OPERANDS = {"Sum": 1, "Max": 1, "Min": 1, "Mean": 1, "Where": 3}
+"""Operands an op needs (binary ops: 2)."""
 
 
 def infer_unary(ctx: InferContext) -> None:
@@ -39,6 +41,7 @@ def infer_softmax(ctx: InferContext) -> None:
 
 
 def infer_broadcast(ctx: InferContext) -> None:
+    ctx.require_inputs(_OPERANDS.get(ctx.node.op, 2))
     present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     shapes = [ctx.shape(i) for i in present]
     shape = broadcast(ctx, shapes)

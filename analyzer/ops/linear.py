@@ -51,7 +51,7 @@ def infer_matmul(ctx: InferContext) -> None:
 def infer_linear(ctx: InferContext) -> None:
     x = ctx.shape(0)
     features = ctx.attr("in_features", x[-1])
-    w = ctx.weight(1, (ctx.attr("out_features"), features))
+    w = ctx.weight(1, (ctx.attr("out_features", like=0), features))
     _check_inner(ctx, x, x[-1], w[1], w)
     if ctx.has(2):
         ctx.weight(2, (w[0],))
@@ -61,7 +61,7 @@ def infer_linear(ctx: InferContext) -> None:
 
 def macs_matmul(ctx: CostContext) -> int | None:
     """Per sample: every output element is a dot product over the contracted dim."""
-    out, a = ctx.out_shapes[0], ctx.in_shapes[0]
+    out, a = ctx.out_shape(0), ctx.in_shape(0)
     contracted = ctx.resolved.get("contracted")
     if out is None or a is None or contracted is None:
         return None

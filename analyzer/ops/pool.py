@@ -56,7 +56,7 @@ def _adaptive_axis(field: AxisField, size: int, out: int) -> AxisField:
 
 def rf_adaptive_pool(ctx: RfContext) -> Field | None:
     field = ctx.fields[0]
-    x, y = ctx.in_shapes[0], ctx.out_shapes[0]
+    x, y = ctx.in_shape(0), ctx.out_shape(0)
     if field is None or x is None or y is None or field.is_global:
         return field
     if all(o == 1 for o in y[2:]):

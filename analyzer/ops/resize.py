@@ -47,7 +47,7 @@ def infer_resize(ctx: InferContext) -> None:
     mode = ctx.attr("mode", "nearest")
     if op == "Upsample":
         transform, nearest = "asymmetric", "floor"
-        scales = ctx.attr("scales") if ctx.opset < 9 else _floats(ctx, 1)
+        scales = ctx.attr("scales", like=[0.0]) if ctx.opset < 9 else _floats(ctx, 1)
         sizes = None
     else:
         transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
@@ -58,7 +58,7 @@ def infer_resize(ctx: InferContext) -> None:
             raise UnknownInput("sizes are not constant")
         if ctx.opset >= 11 and ctx.has(2) and scales is None and sizes is None:
             raise UnknownInput("scales are not constant")
-    axes = ctx.attr("axes")
+    axes = ctx.attr("axes", like=[0])
     axes = [axis_index(ctx, a, len(x), "axes") for a in axes] if axes else list(range(len(x)))
     given = sizes if sizes else scales
     if not given:
@@ -150,7 +150,7 @@ def _floats(ctx: InferContext, index: int) -> tuple[float, ...] | None:
 
 def _blocksize(ctx: InferContext) -> int:
     spatial_of(ctx, ctx.shape(0))
-    block = ctx.attr("blocksize")
+    block = ctx.attr("blocksize", like=0)
     if not isinstance(block, int) or block <= 0:
         ctx.fail(INVALID_ATTRIBUTE, f"blocksize must be a positive integer, got {block}", "blocksize")
     return block

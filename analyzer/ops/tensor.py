@@ -57,7 +57,7 @@ _CONSTANT_FORMS = {
 
 
 def infer_constant(ctx: InferContext) -> None:
-    value: ConstTensor | None = ctx.attr("value") or ctx.attr("sparse_value")
+    value: ConstTensor | None = _tensor_attr(ctx, "value") or _tensor_attr(ctx, "sparse_value")
     for form, dtype in _CONSTANT_FORMS.items():
         given = ctx.attr(form)
         if given is not None:
@@ -86,7 +86,14 @@ def infer_constant_of_shape(ctx: InferContext) -> None:
 
 
 def _fill(ctx: InferContext) -> ConstTensor:
-    return ctx.attr("value") or ConstTensor((1,), "float32", (0.0,))
+    return _tensor_attr(ctx, "value") or ConstTensor((1,), "float32", (0.0,))
+
+
+def _tensor_attr(ctx: InferContext, name: str) -> ConstTensor | None:
+    value = ctx.attr(name)
+    if value is not None and not isinstance(value, ConstTensor):
+        ctx.fail(INVALID_ATTRIBUTE, f"{name} must be a tensor, got {value!r}", name)
+    return value
 
 
 def infer_shape(ctx: InferContext) -> None:
@@ -119,6 +126,7 @@ def infer_cast(ctx: InferContext) -> None:
 
 # -- joining and cutting ----------------------------------------------------------------------
 def infer_concat(ctx: InferContext) -> None:
+    ctx.require_inputs(1)
     present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     shapes = [ctx.shape(i) for i in present]
     rank = len(shapes[0])
@@ -222,8 +230,8 @@ def _clamp_slice(start: int, end: int, step: int, size: Any) -> tuple[Any, Any]:
 def infer_slice(ctx: InferContext) -> None:
     x = ctx.shape(0)
     if ctx.opset < 10:
-        starts, ends = ctx.attr("starts"), ctx.attr("ends")
-        axes, steps = ctx.attr("axes"), None
+        starts, ends = ctx.attr("starts", like=[0]), ctx.attr("ends", like=[0])
+        axes, steps = ctx.attr("axes", like=[0]), None
         if starts is None or ends is None:
             ctx.fail(INVALID_ATTRIBUTE, "Slice needs starts and ends", "starts")
     else:
@@ -310,7 +318,7 @@ def _set_reshaped(ctx: InferContext, out: Shape) -> None:
 
 def infer_reshape(ctx: InferContext) -> None:
     x = ctx.shape(0)
-    target = ctx.attr("shape") if ctx.opset < 5 else ctx.ints(1)
+    target = ctx.attr("shape", like=[0]) if ctx.opset < 5 else ctx.ints(1)
     if target is None:
         target_value = ctx.value(1) if ctx.opset >= 5 else None
         if target_value is None or target_value.values is None:
@@ -383,7 +391,7 @@ def _cancel(src: list[Dim], dst: list[Dim]) -> tuple[int | None, int | None] | N
 
 def infer_transpose(ctx: InferContext) -> None:
     x = ctx.shape(0)
-    perm = ctx.attr("perm") or list(reversed(range(len(x))))
+    perm = ctx.attr("perm", like=[0]) or list(reversed(range(len(x))))
     if sorted(perm) != list(range(len(x))):
         ctx.fail(INVALID_ATTRIBUTE, f"perm {list(perm)} is not a permutation of {len(x)} axes", "perm")
     arrays = _folded(ctx, 0)
@@ -413,6 +421,8 @@ def infer_unsqueeze(ctx: InferContext) -> None:
         ctx.fail(INVALID_ATTRIBUTE, "Unsqueeze needs axes", "axes")
     rank = len(x) + len(axes)
     where = set(axes_indices(ctx, axes, rank))
+    if len(where) != len(axes):
+        ctx.fail(INVALID_ATTRIBUTE, f"axes {list(axes)} name an axis twice", "axes")
     rest = iter(x)
     _set_reshaped(ctx, tuple(1 if i in where else next(rest) for i in range(rank)))
 
@@ -463,7 +473,7 @@ def infer_pad(ctx: InferContext) -> None:
         pads, axes = (ctx.attr("pads"),) * (2 * spatial), list(range(2, len(x)))
     else:
         pads = ctx.ints_from("pads", 1, since=11)
-        axes = ctx.ints(3) if ctx.has(3) else ctx.attr("axes")
+        axes = ctx.ints(3) if ctx.has(3) else ctx.attr("axes", like=[0])
     if pads is None:
         ctx.fail(INVALID_ATTRIBUTE, "Pad needs pads", "pads")
     axes = [axis_index(ctx, a, len(x), "axes") for a in axes] if axes is not None else list(range(len(x)))
@@ -554,7 +564,7 @@ def map_axes(src: Shape, dst: Shape) -> dict[int, int] | None:
 def rf_reshape(ctx: RfContext) -> Field | None:
     """Spatial axes that survive unmerged keep their field; a merged one makes the field global."""
     field = ctx.fields[0] if ctx.fields else None
-    src, dst = ctx.in_shapes[0], ctx.out_shapes[0]
+    src, dst = ctx.in_shape(0), ctx.out_shape(0)
     if field is None or src is None or dst is None:
         return None if field is None or not field.is_global else field
     mapping = map_axes(src, dst)
@@ -567,7 +577,7 @@ def rf_transpose(ctx: RfContext) -> Field | None:
     field = ctx.fields[0] if ctx.fields else None
     if field is None:
         return None
-    perm = list(ctx.node.attrs.get("perm") or reversed(range(len(ctx.in_shapes[0] or ()))))
+    perm = list(ctx.node.attrs.get("perm") or reversed(range(len(ctx.in_shape(0) or ()))))
     if field.is_global:
         return field
     if not perm or any(a not in perm for a in field.axes):
@@ -596,7 +606,7 @@ def rf_split(ctx: RfContext) -> Field | None:
 
 def rf_gather(ctx: RfContext) -> Field | None:
     field = ctx.fields[0] if ctx.fields else None
-    x, indices = ctx.in_shapes[0], ctx.in_shapes[1]
+    x, indices = ctx.in_shape(0), ctx.in_shape(1)
     if field is None or x is None or indices is None:
         return None
     axis = ctx.node.attrs.get("axis", 0) % len(x)

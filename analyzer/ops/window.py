@@ -62,7 +62,7 @@ def _shared(windows: list[Window]) -> tuple[Window, ...]:
 
 def per_axis(ctx: InferContext, attr: str, rank: int, default: int) -> tuple[int, ...]:
     """An attribute given as one value for all axes or one per axis."""
-    value = ctx.attr(attr)
+    value = ctx.ints_attr(attr)
     if value is None:
         return (default,) * rank
     if isinstance(value, int):
@@ -80,7 +80,7 @@ def per_axis(ctx: InferContext, attr: str, rank: int, default: int) -> tuple[int
 
 def explicit_pads(ctx: InferContext, rank: int) -> list[tuple[int, int]]:
     """``pads`` as (begin, end) per axis; ONNX order is all begins, then all ends."""
-    value = ctx.attr("pads")
+    value = ctx.ints_attr("pads")
     if value is None:
         return [(0, 0)] * rank
     if isinstance(value, int):
@@ -231,7 +231,7 @@ def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
                 "output_padding",
             )
     auto_pad = ctx.attr("auto_pad", "NOTSET")
-    output_shape = ctx.attr("output_shape")
+    output_shape = ctx.attr("output_shape", like=[0])
     if output_shape is not None:
         output_shape = tuple(output_shape)[-rank:]
     pads = explicit_pads(ctx, rank) if auto_pad == "NOTSET" and output_shape is None else None

@@ -66,7 +66,7 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
         key = id(outcome) if outcome is not None and len(outputs) == 1 and outputs[0] else None
         found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
         if found is None:
-            if opdef is None:
+            if opdef is None or outcome.malformed():
                 count = None
             elif opdef.macs is no_macs:
                 count = 0

@@ -39,7 +39,7 @@ def constant_source(model: Model, tensor: str, shapes: ShapeResult) -> str | Non
         if not _leads_to_constants(node, opdef_of(node)):
             return None
         if node.op in CONSTANT_SOURCES and not node.domain:
-            if node.op == "ConstantOfShape" and node.inputs[0] not in shapes.values:
+            if node.op == "ConstantOfShape" and (not node.inputs or node.inputs[0] not in shapes.values):
                 return None
             return tensor
         if not node.inputs:

@@ -33,7 +33,7 @@ def _input_field(model: Model, tensor: str, rank: int) -> Field:
         and consumers
         and all(
             model.nodes[c].op == "Transpose"
-            and list(model.nodes[c].attrs.get("perm", ())) == [0, rank - 1, *range(1, rank - 1)]
+            and model.nodes[c].attrs.get("perm") == [0, rank - 1, *range(1, rank - 1)]
             for c in consumers
         )
     )
@@ -71,7 +71,7 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
         name = node.name
         out: Field | None = None
         in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
-        if opdef is None or not any(in_fields):
+        if opdef is None or not any(in_fields) or outcome.malformed():
             out = None
         elif opdef.rf is rf_union and _passes_through(node, in_fields, outcome):
             out = next(f for f in in_fields if f is not None)

@@ -13,7 +13,15 @@ from typing import Any
 
 from analyzer.graph import ConstTensor, Model, Shape, format_shape
 from analyzer.ops.base import Constraint, InferContext, ShapeError, UnknownInput
-from analyzer.rules import ANALYSIS_FAILED, NOT_MODELLED, SHAPE_FROM_ONNX, UNKNOWN_DIM, Diagnostic
+from analyzer.rules import (
+    ANALYSIS_FAILED,
+    INVALID_ATTRIBUTE,
+    MISSING_INPUT,
+    NOT_MODELLED,
+    SHAPE_FROM_ONNX,
+    UNKNOWN_DIM,
+    Diagnostic,
+)
 
 LATEST_OPSET = 28
 
@@ -73,6 +81,12 @@ class _Outcome:
     in_shapes: tuple[Shape | None, ...] = ()
     """Its input shapes (part of what nodes sharing it have in common), with the shapes it
     bound deferred weights to: what later passes see of the inputs."""
+
+    def malformed(self) -> bool:
+        """The rule found the node itself invalid (a required input missing, an attribute of
+        the wrong kind or out of range): the op's other rules (receptive field, MACs) do not
+        run on it."""
+        return self.error is not None and self.error[0] in (MISSING_INPUT, INVALID_ATTRIBUTE)
 
     def out_shapes_for(self, node) -> Sequence[Shape | None]:
         """The output shapes as written for ``node``: None for an output it leaves out."""
@@ -199,8 +213,10 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
         if memo is not None:
             signature = _signature(node, signatures)
             if signature is not None:
+                # an empty input ("") and one of unknown shape both read as None: told apart
+                holes = tuple(not t for t in in_tensors) if "" in in_tensors else None
                 key = (signature, opset, len(node.outputs), in_shapes, in_dtypes, flags,
-                       _value_key(opdef, in_values))
+                       _value_key(opdef, in_values), holes)
         outcome = memo.get(key) if key is not None else None  # type: ignore[union-attr]
         if outcome is None:
             ctx = InferContext(node, opset, in_shapes, in_dtypes, in_values, list(flags), diagnostics,
