@@ -1,7 +1,8 @@
 """Property tests (hypothesis): random valid specs never break the analysis; every reported
 window output obeys REFERENCE §2 on its own input; receptive fields never shrink along a
 chain; totals are the sums over nodes; mutated ONNX files end in exit 0, 1 or 2, never in a
-traceback."""
+traceback; edited models (inputs dropped, attributes of any kind, ops swapped) get findings,
+never an internal error."""
 
 from __future__ import annotations
 
@@ -146,3 +147,68 @@ def test_mutated_onnx_files_never_crash(tmp_path_factory, data):
         assert lines and all(line.startswith(f"error: {path}") for line in lines)
     else:
         json.loads(result.stdout)
+
+
+_INTS = [0, 1, -1, 2, 3, 7, 2**31]
+_ATTRIBUTES = ["axis", "group", "strides", "pads", "kernel_shape", "dilations", "perm", "axes", "auto_pad", "mode"]
+
+
+@st.composite
+def edited_models(draw):
+    """The sample ResNet with a few edits an exporter bug or a hand edit could make: inputs
+    dropped or blanked, attributes of any kind, ops swapped, weight dims changed, nodes
+    removed. Many of the results are invalid ONNX; none may make convlint fail."""
+    import onnx
+    from onnx import helper
+
+    model = onnx.load_from_string(ORIGINAL)
+    graph = model.graph
+    for _ in range(draw(st.integers(1, 3))):
+        node = graph.node[draw(st.integers(0, len(graph.node) - 1))]
+        edit = draw(st.sampled_from(["input", "attribute", "op", "dims", "remove", "rewire"]))
+        if edit == "input" and node.input:
+            slot = draw(st.integers(0, len(node.input) - 1))
+            if draw(st.booleans()):
+                node.input[slot] = ""
+            else:
+                del node.input[slot]
+        elif edit == "attribute":
+            value = draw(st.one_of(st.sampled_from(_INTS), st.lists(st.sampled_from(_INTS), min_size=1, max_size=5),
+                                   st.sampled_from(["SAME_UPPER", "VALID", "H", "nearest"]), st.sampled_from([0.5, -1.0])))
+            name = draw(st.sampled_from(_ATTRIBUTES))
+            kept = [a for a in node.attribute if a.name != name]
+            del node.attribute[:]
+            node.attribute.extend([*kept, helper.make_attribute(name, value)])
+        elif edit == "op":
+            node.op_type = draw(st.sampled_from(["Conv", "MaxPool", "Add", "Concat", "Gemm", "Gather", "Transpose",
+                                                 "Unsqueeze", "Pad", "Resize", "ReduceMean", "Where", "Reshape"]))
+        elif edit == "dims" and graph.initializer:
+            tensor = graph.initializer[draw(st.integers(0, len(graph.initializer) - 1))]
+            if tensor.dims:
+                tensor.dims[draw(st.integers(0, len(tensor.dims) - 1))] = draw(st.sampled_from([0, 1, 2, 5, 64]))
+        elif edit == "remove" and len(graph.node) > 1:
+            graph.node.remove(node)
+        elif edit == "rewire" and node.input:
+            names = [o for n in graph.node for o in n.output] + [t.name for t in graph.initializer]
+            node.input[draw(st.integers(0, len(node.input) - 1))] = draw(st.sampled_from(names))
+    return model
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(model=edited_models())
+def test_edited_models_get_findings_never_internal_errors(model):
+    """Whatever the edit, the analysis ends in a report or in one clear input error; a
+    malformed node is a finding about the node (S107, S108...), never U199 ('a bug in
+    convlint')."""
+    from analyzer.errors import InputError
+    from analyzer.frontends.onnx import build_graph
+    from analyzer.passes import analyze
+    from analyzer.report.build import build_report
+
+    try:
+        report = build_report(analyze(build_graph("model.onnx", model, {})))
+    except InputError as error:
+        assert error.problems
+        return
+    assert [d.message for d in report.diagnostics if d.code == "U199"] == []
+    assert len(report.nodes) == len(model.graph.node)
