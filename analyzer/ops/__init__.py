@@ -29,6 +29,7 @@ def register(
     weights: Mapping[int, WeightKind] | None = None,
     scale_operands: bool = False,
     shape_only: bool = False,
+    min_inputs: int = 0,
 ) -> None:
     """Declare one or more ops sharing the same semantics."""
     from analyzer.ops.common import no_macs, rf_union
@@ -47,6 +48,7 @@ def register(
             weights=dict(weights or {}),
             scale_operands=scale_operands,
             shape_only=shape_only,
+            min_inputs=min_inputs,
         )
 
 

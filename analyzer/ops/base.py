@@ -120,7 +120,7 @@ class InferContext:
         return value
 
     def require_inputs(self, count: int) -> None:
-        """Variadic rules: the first ``count`` inputs must be there (S108 names a missing one)."""
+        """The first ``count`` inputs must be there (S108 names a missing one)."""
         for index in range(count):
             if not self.has(index):
                 self._missing(index)
@@ -317,6 +317,9 @@ class OpDef:
     """Constant operands with more than one element count as parameters (Add, Mul, ...)."""
     shape_only: bool = False
     """Moves data without computing (Reshape, Transpose...): parameters are traced through it."""
+    min_inputs: int = 0
+    """Inputs a variadic op cannot do without (its operands); fewer is S108. Fixed-arity ops
+    need not say: asking for a required input the node lacks is S108 too."""
 
 
 def known(*dims: Dim) -> bool:

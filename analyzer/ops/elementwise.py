@@ -18,8 +18,6 @@ BOOL_OUT = ("IsNaN", "IsInf", "Not")
 COMPARISONS = ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor")
 
 ARITHMETIC = ("Add", "Sub", "Mul", "Div")
-_OPERANDS = {"Sum": 1, "Max": 1, "Min": 1, "Mean": 1, "Where": 3}
-"""Operands an op needs (binary ops: 2)."""
 
 
 def infer_unary(ctx: InferContext) -> None:
@@ -41,7 +39,6 @@ def infer_softmax(ctx: InferContext) -> None:
 
 
 def infer_broadcast(ctx: InferContext) -> None:
-    ctx.require_inputs(_OPERANDS.get(ctx.node.op, 2))
     present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     shapes = [ctx.shape(i) for i in present]
     shape = broadcast(ctx, shapes)
@@ -94,15 +91,15 @@ register(
 register(
     *ARITHMETIC,
     infer=infer_broadcast,
+    min_inputs=2,
     scale_operands=True,
     doc="Element-wise arithmetic with numpy broadcasting; constant operands with more than one "
     "element (biases, per-channel scales) are parameters.",
 )
-register(
-    "Pow", "Mod", "BitShift", "Where", "Sum", "Max", "Min", "Mean", *COMPARISONS,
-    infer=infer_broadcast,
-    doc="Element-wise op with numpy broadcasting of all inputs.",
-)
+_BROADCAST_DOC = "Element-wise op with numpy broadcasting of all inputs."
+register("Pow", "Mod", "BitShift", *COMPARISONS, infer=infer_broadcast, min_inputs=2, doc=_BROADCAST_DOC)
+register("Where", infer=infer_broadcast, min_inputs=3, doc=_BROADCAST_DOC)
+register("Sum", "Max", "Min", "Mean", infer=infer_broadcast, min_inputs=1, doc=_BROADCAST_DOC)
 register(
     "PRelu",
     infer=infer_prelu,

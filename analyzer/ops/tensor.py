@@ -126,7 +126,6 @@ def infer_cast(ctx: InferContext) -> None:
 
 # -- joining and cutting ----------------------------------------------------------------------
 def infer_concat(ctx: InferContext) -> None:
-    ctx.require_inputs(1)
     present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
     shapes = [ctx.shape(i) for i in present]
     rank = len(shapes[0])
@@ -625,7 +624,7 @@ register(
 register("Shape", infer=infer_shape, rf=lambda ctx: None, doc="The shape of its input, as int64.")
 register("Size", infer=infer_size, rf=lambda ctx: None, doc="The element count of its input.")
 register("Cast", infer=infer_cast, shape_only=True, doc="Changes the element type.")
-register("Concat", infer=infer_concat, doc="Joins tensors along axis; other dims must match.")
+register("Concat", infer=infer_concat, min_inputs=1, doc="Joins tensors along axis; other dims must match.")
 register("Split", infer=infer_split, rf=rf_split, doc="Cuts a tensor along axis.")
 register("Slice", infer=infer_slice, rf=rf_shift, doc="Takes start:end:step along axes.")
 register("Gather", infer=infer_gather, rf=rf_gather, doc="Takes entries along axis by index.")

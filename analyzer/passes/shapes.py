@@ -148,6 +148,7 @@ def _value_key(opdef, in_values: list[ConstTensor | None]) -> Any:
 def _run(opdef, ctx: InferContext, debug: bool) -> _Outcome:
     outputs = len(ctx.node.outputs)
     try:
+        ctx.require_inputs(opdef.min_inputs)
         opdef.infer(ctx)
     except UnknownInput:
         ctx.out_shapes = [None] * outputs
