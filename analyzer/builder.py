@@ -9,11 +9,12 @@ from __future__ import annotations
 from analyzer.errors import InputError
 from analyzer.graph import Model, Node, Tensor
 from analyzer.rules import Diagnostic, Rule
+from analyzer.strings import printable
 
 
 class GraphBuilder:
     def __init__(self, path: str, fmt: str, name: str, per_sample: bool = False):
-        self.path = path
+        self.path = printable(path)
         self.format = fmt
         self.name = name
         self.per_sample = per_sample

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from analyzer.strings import printable
+
 
 class InputError(Exception):
     """An input that cannot be turned into a graph: unreadable, invalid, or inconsistent.
@@ -10,7 +12,7 @@ class InputError(Exception):
     """
 
     def __init__(self, path: str, problems: list[tuple[str | None, str]]):
-        self.path = path
+        self.path = printable(path)
         self.problems = problems
         super().__init__("\n".join(self.lines()))
 

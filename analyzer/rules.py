@@ -245,6 +245,18 @@ EXTERNAL_DATA_OUTSIDE = _rule(
     "external_data location = '../../etc/passwd'",
     "Keep external data files in the model's folder, with relative locations.",
 )
+INFERENCE_FAILED = _rule(
+    "U105", "shape-inference-failed", "warning",
+    "onnx shape inference, run for the ops convlint does not model, crashed, ran out of time or "
+    "memory, or refused the model.",
+    "convlint asks onnx's shape inference for the output shapes of ops it does not model, in a "
+    "separate process with a time and memory limit: that native code has crashed and looped "
+    "for ever on crafted models. When it fails, those shapes (and what depends on them) stay "
+    "unknown, and the model itself is probably malformed.",
+    "a model-local function that calls another twice, 39 levels deep (2**39 expansions)",
+    "Check the model with `onnx.checker.check_model(model, full_check=True)`; replace the "
+    "unmodelled op or give its output a value_info with a shape.",
+)
 ANALYSIS_FAILED = _rule(
     "U199", "analysis-failed", "error",
     "convlint failed while modelling this node (a bug in convlint).",

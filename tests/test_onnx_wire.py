@@ -23,7 +23,8 @@ def _key(field: int, wire: int = 2) -> bytes:
 def test_slim_model_keeps_the_structure_and_drops_large_payloads():
     original = onnx.load(SAMPLES / "tiny_resnet.onnx")
     slim = onnx.ModelProto()
-    slim.ParseFromString(slim_model(SAMPLES / "tiny_resnet.onnx"))
+    with open(SAMPLES / "tiny_resnet.onnx", "rb") as file:
+        slim.ParseFromString(slim_model(file))
     assert slim.graph.node == original.graph.node
     assert [(t.name, list(t.dims), t.data_type) for t in slim.graph.initializer] == [
         (t.name, list(t.dims), t.data_type) for t in original.graph.initializer

@@ -11,12 +11,13 @@ from collections.abc import Mapping
 from math import prod
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
 from analyzer.graph import FLOAT_DTYPES, ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
-from analyzer.rules import EXTERNAL_DATA_OUTSIDE
+from analyzer.limits import MAX_DIM, MAX_RANK, describe
+from analyzer.rules import EXTERNAL_DATA_OUTSIDE, INFERENCE_FAILED, Diagnostic
 
 if TYPE_CHECKING:
     import onnx
@@ -48,17 +49,37 @@ def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
 EXTERNAL = 1  # TensorProto.DataLocation
 
 
+class _BadTensor(ValueError):
+    """A tensor in an attribute declares dims convlint refuses (see ``dims_problem``)."""
+
+
+def dims_problem(dims: tuple[int, ...]) -> str | None:
+    """Why declared dims are refused: negative, or past analyzer.limits; None if fine."""
+    if len(dims) > MAX_RANK:
+        return f"has {len(dims):,} dims, over convlint's limit of {MAX_RANK}"
+    if dims and min(dims) < 0:
+        return f"has negative dims {list(dims)}"
+    if dims and max(dims) > MAX_DIM:
+        return f"has a dim of {max(dims):,}, over convlint's limit of {describe(MAX_DIM)}"
+    return None
+
+
 def const_tensor(tensor: onnx.TensorProto) -> ConstTensor:
     """Dims and type of a TensorProto; values only when small and stored inline."""
     dims = tuple(tensor.dims)
+    problem = dims_problem(dims)
+    if problem is not None:
+        raise _BadTensor(f"tensor {_text(tensor.name) or '(unnamed)'!r} {problem}")
     dtype = dtype_name(tensor.data_type)
     return ConstTensor(dims, dtype, _small_values(tensor, dims, dtype))
 
 
 def _small_values(tensor: onnx.TensorProto, dims: tuple[int, ...], dtype: str) -> tuple[Any, ...] | None:
     """The values of a small inline tensor (shape computations, scales); None for weights."""
-    count = prod(dims)
-    if count > (MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES) or tensor.data_location == EXTERNAL:
+    if len(dims) > MAX_RANK or tensor.data_location == EXTERNAL:
+        return None
+    count = prod(dims)  # bounded: the dims were checked against analyzer.limits
+    if count > (MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES):
         return None
     values = _decode(tensor)
     return values if values is not None and len(values) == count else None
@@ -131,7 +152,11 @@ def _attribute(attr: onnx.AttributeProto) -> Any:
     if kind == _TENSOR:
         return const_tensor(attr.t)
     if kind == _SPARSE:
-        return ConstTensor(tuple(attr.sparse_tensor.dims), dtype_name(attr.sparse_tensor.values.data_type))
+        dims = tuple(attr.sparse_tensor.dims)
+        problem = dims_problem(dims)
+        if problem is not None:
+            raise _BadTensor(f"sparse tensor {problem}")
+        return ConstTensor(dims, dtype_name(attr.sparse_tensor.values.data_type))
     if kind in (_GRAPH, _GRAPHS):
         return "<subgraph>"
     return None  # types convlint never reads (type protos)
@@ -170,28 +195,38 @@ def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, st
     dtype = dtype_name(tensor_type.elem_type)
     if not tensor_type.HasField("shape"):
         return None, dtype, None
+    declared = tensor_type.shape.dim
+    if len(declared) > MAX_RANK:
+        return None, dtype, f"has rank {len(declared):,}, over convlint's limit of {MAX_RANK}"
     dims: list[Dim] = []
-    for dim in tensor_type.shape.dim:
+    for dim in declared:
         if dim.HasField("dim_value") and dim.dim_value > 0:
+            if dim.dim_value > MAX_DIM:
+                return None, dtype, f"has a dim of {dim.dim_value:,}, over convlint's limit of {describe(MAX_DIM)}"
             dims.append(int(dim.dim_value))
         elif dim.HasField("dim_param") and dim.dim_param:
-            dims.append(dim.dim_param)
+            dims.append(_text(dim.dim_param))
         else:
             dims.append(None)
     return tuple(dims), dtype, None
 
 
-def read_model(path: str) -> onnx.ModelProto:
-    """Parse the model's structure; large weight payloads are skipped unread (onnx_wire)."""
+def read_model(path: str, file: BinaryIO) -> tuple[onnx.ModelProto, bytes]:
+    """Parse the model's structure; large weight payloads are skipped unread (onnx_wire).
+    Returns the parsed structure and its bytes (what onnx shape inference may be shown)."""
     from google.protobuf.message import DecodeError
 
     from analyzer.frontends.onnx_messages import parse_model
-    from analyzer.frontends.onnx_wire import WireError, slim_model
+    from analyzer.frontends.onnx_wire import LimitError, WireError, slim_model
 
     try:
-        data = slim_model(path)
+        data = slim_model(file)
+    except LimitError as error:
+        raise InputError.one(path, None, str(error)) from None
     except WireError as error:
         raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
+    except (OSError, ValueError) as error:  # mmap: no address space for the file, or an odd file
+        raise InputError.one(path, None, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
     try:
         model = parse_model(data)
     except (DecodeError, ValueError, RuntimeError) as error:
@@ -202,11 +237,14 @@ def read_model(path: str) -> onnx.ModelProto:
         raise InputError.one(path, None, "not an ONNX model (no graph)")
     if model.ir_version < 3:
         raise InputError.one(path, None, f"ONNX IR version {model.ir_version} is not supported (3 or later)")
-    return model
+    return model, data
 
 
-def load_onnx(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
-    return build_graph(path, read_model(path), input_shapes or {})
+def load_onnx(path: str, file: BinaryIO, input_shapes: dict[str, Shape] | None = None) -> Model:
+    model, data = read_model(path, file)
+    built = build_graph(path, model, input_shapes or {})
+    _hint_unmodelled(built, data)
+    return built
 
 
 def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
@@ -223,8 +261,9 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         name = _text(tensor.name)
         dims = tuple(tensor.dims)
         dtype = dtype_name(tensor.data_type)
-        if dims and min(dims) < 0:
-            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} has negative dims {list(dims)}")
+        problem = dims_problem(dims)
+        if problem is not None:
+            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} {problem}")
             builder.add_tensor(Tensor(name, "constant", None, dtype))
             continue
         if tensor.data_location == EXTERNAL:
@@ -235,6 +274,10 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         initializers.add(name)
     for i, sparse in enumerate(graph.sparse_initializer):
         name = _text(sparse.values.name)
+        problem = dims_problem(tuple(sparse.dims))
+        if problem is not None:
+            builder.problem(f"/graph/sparse_initializer/{i}", f"sparse initializer {name!r} {problem}")
+            continue
         const = ConstTensor(tuple(sparse.dims), dtype_name(sparse.values.data_type))
         builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
         initializers.add(name)
@@ -262,32 +305,54 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         op, name, domain = proto.op_type, proto.name, proto.domain
         if not (type(op) is type(name) is type(domain) is str):  # bytes: invalid UTF-8
             op, name, domain = _text(op), _text(name), _text(domain)
+        try:
+            attrs = attributes_of(proto.attribute)
+        except _BadTensor as error:
+            builder.problem(f"/graph/node/{i}", f"{name or op!r}: an attribute's {error}")
+            attrs = _NO_ATTRIBUTES
         add_node(
             Node(
-                name or f"{op}_{i}", op, _texts(proto.input), _texts(proto.output), attributes_of(proto.attribute),
+                name or f"{op}_{i}", op, _texts(proto.input), _texts(proto.output), attrs,
                 "" if domain in ONNX_DOMAINS else domain,
                 op, location=f"/graph/node/{i}", attributes_at="/attribute/",
             ),
             rename=True,  # ONNX names need not be unique: a repeated one becomes name_i
         )
     builder.outputs = [_text(o.name) for o in graph.output]
-    built = builder.build()
-    _hint_unmodelled(built, model)
-    return built
+    return builder.build()
 
 
 def _check_external(builder: GraphBuilder, tensor, folder: Path, where: str) -> None:
-    """External data is never opened; a location outside the model's folder is pointed out
-    (a file from elsewhere must not make a tool read /etc/passwd)."""
+    """External data is never opened; a location that leaves the model's folder, or that no
+    file system could open, is pointed out (a file from elsewhere must not make a tool read
+    /etc/passwd)."""
     location = next((_text(e.value) for e in tensor.external_data if _text(e.key) == "location"), "")
-    target = (folder / location).resolve()
-    if Path(location).is_absolute() or folder not in target.parents:
+    problem = _unusable_location(location, folder)
+    if problem is not None:
         builder.note(
             EXTERNAL_DATA_OUTSIDE, None,
-            f"initializer {_text(tensor.name)!r} points its external data at {location!r}, outside the "
-            "model's folder; convlint never opens external data, and did not open it",
+            f"initializer {_text(tensor.name)!r} points its external data at {location!r}, {problem}; "
+            "convlint never opens external data, and did not open it",
             where,
         )
+
+
+def _unusable_location(location: str, folder: Path) -> str | None:
+    """Why an external-data location is not a file inside the model's folder, else None.
+    Only names are resolved (links followed), nothing is opened."""
+    if "\0" in location:
+        return "which contains a NUL byte"
+    if Path(location).is_absolute():
+        return "outside the model's folder"
+    try:
+        target = (folder / location).resolve()
+    except RuntimeError:  # Python 3.10-3.12 on a link loop; 3.13 leaves the loop unresolved
+        return "a link loop"
+    except (OSError, ValueError) as error:
+        return f"which cannot be resolved ({getattr(error, 'strerror', None) or error})"
+    if folder not in target.parents:
+        return "outside the model's folder"
+    return None
 
 
 def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Shape:
@@ -306,22 +371,22 @@ def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Sha
     return given
 
 
-def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
-    """For ops convlint does not model, take output shapes from onnx.shape_inference."""
-    pending = [t for node, opdef in model.steps() if opdef is None for t in node.outputs if t]
+def _hint_unmodelled(model: Model, data: bytes) -> None:
+    """For ops convlint does not model, take output shapes from onnx.shape_inference, run in
+    a child process (analyzer.frontends.onnx_infer); its failure is a finding (U105)."""
+    pending = [(node, t) for node, opdef in model.steps() if opdef is None for t in node.outputs if t]
     if not pending:
         return
-    import onnx
+    from analyzer.frontends.onnx_infer import infer_in_child
 
-    try:
-        full = onnx.ModelProto()
-        full.ParseFromString(proto.SerializeToString())
-        inferred = onnx.shape_inference.infer_shapes(full, strict_mode=False)
-    except Exception:  # shape inference is a bonus; its failure leaves the shapes unknown
-        return
-    known = {_text(v.name): v for v in (*inferred.graph.value_info, *inferred.graph.output)}
-    for tensor in pending:
-        if tensor in known:
-            shape, _, problem = _value_shape(known[tensor])
-            if shape is not None and not problem:
-                model.hints[tensor] = shape
+    inferred = infer_in_child(data, [t for _, t in pending])
+    model.hints.update(inferred.shapes)
+    if inferred.failure is not None:
+        first = pending[0][0]
+        unmodelled = len({id(node) for node, _ in pending})
+        model.notes.append(Diagnostic(
+            INFERENCE_FAILED.code, INFERENCE_FAILED.severity, first.name,
+            f"onnx shape inference, asked for the outputs of the {unmodelled} op"
+            f"{'s' if unmodelled > 1 else ''} convlint does not model, {inferred.failure}; "
+            "those outputs stay unknown", first.location,
+        ))

@@ -17,7 +17,6 @@ from analyzer.frontends.json_positions import positions
 from analyzer.graph import Model, Node, Tensor
 
 BATCH = "N"
-MAX_SPEC_BYTES = 64 * 1024 * 1024
 
 
 def pointer(loc: tuple[Any, ...]) -> str:

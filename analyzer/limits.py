@@ -1,0 +1,42 @@
+"""The bounds convlint puts on what a file may ask of it, in one place.
+
+Every model comes from somewhere else (a pull request, a download): sizes and counts read
+from a file are checked against these before any work or allocation depends on them, so that
+no input can make convlint hang, run out of memory or print a number no runtime could hold.
+README.md ("Errors and exit codes") lists them with what happens beyond each.
+"""
+
+from __future__ import annotations
+
+MAX_SPEC_BYTES = 64 * 2**20
+"""A JSON spec is read up to this many bytes; a larger one is refused."""
+MAX_NODES = 2_000_000
+"""Nodes in one graph."""
+MAX_NODE_INPUTS = 100_000
+"""Inputs (or outputs) of one node: a Concat of a few thousand tensors is large."""
+MAX_FIELD_BYTES = 2**20
+"""One name, dims list, attribute value or declared type in an ONNX file (weights and
+long strings that convlint never reads are skipped whatever their size)."""
+MAX_LIST_VALUES = 1_000_000
+"""Numbers listed one by one in one tensor or attribute (dims, kernel_shape...)."""
+MAX_RANK = 64
+"""Dims of one tensor (numpy's limit; ONNX models use 8 at most in practice)."""
+MAX_DIM = 2**40
+"""One dimension: 1,099,511,627,776 (a 10^12-pixel input side is still counted)."""
+MAX_ELEMENTS = 2**62
+"""Elements of one tensor: more than any runtime can index with int64 offsets."""
+MAX_SCAN_SIZE = 2**20
+"""`convlint sizes --max`: 1,048,576 sizes per axis."""
+MAX_PROBLEMS = 50
+"""Problems listed for one unreadable file; the rest are counted."""
+CHILD_SECONDS = 5.0
+"""Wall-clock time onnx shape inference may take in its child process."""
+CHILD_MEMORY = 2 * 2**30
+"""Address space of that child process (bytes)."""
+
+
+def describe(limit: int) -> str:
+    """A limit as people read it: ``2**40 = 1,099,511,627,776``."""
+    if limit > 1 << 16 and limit & (limit - 1) == 0:
+        return f"2**{limit.bit_length() - 1} = {limit:,}"
+    return f"{limit:,}"
