@@ -6,6 +6,7 @@ or the command was misused.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -93,8 +94,10 @@ def main_options(
 
 
 def _fail_input(lines: list[str]) -> NoReturn:
+    from analyzer.formatters.escape import terminal
+
     for line in lines:
-        typer.echo(f"error: {line}", err=True)
+        typer.echo(f"error: {terminal(line)}", err=True)
     raise typer.Exit(EXIT_INPUT)
 
 
@@ -170,7 +173,7 @@ def check(
         _fail_input(["--format html draws one model: use `convlint analyze MODEL --format html`"])
     paths = paths or ["."]
     if models_only:
-        paths = [p for p in paths if not p.endswith(".json") or not Path(p).is_file() or is_spec(Path(p))]
+        paths = [p for p in paths if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
     settings = _settings(paths[0] if paths else ".", select, extend_select, ignore, fail_on, input_shape, config, isolated)
     with _progress() as progress:
         run = check_paths(paths, settings, jobs, progress)
@@ -237,8 +240,10 @@ def export_spec(
     try:
         spec = export(run_passes(model))
     except NotExportable as error:
+        from analyzer.formatters.escape import terminal
+
         for problem in error.problems:
-            typer.echo(f"error: {path}: {problem}", err=True)
+            typer.echo(f"error: {terminal(f'{path}: {problem}')}", err=True)
         raise typer.Exit(EXIT_FINDINGS) from None
     _write(dump(spec), output)
 
@@ -389,8 +394,10 @@ def main() -> None:
     except Exception as error:
         if "--debug" in sys.argv:
             raise
+        from analyzer.formatters.escape import terminal
+
         typer.echo(
-            f"error: internal error: {type(error).__name__}: {error} (a bug in convlint: "
+            f"error: internal error: {type(error).__name__}: {terminal(str(error))} (a bug in convlint: "
             "run again with --debug for the traceback, and report it)",
             err=True,
         )

@@ -6,60 +6,116 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer import __version__
+from analyzer.limits import MAX_SPEC_BYTES
 from analyzer.report.model import CheckReport, FileError, Report, Summary, Tool
 from analyzer.settings import Settings
+from analyzer.strings import printable
 
 SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache",
                 ".pytest_cache", ".ruff_cache", "build", "dist", ".eggs"}
 
 
-def is_spec(path: Path) -> bool:
-    """A JSON file in a folder is checked when it is a convlint spec (an object with inputs and layers)."""
-    try:
-        import json
+def _file_error(path: str, message: str) -> FileError:
+    return FileError(path=printable(path), message=printable(message))
 
-        with open(path, "rb") as handle:
-            document = json.loads(handle.read(64 * 1024 * 1024))
+
+def is_spec(path: Path) -> bool:
+    """A JSON file in a folder is checked when it is a convlint spec (an object with inputs and
+    layers). Only regular files are opened, and read up to the spec size limit."""
+    import json
+
+    from analyzer.errors import InputError
+    from analyzer.files import open_regular
+
+    try:
+        with open_regular(str(path)) as handle:
+            document = json.loads(handle.read(MAX_SPEC_BYTES))
         return isinstance(document, dict) and "layers" in document and "inputs" in document
-    except (OSError, ValueError, RecursionError):
+    except (InputError, OSError, ValueError, RecursionError):
         return False
 
 
-def expand(paths: list[str]) -> tuple[list[str], list[FileError]]:
-    """Files, folders (searched for *.onnx and spec *.json) and globs -> model files."""
-    found: list[str] = []
-    errors: list[FileError] = []
+@dataclass
+class Found:
+    """What a list of paths names: model files, paths that name nothing, and files skipped."""
+
+    files: list[str] = field(default_factory=list)
+    errors: list[FileError] = field(default_factory=list)
+    skipped: list[FileError] = field(default_factory=list)
+
+
+def expand(paths: list[str]) -> Found:
+    """Files, folders (searched for *.onnx and spec *.json) and globs -> model files.
+
+    Within a folder or a glob's base folder, links that lead out of it and files that are not
+    regular files (FIFOs, devices) are skipped, and said so: a pull request can add both."""
+    found = Found()
     for item in paths:
-        if any(c in item for c in "*?["):
+        if not item:
+            found.errors.append(_file_error('""', "the path is empty"))
+        elif any(c in item for c in "*?["):
             matches = sorted(glob.glob(item, recursive=True))
             if not matches:
-                errors.append(FileError(path=item, message="no file matches this pattern"))
-            found.extend(m for m in matches if Path(m).is_file())
-            continue
-        path = Path(item)
-        if path.is_dir():
-            found.extend(_walk(path))
-        elif path.exists():
-            found.append(item)
+                found.errors.append(_file_error(item, "no file matches this pattern"))
+            base = _glob_base(item)
+            for match in matches:
+                if not os.path.isdir(match):
+                    _candidate(match, base, found)
+        elif os.path.isdir(item):
+            _walk(item, found)
+        elif os.path.lexists(item):
+            found.files.append(item)
         else:
-            errors.append(FileError(path=item, message="no such file or folder"))
-    unique = list(dict.fromkeys(found))
-    return unique, errors
+            found.errors.append(_file_error(item, "no such file or folder"))
+    found.files = list(dict.fromkeys(found.files))
+    return found
 
 
-def _walk(folder: Path) -> list[str]:
-    models = []
-    for root, dirs, files in os.walk(folder):
+def _glob_base(pattern: str) -> str:
+    """The folder a glob searches: its leading parts without wildcards."""
+    plain: list[str] = []
+    for part in Path(pattern).parts:
+        if any(c in part for c in "*?["):
+            break
+        plain.append(part)
+    return str(Path(*plain)) if plain else "."
+
+
+def _walk(folder: str, found: Found) -> None:
+    def unreadable(error: OSError) -> None:
+        found.errors.append(_file_error(error.filename or folder,
+                                    f"cannot search this folder: {error.strerror or error}"))
+
+    for root, dirs, files in os.walk(folder, onerror=unreadable):
         dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith(".")
-                         and not (Path(root, d) / "pyvenv.cfg").exists())
+                         and not os.path.lexists(os.path.join(root, d, "pyvenv.cfg")))
         for name in sorted(files):
-            path = Path(root, name)
-            if name.endswith(".onnx") or (name.endswith(".json") and is_spec(path)):
-                models.append(str(path))
-    return models
+            if name.endswith((".onnx", ".json")):
+                _candidate(os.path.join(root, name), folder, found)
+
+
+def _candidate(path: str, folder: str, found: Found) -> None:
+    """A file met while searching ``folder``: a model to check, or skipped (and why)."""
+    from analyzer.files import not_regular
+
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        if os.path.commonpath([target, os.path.realpath(folder)]) != os.path.realpath(folder):
+            found.skipped.append(_file_error(path, f"a link to a file outside {folder}: not followed"))
+            return
+    try:
+        reason = not_regular(os.stat(path).st_mode)
+    except OSError as error:
+        found.skipped.append(_file_error(path, f"cannot read: {error.strerror or error}"))
+        return
+    if reason is not None:
+        found.skipped.append(_file_error(path, f"{reason}: not read"))
+    elif path.endswith(".onnx") or is_spec(Path(path)):
+        found.files.append(path)
 
 
 def check_one(path: str, settings: Settings) -> tuple[Report | None, list[str]]:
@@ -75,35 +131,72 @@ def check_one(path: str, settings: Settings) -> tuple[Report | None, list[str]]:
         return None, error.lines()
     except ValueError as error:
         return None, [f"{path}: {error}"]
+    except Exception as error:  # a bug: this model fails, the others are still checked
+        return None, [f"{path}: internal error: {type(error).__name__}: {error} (a bug in convlint: "
+                      "run `convlint --debug analyze` on this file for the traceback, and report it)"]
+
+
+Outcome = tuple[Report | None, list[str]]
+
+
+def _analyse(files: list[str], settings: Settings, workers: int,
+             progress: Callable[[int, int], None] | None) -> dict[str, Outcome]:
+    """Every file's outcome, in worker processes when there are several workers."""
+    outcomes: dict[str, Outcome] = {}
+
+    def record(path: str, outcome: Outcome) -> None:
+        outcomes[path] = outcome
+        if progress:
+            progress(len(outcomes), len(files))
+
+    if workers <= 1:
+        for path in files:
+            record(path, check_one(path, settings))
+        return outcomes
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(check_one, path, settings): path for path in files}
+            for future in as_completed(futures):
+                record(futures[future], future.result())
+    except BrokenProcessPool:
+        # A worker died (killed, or native code crashed): the files not done yet are analysed
+        # one at a time, each in a process of its own, so the one that kills it is named.
+        for path in files:
+            if path not in outcomes:
+                record(path, _alone(path, settings))
+    return outcomes
+
+
+def _alone(path: str, settings: Settings) -> Outcome:
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    try:
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            return pool.submit(check_one, path, settings).result()
+    except BrokenProcessPool:
+        return None, [f"{path}: the process analysing this file died (killed, or a crash in native "
+                      "code): a bug in convlint or its dependencies; please report it"]
 
 
 def check_paths(paths: list[str], settings: Settings, jobs: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> CheckReport:
-    files, errors = expand(paths)
-    outcomes: dict[str, tuple[Report | None, list[str]]] = {}
+    found = expand(paths)
+    files, errors = found.files, found.errors
     workers = min(jobs or os.cpu_count() or 1, len(files))
-    if workers > 1:
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(check_one, f, settings): f for f in files}
-            for done, future in enumerate(as_completed(futures), start=1):
-                outcomes[futures[future]] = future.result()
-                if progress:
-                    progress(done, len(files))
-    else:
-        for done, f in enumerate(files, start=1):
-            outcomes[f] = check_one(f, settings)
-            if progress:
-                progress(done, len(files))
+    outcomes = _analyse(files, settings, workers, progress)
     reports = [outcomes[f][0] for f in files if outcomes[f][0] is not None]
     for f in files:
-        errors.extend(FileError(path=f, message=line) for line in outcomes[f][1])
+        errors.extend(_file_error(f, line) for line in outcomes[f][1])
     findings = [d for r in reports for d in r.diagnostics]  # type: ignore[union-attr]
     return CheckReport(
         tool=Tool(name="convlint", version=__version__),
         files=reports,  # type: ignore[arg-type]
         errors=errors,
+        skipped=found.skipped,
         summary=Summary(
             files=len(files),
             unreadable=len({e.path for e in errors}),
@@ -118,7 +211,7 @@ def single(report: Report) -> CheckReport:
     """One analysed model as a CheckReport, so every multi-model format serves `analyze` too."""
     findings = report.diagnostics
     return CheckReport(
-        tool=report.tool, files=[report], errors=[],
+        tool=report.tool, files=[report], errors=[], skipped=[],
         summary=Summary(files=1, unreadable=0, errors=sum(d.severity == "error" for d in findings),
                         warnings=sum(d.severity == "warning" for d in findings),
                         info=sum(d.severity == "info" for d in findings)),

@@ -146,6 +146,8 @@ class CheckReport:
     tool: Tool
     files: list[Report]
     errors: list[FileError]
+    skipped: Annotated[list[FileError], Field(
+        description="Files met in folders and globs but not read: links leading out of the folder, FIFOs, devices.")]
     summary: Summary
 
 
