@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from analyzer.diff import Change, ModelDiff
+from analyzer.formatters.escape import markdown, markdown_code, printable, text_lines
 from analyzer.formatters.findings import relative
 from analyzer.report.model import to_dict
 
@@ -57,35 +58,31 @@ def render_text(d: ModelDiff) -> str:
     lines += ["", f"findings: {len(d.new_findings)} new, {len(d.fixed_findings)} fixed"]
     lines += [f"+ {f.code} [{f.severity}] {f.node}: {f.message}" for f in d.new_findings]
     lines += [f"- {f.code} [{f.severity}] {f.node}: {f.message}" for f in d.fixed_findings]
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|")
+    return text_lines(lines)
 
 
 def render_markdown(d: ModelDiff) -> str:
-    lines = [f"### convlint diff: `{_header(d)}`", "", "| | before | after | change |", "| --- | ---: | ---: | ---: |"]
+    lines = [f"### convlint diff: {markdown_code(_header(d))}", "", "| | before | after | change |", "| --- | ---: | ---: | ---: |"]
     for c in d.totals():
         delta = _delta(c).split(" -> ", 1)[1].partition(" ")[2] or "="
         lines.append(f"| {c.what} | {_value(c.old)} | {_value(c.new)} | {delta} |")
     lines += ["", f"**Nodes:** {_counts(d)}", ""]
     if d.added or d.removed or d.changed:
         lines += ["| | node | op | what changed |", "| --- | --- | --- | --- |"]
-        lines += [f"| + | `{_cell(n.name)}` | `{n.op}` | output {_cell(_value(n.outputs[0].shape if n.outputs else None))} |"
-                  for n in d.added]
-        lines += [f"| - | `{_cell(n.name)}` | `{n.op}` | |" for n in d.removed]
+        lines += [f"| + | {markdown_code(n.name)} | {markdown_code(n.op)} | "
+                  f"output {markdown(_value(n.outputs[0].shape if n.outputs else None))} |" for n in d.added]
+        lines += [f"| - | {markdown_code(n.name)} | {markdown_code(n.op)} | |" for n in d.removed]
         for change in d.changed:
             name = change.new if change.old == change.new else f"{change.old} → {change.new}"
-            what = "<br>".join(_cell(f"{c.what}: {_delta(c)}") for c in change.changes)
-            lines.append(f"| ~ | `{_cell(name)}` | `{change.op}` | {what} |")
+            what = "<br>".join(markdown(f"{c.what}: {_delta(c)}") for c in change.changes)
+            lines.append(f"| ~ | {markdown_code(name)} | {markdown_code(change.op)} | {what} |")
         lines.append("")
     lines.append(f"**Findings:** {len(d.new_findings)} new, {len(d.fixed_findings)} fixed")
     if d.new_findings or d.fixed_findings:
         lines += ["", "| | code | node | finding |", "| --- | --- | --- | --- |"]
-        lines += [f"| new | {f.code} | `{_cell(f.node)}` | {_cell(f.message)} |" for f in d.new_findings]
-        lines += [f"| fixed | {f.code} | `{_cell(f.node)}` | {_cell(f.message)} |" for f in d.fixed_findings]
-    return "\n".join(lines) + "\n"
+        lines += [f"| {kind} | {f.code} | {markdown_code(f.node or '')} | {markdown(f.message)} |"
+                  for kind, found in (("new", d.new_findings), ("fixed", d.fixed_findings)) for f in found]
+    return "".join(line + "\n" for line in lines)
 
 
 def render_json(d: ModelDiff) -> str:
@@ -93,8 +90,8 @@ def render_json(d: ModelDiff) -> str:
         return {"what": c.what, "old": c.old, "new": c.new}
 
     document = {
-        "old": {"path": d.old.model.path, "format": d.old.model.format},
-        "new": {"path": d.new.model.path, "format": d.new.model.format},
+        "old": {"path": printable(d.old.model.path), "format": d.old.model.format},
+        "new": {"path": printable(d.new.model.path), "format": d.new.model.format},
         "totals": [change(c) for c in d.totals()],
         "nodes": {
             "added": [{"name": n.name, "op": n.op} for n in d.added],

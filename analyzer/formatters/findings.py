@@ -7,6 +7,15 @@ import json
 import os
 from pathlib import Path
 
+from analyzer.formatters.escape import (
+    markdown,
+    markdown_code,
+    mermaid_label,
+    printable,
+    text_lines,
+    workflow_data,
+    workflow_property,
+)
 from analyzer.formatters.text import count_text, output_text
 from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report, to_json
 from analyzer.rules import FAMILIES, RULES
@@ -21,8 +30,8 @@ def relative(path: str) -> str:
     try:
         inside = os.path.relpath(path)
     except ValueError:  # another drive
-        return Path(path).as_posix()
-    return Path(path if inside.startswith("..") else inside).as_posix()
+        return printable(Path(path).as_posix())
+    return printable(Path(path if inside.startswith("..") else inside).as_posix())
 
 
 def where(report: Report, d: DiagnosticReport) -> str:
@@ -48,9 +57,10 @@ def render_text(run: CheckReport, color: bool = False) -> str:
             node = f"{d.node}: " if d.node else ""
             lines.append(f"{where(report, d)}: {d.code} [{d.severity}] {node}{d.message}")
     lines += [f"error: {e.message}" for e in run.errors]
+    lines += [f"skipped: {relative(s.path)}: {s.message}" for s in run.skipped]
     total = run.summary.errors + run.summary.warnings + run.summary.info
     lines.append(("All checks passed: " if not total and not run.errors else "Found ") + _counts(run) + ".")
-    return "\n".join(lines) + "\n"
+    return text_lines(lines)
 
 
 def render_json(run: CheckReport, color: bool = False) -> str:
@@ -58,17 +68,20 @@ def render_json(run: CheckReport, color: bool = False) -> str:
 
 
 # -- Markdown -----------------------------------------------------------------------------------
-def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
 def _node_row(node: NodeReport) -> str:
     rf = node.receptive_field
     field = "-" if rf is None else "x".join(map(str, rf.size)) + (" (global)" if rf.global_ else "")
     stride = "-" if rf is None else "x".join(f"{s:g}" if isinstance(s, float) else str(s) for s in rf.stride)
-    cells = [node.name, node.op, output_text(node), field, stride,
+    cells = [markdown_code(node.name), markdown_code(node.op), markdown(output_text(node)), field, stride,
              count_text(node.params), count_text(node.macs)]
-    return "| " + " | ".join(f"`{_cell(c)}`" if i < 2 else _cell(c) for i, c in enumerate(cells)) + " |"
+    return "| " + " | ".join(cells) + " |"
+
+
+def _summary_html(text: str) -> str:
+    """Text inside an HTML element of a comment (``<summary>``): escaped, and no mentions."""
+    import html
+
+    return html.escape(text).replace("@", "&#64;")
 
 
 def render_markdown(run: CheckReport, color: bool = False) -> str:
@@ -79,10 +92,14 @@ def render_markdown(run: CheckReport, color: bool = False) -> str:
     if findings or run.errors:
         lines += ["| | code | where | node | finding |", "| --- | --- | --- | --- | --- |"]
         for report, d in findings:
-            lines.append(f"| {MARK[d.severity]} | {d.code} | `{_cell(where(report, d))}` "
-                         f"| `{_cell(d.node or '')}` | {_cell(d.message)} |")
+            node = markdown_code(d.node) if d.node else ""
+            lines.append(f"| {MARK[d.severity]} | {d.code} | {markdown_code(where(report, d))} "
+                         f"| {node} | {markdown(d.message)} |")
         for e in run.errors:
-            lines.append(f"| :no_entry: | - | `{_cell(relative(e.path))}` | | {_cell(e.message)} |")
+            lines.append(f"| :no_entry: | - | {markdown_code(relative(e.path))} | | {markdown(e.message)} |")
+        lines.append("")
+    if run.skipped:
+        lines += [f"Skipped: {markdown_code(relative(s.path))} ({markdown(s.message)})" for s in run.skipped]
         lines.append("")
     for report in run.files:
         t = report.totals
@@ -91,7 +108,7 @@ def render_markdown(run: CheckReport, color: bool = False) -> str:
         if report.receptive_field is not None:
             rf = report.receptive_field
             summary += f", receptive field {'x'.join(map(str, rf.size))} on a {'x'.join(map(str, rf.input))} input"
-        lines += ["<details>", f"<summary>{_cell(summary)}</summary>", "", *mermaid(report),
+        lines += ["<details>", f"<summary>{_summary_html(summary)}</summary>", "", *mermaid(report),
                   "| name | op | output shape | RF | RF stride | params | MACs |",
                   "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
         lines += [_node_row(n) for n in report.nodes]
@@ -125,13 +142,13 @@ def mermaid(report: Report) -> list[str]:
     for box in boxes:
         if box.id not in shown:
             continue
-        label = f"{box.node.name}<br/>{box.ops}<br/>{output_text(box.last)}".replace('"', "#quot;")
+        label = "<br/>".join(mermaid_label(part) for part in (box.node.name, box.ops, output_text(box.last)))
         lines.append(f'  n{box.id}["{label}"]')
         if box.severity:
             lines.append(f"  class n{box.id} {box.severity}")
     for a, b, label in picture.edges:
         if a in shown and b in shown:
-            lines.append(f'  n{a} -->|"{label}"| n{b}')
+            lines.append(f'  n{a} -->|"{mermaid_label(label)}"| n{b}')
     lines += ["  classDef error fill:#fdecea,stroke:#c62828,stroke-width:2px",
               "  classDef warning fill:#fff4e0,stroke:#e08a00,stroke-width:2px",
               "  classDef info fill:#e8f1fb,stroke:#1565c0", "```", ""]
@@ -202,25 +219,22 @@ def render_sarif(run: CheckReport, color: bool = False) -> str:
 
 
 # -- GitHub workflow annotations ------------------------------------------------------------------
-def _escape(text: str, property_: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if property_ else text
-
-
 def render_github(run: CheckReport, color: bool = False) -> str:
     lines = []
     for report in run.files:
-        path = _escape(relative(report.model.path), True)
+        path = workflow_property(relative(report.model.path))
         for d in report.diagnostics:
             properties = [f"file={path}"]
             if d.line is not None:
                 properties += [f"line={d.line}", f"col={d.column}"]
-            title = _escape(f"{d.code} {RULES[d.code].name}" if d.code in RULES else d.code, True)
+            title = workflow_property(f"{d.code} {RULES[d.code].name}" if d.code in RULES else d.code)
             node = f"{d.node}: " if d.node else ""
-            lines.append(f"::{GITHUB_LEVEL[d.severity]} {','.join(properties)},title={title}::{_escape(node + d.message)}")
+            lines.append(f"::{GITHUB_LEVEL[d.severity]} {','.join(properties)},title={title}::{workflow_data(node + d.message)}")
     for e in run.errors:
-        lines.append(f"::error file={_escape(relative(e.path), True)},title=convlint::{_escape(e.message)}")
-    return "\n".join(lines) + ("\n" if lines else "")
+        lines.append(f"::error file={workflow_property(relative(e.path))},title=convlint::{workflow_data(e.message)}")
+    for s in run.skipped:
+        lines.append(f"::notice file={workflow_property(relative(s.path))},title=convlint::{workflow_data('skipped: ' + s.message)}")
+    return "".join(line + "\n" for line in lines)
 
 
 FORMATS = {"text": render_text, "json": render_json, "markdown": render_markdown, "sarif": render_sarif,

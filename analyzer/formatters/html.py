@@ -130,7 +130,15 @@ const D = JSON.parse(document.getElementById("data").textContent);
 const NS = "http://www.w3.org/2000/svg";
 const svg = document.getElementById("svg"), view = document.getElementById("viewport");
 const fmt = v => v === null || v === undefined ? "?" : Number(v).toLocaleString("en-US");
-const esc = s => String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
+// Every string from the model reaches the page as text (text nodes, attributes): never markup.
+const h = (tag, props, ...children) => {
+  const e = document.createElement(tag);
+  for (const k in props || {}) { if (k === "class") e.className = props[k]; else if (k === "style") e.style.cssText = props[k]; else e.setAttribute(k, props[k]); }
+  for (const c of children.flat(Infinity)) if (c !== null && c !== undefined && c !== false) e.append(c instanceof Node ? c : String(c));
+  return e;
+};
+const fill = (id, ...children) => document.getElementById(id).replaceChildren(...children.flat(Infinity).filter(c => c !== null && c !== undefined));
+const pairs = list => h("dl", {}, list.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 const el = (name, attrs, parent) => { const e = document.createElementNS(NS, name); for (const k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; };
 const W = D.box.w, H = D.box.h;
 const boxes = new Map(D.boxes.map(b => [b.id, b]));
@@ -139,7 +147,7 @@ const boxOfNode = new Map(); D.boxes.forEach(b => b.members.forEach(m => boxOfNo
 document.getElementById("title").textContent = D.model.name;
 document.getElementById("subtitle").textContent = `${D.model.format}: ${D.model.path} · ${D.table.length} nodes` + (D.collapsed ? ` (element-wise ops folded into ${D.boxes.length} boxes)` : "");
 const counts = {error: 0, warning: 0, info: 0}; D.diagnostics.forEach(d => counts[d.severity]++);
-document.getElementById("status").innerHTML = `<b style="color:var(--error)">${counts.error} error(s)</b> · <b style="color:var(--warning)">${counts.warning} warning(s)</b> · ${counts.info} info`;
+fill("status", h("b", {style: "color:var(--error)"}, `${counts.error} error(s)`), " · ", h("b", {style: "color:var(--warning)"}, `${counts.warning} warning(s)`), ` · ${counts.info} info`);
 
 // -- graph -------------------------------------------------------------------------------------
 const edgeLayer = el("g", {}, view), boxLayer = el("g", {}, view);
@@ -191,12 +199,12 @@ function select(id, focus) {
   const b = boxes.get(id);
   if (focus) { const r = svg.getBoundingClientRect(); scale = Math.max(scale, 0.9); tx = r.width / 2 - b.x * scale; ty = r.height / 3 - b.y * scale; apply(); }
   const rows = D.table.filter(n => b.members.includes(n.name));
-  let h = "";
-  for (const n of rows) {
-    h += `<h2>${esc(n.name)}</h2><dl><dt>op</dt><dd>${esc(n.op)}</dd><dt>output</dt><dd>${esc(n.shape)}</dd><dt>receptive field</dt><dd>${esc(n.rf)} (stride ${esc(n.stride)})</dd><dt>params</dt><dd>${fmt(n.params)}</dd><dt>MACs</dt><dd>${fmt(n.macs)}</dd><dt>activations</dt><dd>${fmt(n.memory)} bytes</dd></dl>`;
-    D.diagnostics.filter(d => d.node === n.name).forEach(d => { h += `<div class="finding ${d.severity}"><code>${esc(d.code)}</code> ${esc(d.message)}</div>`; });
-  }
-  document.getElementById("details").innerHTML = h;
+  fill("details", rows.map(n => [
+    h("h2", {}, n.name),
+    pairs([["op", n.op], ["output", n.shape], ["receptive field", `${n.rf} (stride ${n.stride})`], ["params", fmt(n.params)],
+           ["MACs", fmt(n.macs)], ["activations", `${fmt(n.memory)} bytes`]]),
+    D.diagnostics.filter(d => d.node === n.name).map(d => h("div", {class: `finding ${d.severity}`}, h("code", {}, d.code), " ", d.message)),
+  ]));
   show("details");
 }
 svg.addEventListener("click", () => document.querySelectorAll(".box.selected").forEach(e => e.classList.remove("selected")));
@@ -209,13 +217,12 @@ function show(panel) {
 document.querySelectorAll(".tabs button").forEach(b => b.onclick = () => show(b.dataset.panel));
 
 const t = D.totals, rf = D.receptive_field;
-let summary = `<h2>Totals</h2><dl><dt>inputs</dt><dd>${D.inputs.map(i => esc(i.name + " " + i.shape)).join(", ")}</dd><dt>params</dt><dd>${fmt(t.params)}</dd><dt>buffers</dt><dd>${fmt(t.buffers)}</dd><dt>MACs</dt><dd>${fmt(t.macs)} per sample</dd><dt>activations</dt><dd>${fmt(t.memory.bytes)} bytes per sample</dd>`;
-if (rf) summary += `<dt>receptive field</dt><dd>${rf.size.join("x")} at ${esc(rf.node)} (stride ${rf.stride.join("x")}) on a ${rf.input.join("x")} input</dd>`;
-summary += `</dl><h2>Findings (${D.diagnostics.length})</h2>`;
-D.diagnostics.forEach((d, i) => { summary += `<div class="finding ${d.severity}" data-node="${esc(d.node || "")}"><code>${esc(d.code)}</code> <b>${esc(d.node || "")}</b> ${esc(d.message)}</div>`; });
-if (!D.diagnostics.length) summary += `<p class="muted">No findings.</p>`;
-summary += `<p class="muted">convlint ${esc(D.version)}</p>`;
-document.getElementById("summary").innerHTML = summary;
+const totals = [["inputs", D.inputs.map(i => i.name + " " + i.shape).join(", ")], ["params", fmt(t.params)], ["buffers", fmt(t.buffers)],
+                ["MACs", `${fmt(t.macs)} per sample`], ["activations", `${fmt(t.memory.bytes)} bytes per sample`]];
+if (rf) totals.push(["receptive field", `${rf.size.join("x")} at ${rf.node} (stride ${rf.stride.join("x")}) on a ${rf.input.join("x")} input`]);
+fill("summary", h("h2", {}, "Totals"), pairs(totals), h("h2", {}, `Findings (${D.diagnostics.length})`),
+     D.diagnostics.map(d => h("div", {class: `finding ${d.severity}`, "data-node": d.node || ""}, h("code", {}, d.code), " ", h("b", {}, d.node || ""), " ", d.message)),
+     D.diagnostics.length ? null : h("p", {class: "muted"}, "No findings."), h("p", {class: "muted"}, `convlint ${D.version}`));
 document.querySelectorAll("#summary .finding").forEach(f => f.onclick = () => { const id = boxOfNode.get(f.dataset.node); if (id !== undefined) select(id, true); });
 
 const columns = [["name", "name"], ["op", "op"], ["shape", "output"], ["rf", "RF"], ["stride", "stride"], ["params", "params", 1], ["macs", "MACs", 1]];
@@ -224,9 +231,9 @@ let sortKey = null, sortDir = 1;
 function table() {
   const rows = D.table.slice();
   if (sortKey) rows.sort((a, b) => { const x = a[sortKey], y = b[sortKey]; return (typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y))) * sortDir; });
-  let h = "<table><thead><tr>" + columns.map(([k, label, num]) => `<th data-key="${k}" class="${num ? "num" : ""}">${label}${sortKey === k ? (sortDir > 0 ? " ▲" : " ▼") : ""}</th>`).join("") + "</tr></thead><tbody>";
-  for (const r of rows) h += `<tr class="${severityOf.get(r.name) || ""}" data-node="${esc(r.name)}">` + columns.map(([k, , num]) => `<td class="${num ? "num" : ""}">${num ? fmt(r[k]) : esc(r[k])}</td>`).join("") + "</tr>";
-  document.getElementById("nodes").innerHTML = h + "</tbody></table>";
+  const head = h("tr", {}, columns.map(([k, label, num]) => h("th", {"data-key": k, class: num ? "num" : ""}, label + (sortKey === k ? (sortDir > 0 ? " ▲" : " ▼") : ""))));
+  const body = rows.map(r => h("tr", {class: severityOf.get(r.name) || "", "data-node": r.name}, columns.map(([k, , num]) => h("td", {class: num ? "num" : ""}, num ? fmt(r[k]) : r[k]))));
+  fill("nodes", h("table", {}, h("thead", {}, head), h("tbody", {}, body)));
   document.querySelectorAll("#nodes th").forEach(th => th.onclick = () => { sortDir = sortKey === th.dataset.key ? -sortDir : 1; sortKey = th.dataset.key; table(); });
   document.querySelectorAll("#nodes tbody tr").forEach(tr => tr.onclick = () => select(boxOfNode.get(tr.dataset.node), true));
 }
@@ -234,20 +241,21 @@ table();
 
 function chart() {
   const c = document.getElementById("chart");
-  if (!D.chart.length) { c.innerHTML = `<p class="muted">No spatial feature maps.</p>`; return; }
-  c.innerHTML = `<h2>Receptive field and feature-map size by depth</h2><p class="muted">log scale; <span style="color:#c62828">receptive field</span>, <span style="color:#1565c0">feature-map size</span></p>`;
-  const w = 400, h = 260, pad = 34, s = el("svg", {width: w, height: h, viewBox: `0 0 ${w} ${h}`}, c);
+  if (!D.chart.length) { fill("chart", h("p", {class: "muted"}, "No spatial feature maps.")); return; }
+  fill("chart", h("h2", {}, "Receptive field and feature-map size by depth"),
+       h("p", {class: "muted"}, "log scale; ", h("span", {style: "color:#c62828"}, "receptive field"), ", ", h("span", {style: "color:#1565c0"}, "feature-map size")));
+  const w = 400, ht = 260, pad = 34, s = el("svg", {width: w, height: ht, viewBox: `0 0 ${w} ${ht}`}, c);
   const values = D.chart.flatMap(p => [p.rf, p.size]).filter(v => v > 0);
   const lo = Math.log2(Math.min(...values)), hi = Math.log2(Math.max(...values)) || 1;
   const X = i => pad + i * (w - pad - 8) / Math.max(1, D.chart.length - 1);
-  const Y = v => h - pad - (Math.log2(Math.max(v, 1)) - lo) * (h - 2 * pad) / Math.max(hi - lo, 1);
-  el("line", {x1: pad, y1: h - pad, x2: w - 8, y2: h - pad, stroke: "#9aa5b1"}, s);
-  el("line", {x1: pad, y1: 8, x2: pad, y2: h - pad, stroke: "#9aa5b1"}, s);
+  const Y = v => ht - pad - (Math.log2(Math.max(v, 1)) - lo) * (ht - 2 * pad) / Math.max(hi - lo, 1);
+  el("line", {x1: pad, y1: ht - pad, x2: w - 8, y2: ht - pad, stroke: "#9aa5b1"}, s);
+  el("line", {x1: pad, y1: 8, x2: pad, y2: ht - pad, stroke: "#9aa5b1"}, s);
   for (const [key, colour] of [["rf", "#c62828"], ["size", "#1565c0"]]) {
     el("polyline", {fill: "none", stroke: colour, "stroke-width": 2, points: D.chart.map((p, i) => `${X(i)},${Y(p[key])}`).join(" ")}, s);
   }
   for (const v of [Math.min(...values), Math.max(...values)]) { const tx = el("text", {x: 2, y: Y(v) + 4, "font-size": 10}, s); tx.textContent = v; }
-  const caption = el("text", {x: pad, y: h - 10, "font-size": 10}, s); caption.textContent = `depth (${D.chart.length} spatial nodes)`;
+  const caption = el("text", {x: pad, y: ht - 10, "font-size": 10}, s); caption.textContent = `depth (${D.chart.length} spatial nodes)`;
 }
 chart();
 fitAll();

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from analyzer.formatters.escape import printable, text_lines
 from analyzer.graph import Model, format_shape
 from analyzer.passes.sizes import AxisScan, SizesResult, describe
 
@@ -12,7 +13,7 @@ EXAMPLES = 3
 
 def to_dict(model: Model, result: SizesResult) -> dict:
     return {
-        "model": {"path": model.path, "format": model.format, "name": model.name},
+        "model": {"path": printable(model.path), "format": model.format, "name": model.name},
         "inputs": [{"name": n, "shape": _dims(model, s)} for n, s in result.inputs.items()],
         "axes": [
             {
@@ -88,4 +89,4 @@ def render_text(model: Model, result: SizesResult, checked: list[int]) -> str:
             elif axis.low <= value <= axis.high:
                 drop = ", but some input rows/columns are never read" if value in axis.dropping else ""
                 lines.append(f"  {axis.name}={value}: valid{drop}")
-    return "\n".join(lines) + "\n"
+    return text_lines(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+from analyzer.formatters.escape import terminal
 from analyzer.report.model import NodeReport, ReceptiveField, Report, TensorInfo
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
@@ -53,8 +54,8 @@ def render(report: Report, color: bool = False) -> str:
     console = Console(file=buffer, force_terminal=color, no_color=not color, width=200 if not color else None,
                       highlight=False, soft_wrap=False)
     flagged = {d.node: d.severity for d in reversed(report.diagnostics) if d.node}
-    table = Table(box=box.SIMPLE_HEAD, title=f"{report.model.name} ({report.model.format}: {report.model.path})",
-                  title_justify="left", pad_edge=False)
+    title = Text(terminal(f"{report.model.name} ({report.model.format}: {report.model.path})"))
+    table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left", pad_edge=False)
     for column, justify in (("name", "left"), ("op", "left"), ("output shape", "left"),
                             ("RF", "right"), ("RF stride", "right"), ("params", "right"),
                             ("MACs", "right")):
@@ -63,9 +64,9 @@ def render(report: Report, color: bool = False) -> str:
     for item in report.inputs:
         spatial = max(0, len(item.shape or ()) - leading)
         unit = "x".join("1" * spatial) or "-"
-        table.add_row(item.name, "input", shape_text(item.shape), unit, unit, "", "")
+        table.add_row(*(Text(terminal(cell)) for cell in (item.name, "input", shape_text(item.shape), unit, unit, "", "")))
     for node in report.nodes:
-        table.add_row(*_row(node), style=SEVERITY_STYLE.get(flagged.get(node.name, ""), ""))
+        table.add_row(*(Text(terminal(cell)) for cell in _row(node)), style=SEVERITY_STYLE.get(flagged.get(node.name, ""), ""))
     console.print(table)
     totals = report.totals
     console.print(
@@ -78,10 +79,10 @@ def render(report: Report, color: bool = False) -> str:
         inputs = "x".join(str(d) for d in summary.input)
         ratios = [f"{r:g}x" for r in summary.ratio if r is not None]
         ratio = ratios[0] if len(set(ratios)) == 1 else " by ".join(ratios)
-        console.print(
+        console.print(Text(terminal(
             f"Receptive field: {_axes(summary.size)} at {summary.node} (stride {_axes(summary.stride)}) "
             f"on a {inputs} input" + (f": {ratio} the input" if ratio else "")
-        )
+        )))
     counts = {s: sum(1 for d in report.diagnostics if d.severity == s) for s in SEVERITY_STYLE}
     console.print(
         f"Findings: {counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info"
@@ -90,7 +91,7 @@ def render(report: Report, color: bool = False) -> str:
         line = Text()
         line.append(f"{d.severity}[{d.code}]", style=SEVERITY_STYLE[d.severity])
         where = d.location or ""
-        line.append(f" {d.node or report.model.name}" + (f" ({where})" if where else "") + f": {d.message}")
+        line.append(terminal(f" {d.node or report.model.name}" + (f" ({where})" if where else "") + f": {d.message}"))
         console.print(line)
     return buffer.getvalue()
 
