@@ -91,6 +91,10 @@ CASES: dict[str, tuple[Callable, Callable]] = {
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[2, 2])], {"x": [1, 3, 9, 9]}, {"w": W}, c)),
     "U104": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]}, {"w": external("w", [4, 3, 3, 3], "../../etc/passwd")}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"])], {"x": [1, 3, 8, 8]}, {"w": external("w", [4, 3, 3, 3], "weights.bin")}, c)),
+    "U105": (lambda c: from_onnx([helper.make_node("RegexFullMatch", [""], ["r"], pattern="a"),  # onnx segfaults
+                                  helper.make_node("Mystery", ["x"], ["y"], domain="com.example")],
+                                 {"x": [1, 3, 4, 4]}, {}, c, opset=22, domains=("com.example",)),
+             lambda c: from_onnx([helper.make_node("Mystery", ["x"], ["y"], domain="com.example")], {"x": [1, 3, 4, 4]}, {}, c, domains=("com.example",))),
     "U103": (lambda c: from_onnx([helper.make_node("Det", ["x"], ["y"])], {"x": [1, 3, 4, 4]}, {}, c),
              lambda c: from_onnx([helper.make_node("Mystery", ["x"], ["y"], domain="com.example")], {"x": [1, 3, 4, 4]}, {}, c, domains=("com.example",))),
 }

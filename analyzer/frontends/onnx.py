@@ -242,12 +242,18 @@ def read_model(path: str, file: BinaryIO) -> tuple[onnx.ModelProto, bytes]:
 
 def load_onnx(path: str, file: BinaryIO, input_shapes: dict[str, Shape] | None = None) -> Model:
     model, data = read_model(path, file)
-    built = build_graph(path, model, input_shapes or {})
-    _hint_unmodelled(built, data)
+    return build_graph(path, model, input_shapes or {}, data)
+
+
+def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape], data: bytes | None = None) -> Model:
+    """The common graph of a parsed model; ``data`` is its serialised form (what onnx shape
+    inference is shown for unmodelled ops; the model is serialised when not given)."""
+    built = _translate(path, model, input_shapes)
+    _hint_unmodelled(built, model, data)
     return built
 
 
-def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
+def _translate(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
     graph = model.graph
     builder = GraphBuilder(path, "onnx", _text(graph.name) or Path(path).stem)
     for opset in model.opset_import:
@@ -371,7 +377,7 @@ def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Sha
     return given
 
 
-def _hint_unmodelled(model: Model, data: bytes) -> None:
+def _hint_unmodelled(model: Model, proto: onnx.ModelProto, data: bytes | None) -> None:
     """For ops convlint does not model, take output shapes from onnx.shape_inference, run in
     a child process (analyzer.frontends.onnx_infer); its failure is a finding (U105)."""
     pending = [(node, t) for node, opdef in model.steps() if opdef is None for t in node.outputs if t]
@@ -379,7 +385,7 @@ def _hint_unmodelled(model: Model, data: bytes) -> None:
         return
     from analyzer.frontends.onnx_infer import infer_in_child
 
-    inferred = infer_in_child(data, [t for _, t in pending])
+    inferred = infer_in_child(data if data is not None else proto.SerializeToString(), [t for _, t in pending])
     model.hints.update(inferred.shapes)
     if inferred.failure is not None:
         first = pending[0][0]
