@@ -442,13 +442,20 @@ def infer_expand(ctx: InferContext) -> None:
 
 
 def infer_tile(ctx: InferContext) -> None:
+    """Repeats may be symbolic (a ViT class token tiled to the batch): 1 x N is N."""
     x = ctx.shape(0)
-    repeats = ctx.ints(1)
+    repeats = ctx.dims(1)
     if repeats is None:
         raise UnknownInput("tile repeats are not constant")
     if len(repeats) != len(x):
         ctx.fail(INVALID_ATTRIBUTE, f"repeats {list(repeats)} do not match rank {len(x)}")
-    ctx.set(0, tuple(d * r if isinstance(d, int) else None for d, r in zip(x, repeats)), ctx.dtype(0))
+    ctx.set(0, tuple(_repeated(d, r) for d, r in zip(x, repeats)), ctx.dtype(0))
+
+
+def _repeated(dim: Dim, repeats: Dim) -> Dim:
+    if dim == 1 or repeats == 1:
+        return repeats if dim == 1 else dim
+    return dim * repeats if isinstance(dim, int) and isinstance(repeats, int) else None
 
 
 def infer_range(ctx: InferContext) -> None:
@@ -624,7 +631,14 @@ register(
 register("Shape", infer=infer_shape, rf=lambda ctx: None, doc="The shape of its input, as int64.")
 register("Size", infer=infer_size, rf=lambda ctx: None, doc="The element count of its input.")
 register("Cast", infer=infer_cast, shape_only=True, doc="Changes the element type.")
-register("Concat", infer=infer_concat, min_inputs=1, doc="Joins tensors along axis; other dims must match.")
+register(
+    "Concat",
+    infer=infer_concat,
+    min_inputs=1,
+    scale_operands=True,
+    doc="Joins tensors along axis; other dims must match. A constant operand with more than one "
+    "element (a ViT class token, through Expand or Tile) is a parameter.",
+)
 register("Split", infer=infer_split, rf=rf_split, doc="Cuts a tensor along axis.")
 register("Slice", infer=infer_slice, rf=rf_shift, doc="Takes start:end:step along axes.")
 register("Gather", infer=infer_gather, rf=rf_gather, doc="Takes entries along axis by index.")
@@ -639,8 +653,8 @@ register("Reshape", infer=infer_reshape, rf=rf_reshape, shape_only=True, doc="Re
 register("Squeeze", infer=infer_squeeze, rf=rf_reshape, shape_only=True, doc="Removes axes of size 1.")
 register("Unsqueeze", infer=infer_unsqueeze, rf=rf_reshape, shape_only=True, doc="Inserts axes of size 1.")
 register("Transpose", infer=infer_transpose, rf=rf_transpose, shape_only=True, doc="Permutes axes.")
-register("Expand", infer=infer_expand, doc="Broadcasts to a shape.")
-register("Tile", infer=infer_tile, doc="Repeats the input along each axis.")
+register("Expand", infer=infer_expand, shape_only=True, doc="Broadcasts to a shape.")
+register("Tile", infer=infer_tile, shape_only=True, doc="Repeats the input along each axis.")
 register("Range", infer=infer_range, rf=lambda ctx: None, doc="A 1-D sequence start:limit:delta.")
 register("Pad", infer=infer_pad, rf=rf_shift, doc="Pads (or crops, when negative) each axis.")
 register(
