@@ -1,4 +1,8 @@
-"""Cost figures (REFERENCE §7): MACs per sample and activation memory of each node's outputs."""
+"""Cost figures (REFERENCE §7): MACs per sample and activation memory of each node's outputs.
+
+Activations are what nodes compute from the model's inputs: a node that reads only constants
+(a weight made by ConstantOfShape, a reshaped initializer) costs no MACs and no memory.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ class Memory:
 
 
 UNKNOWN = Memory(None, None)
+NONE = Memory(0, 0)
+"""Outputs computed from constants alone (weights made by ConstantOfShape, folded shapes)."""
 
 
 @dataclass
@@ -61,8 +67,14 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
     batch = batch_dim(model, shapes)
     cache: dict = {}
     shared: dict[int, tuple[int | None, Memory]] = {}  # per shape outcome, for single-output nodes
+    computed = set(model.inputs)  # tensors computed from the model's inputs: activations
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         outputs = node.outputs
+        if not any(t in computed for t in node.inputs):
+            macs.append(0)
+            memory.append(NONE)
+            continue
+        computed.update(outputs)
         key = id(outcome) if outcome is not None and len(outputs) == 1 and outputs[0] else None
         found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
         if found is None:
