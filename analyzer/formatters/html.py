@@ -130,6 +130,7 @@ const D = JSON.parse(document.getElementById("data").textContent);
 const NS = "http://www.w3.org/2000/svg";
 const svg = document.getElementById("svg"), view = document.getElementById("viewport");
 const fmt = v => v === null || v === undefined ? "?" : Number(v).toLocaleString("en-US");
+const total = (v, unknown) => unknown ? `at least ${fmt(v)} (${unknown} node${unknown === 1 ? "" : "s"} unknown)` : fmt(v);
 const esc = s => String(s).replace(/[&<>"]/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}[c]));
 const el = (name, attrs, parent) => { const e = document.createElementNS(NS, name); for (const k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; };
 const W = D.box.w, H = D.box.h;
@@ -209,7 +210,7 @@ function show(panel) {
 document.querySelectorAll(".tabs button").forEach(b => b.onclick = () => show(b.dataset.panel));
 
 const t = D.totals, rf = D.receptive_field;
-let summary = `<h2>Totals</h2><dl><dt>inputs</dt><dd>${D.inputs.map(i => esc(i.name + " " + i.shape)).join(", ")}</dd><dt>params</dt><dd>${fmt(t.params)}</dd><dt>buffers</dt><dd>${fmt(t.buffers)}</dd><dt>MACs</dt><dd>${fmt(t.macs)} per sample</dd><dt>activations</dt><dd>${fmt(t.memory.bytes)} bytes per sample</dd>`;
+let summary = `<h2>Totals</h2><dl><dt>inputs</dt><dd>${D.inputs.map(i => esc(i.name + " " + i.shape)).join(", ")}</dd><dt>params</dt><dd>${total(t.params, t.unknown.params)}</dd><dt>buffers</dt><dd>${total(t.buffers, t.unknown.buffers)}</dd><dt>MACs</dt><dd>${total(t.macs, t.unknown.macs)} per sample</dd><dt>activations</dt><dd>${total(t.memory.bytes, t.unknown.memory)} bytes per sample</dd>`;
 if (rf) summary += `<dt>receptive field</dt><dd>${rf.size.join("x")} at ${esc(rf.node)} (stride ${rf.stride.join("x")}) on a ${rf.input.join("x")} input</dd>`;
 summary += `</dl><h2>Findings (${D.diagnostics.length})</h2>`;
 D.diagnostics.forEach((d, i) => { summary += `<div class="finding ${d.severity}" data-node="${esc(d.node || "")}"><code>${esc(d.code)}</code> <b>${esc(d.node || "")}</b> ${esc(d.message)}</div>`; });
