@@ -70,11 +70,9 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
     computed = set(model.inputs)  # tensors computed from the model's inputs: activations
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         outputs = node.outputs
-        if not any(t in computed for t in node.inputs):
-            macs.append(0)
-            memory.append(NONE)
-            continue
-        computed.update(outputs)
+        from_inputs = any(t in computed for t in node.inputs)
+        if from_inputs:
+            computed.update(outputs)
         key = id(outcome) if outcome is not None and len(outputs) == 1 and outputs[0] else None
         found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
         if found is None:
@@ -87,6 +85,6 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
             found = (count, _memory(outputs, shapes, batch, cache))
             if key is not None:
                 shared[key] = found
-        macs.append(found[0])
-        memory.append(found[1])
+        macs.append(found[0] if from_inputs or found[0] is None else 0)
+        memory.append(found[1] if from_inputs else NONE)
     return CostResult(macs, memory)
