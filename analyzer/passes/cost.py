@@ -67,12 +67,16 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
     batch = batch_dim(model, shapes)
     cache: dict = {}
     shared: dict[int, tuple[int | None, Memory]] = {}  # per shape outcome, for single-output nodes
-    computed = set(model.inputs)  # tensors computed from the model's inputs: activations
+    tensors = model.tensors  # the model's inputs and constants; other tensors are computed
+    constant: set[str] = set()  # outputs of nodes that read only constants
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         outputs = node.outputs
-        from_inputs = any(t in computed for t in node.inputs)
-        if from_inputs:
-            computed.update(outputs)
+        inputs = node.inputs
+        first = inputs[0] if inputs else ""
+        from_inputs = (first and first not in tensors and first not in constant) or any(
+            t and t not in constant and (t not in tensors or tensors[t].role == "input") for t in inputs)
+        if not from_inputs:
+            constant.update(outputs)
         key = id(outcome) if outcome is not None and len(outputs) == 1 and outputs[0] else None
         found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
         if found is None:
