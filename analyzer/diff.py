@@ -48,8 +48,8 @@ class ModelDiff:
 
     def totals(self) -> list[Change]:
         a, b = self.old.totals, self.new.totals
-        return [Change("params", a.params, b.params), Change("buffers", a.buffers, b.buffers),
-                Change("MACs", a.macs, b.macs), Change("activation bytes", a.memory.bytes, b.memory.bytes)]
+        return [Change(what, a.exact(figure), b.exact(figure)) for what, figure in
+                (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("activation bytes", "memory"))]
 
 
 def _generated(model: Model) -> bool:

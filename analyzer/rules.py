@@ -155,9 +155,11 @@ TRAILING_INPUT_DROPPED = _rule(
 )
 INPUT_SKIPPED_BY_STRIDE = _rule(
     "F102", "input-skipped-by-stride", "warning",
-    "The stride is larger than the (dilated) kernel, so rows between windows are never read.",
-    "Input that no window covers cannot influence the output; unless another reader of the "
-    "same tensor covers it, the information is thrown away.",
+    "Rows inside the windows' reach are never read: the stride is larger than the (dilated) "
+    "kernel, or dilation leaves gaps between taps that no window fills.",
+    "Input that no tap reads cannot influence the output; unless another reader of the same "
+    "tensor reads it, the information is thrown away. A pool with kernel 3, stride 2 and "
+    "dilation 2 only ever reads every other row: its taps and its strides are all even.",
     "conv kernel_size=1, stride=2 as the only reader of a tensor",
     "Use a kernel at least as large as the stride, or pool before subsampling.",
 )

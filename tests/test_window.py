@@ -158,3 +158,76 @@ def test_adaptive_pool_and_global_pool():
     ], [5, 13, 9]))
     assert shape_of(report, "a") == [5, 7, 9]
     assert shape_of(report, "g") == [5, 1, 1]
+
+
+def _pool_model(op: str, k: int, s: int, p: int, ceil: int, spatial: list):
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(op, ["x"], ["y"], name="pool", kernel_shape=[k, k], strides=[s, s],
+                            pads=[p] * 4, ceil_mode=ceil)
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2, *spatial])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def _onnxruntime_output(model, spatial: list[int]) -> int | None:
+    """onnxruntime's output size along H, or None where it refuses to run the pool."""
+    import numpy as np
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    try:
+        session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+        return session.run(None, {"x": np.ones((1, 2, *spatial), np.float32)})[0].shape[2]
+    except Exception:
+        return None
+
+
+def torch_pool_output(size: int, k: int, s: int, p: int) -> int:
+    """PyTorch's documented ceil-mode size (nn.MaxPool2d): ceil((in + 2p - (k-1) - 1) / s + 1),
+    one less when the last window would start in the right padding; below 1 it raises."""
+    out = math.ceil((size + 2 * p - (k - 1) - 1) / s + 1)
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "AveragePool"])
+@pytest.mark.parametrize(("k", "s", "p", "size"), [
+    (3, 3, 0, 1), (3, 2, 0, 2), (3, 2, 0, 1), (4, 3, 0, 2), (3, 3, 1, 1), (2, 2, 0, 1),
+    (5, 3, 0, 1), (5, 2, 0, 1), (3, 1, 0, 1), (7, 4, 1, 2),
+])
+def test_ceil_mode_window_larger_than_the_input(op, k, s, p, size):
+    """A ceil-mode window may overhang the input by up to stride - 1 (AveragePool k3 s3 on a
+    1x1 map gives 1x1 in onnxruntime and PyTorch); beyond that it is S101, as both refuse."""
+    from onnx_utils import report_of_model
+
+    model = _pool_model(op, k, s, p, 1, [size, size])
+    expected = torch_pool_output(size, k, s, p)
+    ran = _onnxruntime_output(model, [size, size])
+    report = report_of_model(model)
+    if expected >= 1:
+        assert ran == expected
+        assert report.nodes[0].outputs[0].shape == [1, 2, expected, expected]
+        assert not [d for d in report.diagnostics if d.severity == "error"]
+    else:
+        assert ran in (None, 0)  # refused, or an empty tensor: PyTorch raises either way
+        assert codes(report) == ["S101"]
+        assert "ceil mode" in report.diagnostics[0].message
+
+
+def test_sizes_follow_ceil_mode_pools_down_to_one():
+    """`convlint sizes` accepts what onnxruntime runs for a k3 s3 ceil-mode pool: every size
+    from 1. Its floor-mode twin starts at 3, where PyTorch's floor((in - 3) / 3) + 1 reaches 1
+    (onnxruntime truncates -2/3 toward zero and runs sizes 1 and 2; PyTorch raises)."""
+    from analyzer.frontends.onnx import build_graph
+    from analyzer.passes.sizes import scan_sizes
+
+    for ceil in (1, 0):
+        model = _pool_model("AveragePool", 3, 3, 0, ceil, ["H", "W"])
+        (axis,) = scan_sizes(build_graph("pool.onnx", model, {}), high=40).axes
+        if ceil:
+            assert axis.valid == [n for n in range(1, 41) if _onnxruntime_output(model, [n, n])]
+            assert axis.valid == list(range(1, 41))
+        else:
+            assert axis.valid == [n for n in range(1, 41) if math.floor((n - 3) / 3) + 1 >= 1]
+            assert axis.reason(2).code == "S101"

@@ -16,7 +16,7 @@ from analyzer.formatters.escape import (
     workflow_data,
     workflow_property,
 )
-from analyzer.formatters.text import count_text, output_text
+from analyzer.formatters.text import count_text, output_text, total_text
 from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report, to_json
 from analyzer.rules import FAMILIES, RULES
 
@@ -103,8 +103,8 @@ def render_markdown(run: CheckReport, color: bool = False) -> str:
         lines.append("")
     for report in run.files:
         t = report.totals
-        summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, {count_text(t.params)} params, "
-                   f"{count_text(t.macs)} MACs")
+        summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, "
+                   f"{total_text(t.params, t.unknown.params, 'params')}, {total_text(t.macs, t.unknown.macs, 'MACs')}")
         if report.receptive_field is not None:
             rf = report.receptive_field
             summary += f", receptive field {'x'.join(map(str, rf.size))} on a {'x'.join(map(str, rf.input))} input"

@@ -139,6 +139,7 @@ const h = (tag, props, ...children) => {
 };
 const fill = (id, ...children) => document.getElementById(id).replaceChildren(...children.flat(Infinity).filter(c => c !== null && c !== undefined));
 const pairs = list => h("dl", {}, list.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+const total = (v, unknown) => unknown ? `at least ${fmt(v)} (${unknown} node${unknown === 1 ? "" : "s"} unknown)` : fmt(v);
 const el = (name, attrs, parent) => { const e = document.createElementNS(NS, name); for (const k in attrs) e.setAttribute(k, attrs[k]); if (parent) parent.appendChild(e); return e; };
 const W = D.box.w, H = D.box.h;
 const boxes = new Map(D.boxes.map(b => [b.id, b]));
@@ -217,8 +218,9 @@ function show(panel) {
 document.querySelectorAll(".tabs button").forEach(b => b.onclick = () => show(b.dataset.panel));
 
 const t = D.totals, rf = D.receptive_field;
-const totals = [["inputs", D.inputs.map(i => i.name + " " + i.shape).join(", ")], ["params", fmt(t.params)], ["buffers", fmt(t.buffers)],
-                ["MACs", `${fmt(t.macs)} per sample`], ["activations", `${fmt(t.memory.bytes)} bytes per sample`]];
+const totals = [["inputs", D.inputs.map(i => i.name + " " + i.shape).join(", ")], ["params", total(t.params, t.unknown.params)],
+                ["buffers", total(t.buffers, t.unknown.buffers)], ["MACs", `${total(t.macs, t.unknown.macs)} per sample`],
+                ["activations", `${total(t.memory.bytes, t.unknown.memory)} bytes per sample`]];
 if (rf) totals.push(["receptive field", `${rf.size.join("x")} at ${rf.node} (stride ${rf.stride.join("x")}) on a ${rf.input.join("x")} input`]);
 fill("summary", h("h2", {}, "Totals"), pairs(totals), h("h2", {}, `Findings (${D.diagnostics.length})`),
      D.diagnostics.map(d => h("div", {class: `finding ${d.severity}`, "data-node": d.node || ""}, h("code", {}, d.code), " ", h("b", {}, d.node || ""), " ", d.message)),

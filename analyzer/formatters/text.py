@@ -25,6 +25,14 @@ def count_text(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
+def total_text(value: int, unknown: int, what: str) -> str:
+    """A total and what it is: ``at least 1,234 params (3 nodes unknown)`` when some node's
+    figure is unknown."""
+    if not unknown:
+        return f"{value:,} {what}"
+    return f"at least {value:,} {what} ({unknown} node{'' if unknown == 1 else 's'} unknown)"
+
+
 def _axes(values: list) -> str:
     return "x".join("?" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
@@ -69,10 +77,11 @@ def render(report: Report, color: bool = False) -> str:
         table.add_row(*(Text(terminal(cell)) for cell in _row(node)), style=SEVERITY_STYLE.get(flagged.get(node.name, ""), ""))
     console.print(table)
     totals = report.totals
+    unknown = totals.unknown
     console.print(
-        f"Totals: {count_text(totals.params)} params, {count_text(totals.buffers)} buffers, "
-        f"{count_text(totals.macs)} MACs, {count_text(totals.memory.bytes)} bytes of activations "
-        "(per sample)"
+        f"Totals: {total_text(totals.params, unknown.params, 'params')}, "
+        f"{total_text(totals.buffers, unknown.buffers, 'buffers')}, {total_text(totals.macs, unknown.macs, 'MACs')}, "
+        f"{total_text(totals.memory.bytes, unknown.memory, 'bytes of activations')} (per sample)"
     )
     if report.receptive_field is not None:
         summary = report.receptive_field

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
+from analyzer.graph import ConstTensor
 from analyzer.ops import register
 from analyzer.ops.base import InferContext
 from analyzer.ops.common import axis_index, broadcast, prod, same_as_input
@@ -11,7 +15,7 @@ from analyzer.rules import BROADCAST_MISMATCH
 UNARY = (
     "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
     "Erf", "Gelu", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Softplus", "Softsign",
-    "Mish", "Floor", "Ceil", "Round", "Sign", "Sin", "Cos", "ThresholdedRelu", "Shrink", "Swish",
+    "Mish", "Sign", "Sin", "Cos", "ThresholdedRelu", "Shrink", "Swish",
     "Clip", "Dropout",
 )
 BOOL_OUT = ("IsNaN", "IsInf", "Not")
@@ -26,6 +30,25 @@ def infer_unary(ctx: InferContext) -> None:
     if ctx.node.op == "Identity" and value is not None:
         ctx.set(0, ctx.shape(0), ctx.dtype(0), value)
     ctx.set(1, ctx.shape(0), "bool")  # Dropout's optional mask
+
+
+ROUNDING: dict[str, Callable[[float], int]] = {
+    "Floor": math.floor, "Ceil": math.ceil, "Round": round,  # round: half to even, as ONNX
+}
+
+
+def infer_rounding(ctx: InferContext) -> None:
+    """Floor/Ceil/Round keep the shape; folded values are rounded (a size worked out as
+    floor(H * 0.5) by F.interpolate(recompute_scale_factor=True)). A symbolic dim is an
+    integer already; an unknown value stays unknown."""
+    same_as_input(ctx)
+    value = ctx.value(0)
+    if value is not None and value.values is not None:
+        rounded = tuple(
+            float(ROUNDING[ctx.node.op](v)) if isinstance(v, float) else v if isinstance(v, (int, str)) else None
+            for v in value.values
+        )
+        ctx.set(0, ctx.shape(0), ctx.dtype(0), ConstTensor(value.dims, value.dtype, rounded))
 
 
 def infer_bool_unary(ctx: InferContext) -> None:
@@ -76,6 +99,8 @@ def infer_prelu(ctx: InferContext) -> None:
 
 
 register(*UNARY, infer=infer_unary, doc="Element-wise activation: output shape = input shape.")
+register(*ROUNDING, infer=infer_rounding, doc="Element-wise rounding: output shape = input shape; "
+         "folds the values of shape computations.")
 register(
     "ScatterND", "ScatterElements", "Scatter", "CumSum", "Trilu",
     infer=same_as_input,

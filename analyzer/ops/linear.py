@@ -1,13 +1,20 @@
-"""Matrix products: Gemm, MatMul, and PyTorch's Linear (on the last dim)."""
+"""Matrix products: Gemm, MatMul, Einsum, and PyTorch's Linear (on the last dim)."""
 
 from __future__ import annotations
 
 from analyzer.graph import Dim, Shape
 from analyzer.ops import CONVLINT_DOMAIN, register
 from analyzer.ops.base import CostContext, InferContext, RfContext
-from analyzer.ops.common import broadcast, channel_mismatch, per_sample, prod, rf_union
-from analyzer.receptive import Field
-from analyzer.rules import BROADCAST_MISMATCH, INNER_DIM_MISMATCH, RANK_MISMATCH
+from analyzer.ops.common import (
+    broadcast,
+    broadcast_dims,
+    channel_mismatch,
+    per_sample,
+    prod,
+    rf_union,
+)
+from analyzer.receptive import Field, union
+from analyzer.rules import BROADCAST_MISMATCH, INNER_DIM_MISMATCH, INVALID_ATTRIBUTE, RANK_MISMATCH
 from analyzer.symbolic import eq, is_expr
 
 
@@ -77,6 +84,103 @@ def rf_matmul(ctx: RfContext) -> Field | None:
     return rf_union(ctx)
 
 
+Label = str | int
+"""An einsum axis: its letter, or an ellipsis axis by its position counted from the right."""
+
+
+def _einsum_terms(ctx: InferContext, count: int) -> tuple[list[str], str]:
+    equation = ctx.attr("equation", "").replace(" ", "")
+    given, arrow, output = equation.partition("->")
+    terms = given.split(",")
+    letters = given.replace(",", "").replace("...", "")
+    if len(terms) != count or not all(c.isalpha() for c in letters + output.replace("...", "")):
+        ctx.fail(INVALID_ATTRIBUTE, f"equation {equation!r} does not describe {count} operand(s)", "equation")
+    if not arrow:  # implicit output: the letters used once, in alphabetical order
+        output = ("..." if "..." in given else "") + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return terms, output
+
+
+def _labels(term: str, rank: int) -> list[Label] | None:
+    """Per axis of an operand of rank ``rank``: its letter, or its ellipsis position."""
+    head, dots, tail = term.partition("...")
+    spread = rank - len(head) - len(tail) if dots else 0
+    if spread < 0 or (not dots and len(term) != rank):
+        return None
+    return [*head, *range(spread - 1, -1, -1), *tail]
+
+
+def infer_einsum(ctx: InferContext) -> None:
+    """numpy/ONNX einsum: an axis per letter (sizes must agree, 1 broadcasts), ellipses
+    broadcast; the output follows the equation's right-hand side."""
+    present = [i for i in range(ctx.n_inputs) if ctx.has(i)]
+    shapes = [ctx.shape(i) for i in present]
+    terms, output = _einsum_terms(ctx, len(shapes))
+    sizes: dict[Label, list] = {}
+    labelled = []
+    for term, shape in zip(terms, shapes):
+        labels = _labels(term, len(shape))
+        if labels is None:
+            ctx.fail(RANK_MISMATCH, f"operand {ctx.fmt(shape)} does not have the axes of {term!r}", "equation")
+        labelled.append(labels)
+        for label, dim in zip(labels, shape):
+            sizes.setdefault(label, []).append(dim)
+    dims: dict[Label, object] = {}
+    for label, column in sizes.items():
+        dim, ok = broadcast_dims(column)
+        if not ok:
+            ctx.fail(INNER_DIM_MISMATCH, f"axis {label!r} of the equation has sizes {column}", "equation")
+        dims[label] = dim
+    spread = max((sum(1 for a in labels if isinstance(a, int)) for labels in labelled), default=0)
+    out_labels = _labels(output, len(output.replace("...", "")) + spread)
+    if out_labels is None or any(a not in dims for a in out_labels if isinstance(a, str)):
+        ctx.fail(INVALID_ATTRIBUTE, f"the output {output!r} names an axis no operand has", "equation")
+    ctx.resolve("einsum", (labelled, out_labels, [dims[a] for a in dims if a not in out_labels]))
+    ctx.set(0, tuple(dims.get(a, 1) for a in out_labels), ctx.dtype(present[0]))  # type: ignore[misc]
+
+
+def macs_einsum(ctx: CostContext) -> int | None:
+    """Per sample, one operand: 0 (a sum or a permutation); two: each output element is a
+    dot product over the summed axes. Three or more depend on the contraction order: unknown."""
+    found, out = ctx.resolved.get("einsum"), ctx.out_shape(0)
+    if found is None or out is None or len(found[0]) > 2:
+        return None
+    if len(found[0]) == 1:
+        return 0
+    return prod((*per_sample(out, ctx.batch), *found[2]))
+
+
+def rf_einsum(ctx: RfContext) -> Field | None:
+    """Each operand's field moves with its letters; summing over a spatial axis mixes it whole."""
+    found = ctx.resolved.get("einsum")
+    if found is None:
+        return None
+    labelled, out_labels, _ = found
+    moved = []
+    for index, field in ctx.data_fields():
+        if field.is_global or index >= len(labelled):
+            moved.append(field)
+            continue
+        labels = labelled[index]
+        axes = [labels[a] if a < len(labels) else None for a in field.axes]
+        if any(a is None for a in axes):
+            return None
+        if any(a not in out_labels for a in axes):
+            moved.append(field.globalized())
+        else:
+            moved.append(field.moved(tuple(out_labels.index(a) for a in axes)))
+    if not moved:
+        return None
+    return moved[0] if len(moved) == 1 else union(moved)[0]
+
+
+register(
+    "Einsum",
+    infer=infer_einsum,
+    rf=rf_einsum,
+    macs=macs_einsum,
+    min_inputs=1,
+    doc="Einstein summation by equation (numpy semantics, ellipsis broadcasting).",
+)
 register(
     "Gemm",
     infer=infer_gemm,

@@ -53,9 +53,7 @@ def infer_resize(ctx: InferContext) -> None:
         transform = ctx.attr("coordinate_transformation_mode", "half_pixel")
         nearest = ctx.attr("nearest_mode", "round_prefer_floor")
         scales = _floats(ctx, 1 if ctx.opset < 11 else 2)
-        sizes = ctx.dims(3) if ctx.opset >= 11 and ctx.has(3) else None
-        if ctx.opset >= 11 and ctx.has(3) and sizes is None:
-            raise UnknownInput("sizes are not constant")
+        sizes = _sizes(ctx, 3) if ctx.opset >= 11 and ctx.has(3) else None
         if ctx.opset >= 11 and ctx.has(2) and scales is None and sizes is None:
             raise UnknownInput("scales are not constant")
     axes = ctx.attr("axes", like=[0])
@@ -76,7 +74,7 @@ def infer_resize(ctx: InferContext) -> None:
             if isinstance(size, int) and isinstance(value, int):
                 scale = value / size
             else:
-                scale = 1.0 if value == size else 0.0
+                scale = 1.0 if value is not None and value == size else 0.0
         else:
             if value <= 0:
                 ctx.fail(INVALID_ATTRIBUTE, f"scales must be positive, got {list(given)}", "scales")
@@ -137,6 +135,18 @@ def _keep_aspect(ctx: InferContext, x, axes: list[int], sizes: Sequence[Dim]) ->
     pick = min if ctx.attr("keep_aspect_ratio_policy") == "not_larger" else max
     scale = pick(ratios)
     return tuple(math.floor(x[a] * scale + 0.5) for a in axes)
+
+
+def _sizes(ctx: InferContext, index: int) -> tuple[Dim, ...]:
+    """Resize's sizes: each a size, a symbolic dim, or unknown (None) where a shape
+    computation cannot be folded (a size taken from a free dim): rank and channels stay known."""
+    value = ctx.value(index)
+    if value is not None and value.values is not None:
+        return tuple(v if isinstance(v, str) or is_size(v) else None for v in value.values)
+    count = ctx.shape(index)
+    if len(count) != 1 or not isinstance(count[0], int):
+        raise UnknownInput("sizes are not constant")
+    return (None,) * count[0]
 
 
 def _floats(ctx: InferContext, index: int) -> tuple[float, ...] | None:

@@ -113,7 +113,16 @@ def infer_size(ctx: InferContext) -> None:
 
 def infer_cast(ctx: InferContext) -> None:
     to = ctx.attr("to", 1)
-    dtype = dtype_name(to) if isinstance(to, int) else str(to)
+    _cast(ctx, dtype_name(to) if isinstance(to, int) else str(to))
+
+
+def infer_cast_like(ctx: InferContext) -> None:
+    ctx.require_inputs(2)
+    _cast(ctx, ctx.dtype(1))
+
+
+def _cast(ctx: InferContext, dtype: str) -> None:
+    """Input 0 in another element type; folded values follow (shape computations)."""
     x = ctx.shape(0)
     values = _values(ctx, 0)
     if values is not None:
@@ -289,6 +298,24 @@ def infer_gather(ctx: InferContext) -> None:
     ctx.set(0, out, ctx.dtype(0), value)
 
 
+def infer_gather_nd(ctx: InferContext) -> None:
+    """out = indices.shape[:-1] + data.shape[batch_dims + indices.shape[-1]:] (ONNX GatherND)."""
+    x, indices = ctx.shape(0), ctx.shape(1)
+    batch = ctx.attr("batch_dims", 0)
+    depth = indices[-1] if indices else None
+    if not indices or not isinstance(batch, int) or batch < 0 or batch >= min(len(x), len(indices)):
+        ctx.fail(INVALID_ATTRIBUTE, f"batch_dims={batch} must be smaller than the ranks of data {ctx.fmt(x)} "
+                 f"and indices {ctx.fmt(indices)}", "batch_dims")
+    if not isinstance(depth, int):
+        ctx.set(0, None, ctx.dtype(0))
+        return
+    if not 1 <= depth <= len(x) - batch:
+        ctx.fail(INVALID_ATTRIBUTE, f"indices {ctx.fmt(indices)} index {depth} axes of data {ctx.fmt(x)} "
+                 f"after {batch} batch dims", "batch_dims")
+    ctx.resolve("gathered", (batch, depth, len(indices) - 1))
+    ctx.set(0, (*indices[:-1], *x[batch + depth:]), ctx.dtype(0))
+
+
 # -- reshaping --------------------------------------------------------------------------------
 def infer_flatten(ctx: InferContext) -> None:
     x = ctx.shape(0)
@@ -442,13 +469,20 @@ def infer_expand(ctx: InferContext) -> None:
 
 
 def infer_tile(ctx: InferContext) -> None:
+    """Repeats may be symbolic (a ViT class token tiled to the batch): 1 x N is N."""
     x = ctx.shape(0)
-    repeats = ctx.ints(1)
+    repeats = ctx.dims(1)
     if repeats is None:
         raise UnknownInput("tile repeats are not constant")
     if len(repeats) != len(x):
         ctx.fail(INVALID_ATTRIBUTE, f"repeats {list(repeats)} do not match rank {len(x)}")
-    ctx.set(0, tuple(d * r if isinstance(d, int) else None for d, r in zip(x, repeats)), ctx.dtype(0))
+    ctx.set(0, tuple(_repeated(d, r) for d, r in zip(x, repeats)), ctx.dtype(0))
+
+
+def _repeated(dim: Dim, repeats: Dim) -> Dim:
+    if dim == 1 or repeats == 1:
+        return repeats if dim == 1 else dim
+    return dim * repeats if isinstance(dim, int) and isinstance(repeats, int) else None
 
 
 def infer_range(ctx: InferContext) -> None:
@@ -560,6 +594,24 @@ def map_axes(src: Shape, dst: Shape) -> dict[int, int] | None:
     return mapping
 
 
+def rf_gather_nd(ctx: RfContext) -> Field | None:
+    """Axes before the indexed ones keep their field (moved past the indices' leading dims);
+    indexing a spatial axis picks units by data: unknown."""
+    field = ctx.fields[0] if ctx.fields else None
+    found = ctx.resolved.get("gathered")
+    if field is None or found is None:
+        return None if field is None or not field.is_global else field
+    batch, depth, leading = found
+    if any(batch <= a < batch + depth for a in field.axes):
+        return None
+    return field.moved(tuple(a if a < batch else a - batch - depth + leading for a in field.axes))
+
+
+def rf_first(ctx: RfContext) -> Field | None:
+    """Only input 0's data flows on (CastLike's input 1 gives just its type)."""
+    return ctx.fields[0] if ctx.fields else None
+
+
 def rf_reshape(ctx: RfContext) -> Field | None:
     """Spatial axes that survive unmerged keep their field; a merged one makes the field global."""
     field = ctx.fields[0] if ctx.fields else None
@@ -624,10 +676,21 @@ register(
 register("Shape", infer=infer_shape, rf=lambda ctx: None, doc="The shape of its input, as int64.")
 register("Size", infer=infer_size, rf=lambda ctx: None, doc="The element count of its input.")
 register("Cast", infer=infer_cast, shape_only=True, doc="Changes the element type.")
-register("Concat", infer=infer_concat, min_inputs=1, doc="Joins tensors along axis; other dims must match.")
+register("CastLike", infer=infer_cast_like, rf=rf_first, shape_only=True,
+         doc="Changes the element type to that of input 1.")
+register(
+    "Concat",
+    infer=infer_concat,
+    min_inputs=1,
+    scale_operands=True,
+    doc="Joins tensors along axis; other dims must match. A constant operand with more than one "
+    "element (a ViT class token, through Expand or Tile) is a parameter.",
+)
 register("Split", infer=infer_split, rf=rf_split, doc="Cuts a tensor along axis.")
 register("Slice", infer=infer_slice, rf=rf_shift, doc="Takes start:end:step along axes.")
 register("Gather", infer=infer_gather, rf=rf_gather, doc="Takes entries along axis by index.")
+register("GatherND", infer=infer_gather_nd, rf=rf_gather_nd,
+         doc="Takes slices of data by index tuples (the last dim of indices), after batch_dims.")
 register(
     "Flatten",
     infer=infer_flatten,
@@ -639,8 +702,8 @@ register("Reshape", infer=infer_reshape, rf=rf_reshape, shape_only=True, doc="Re
 register("Squeeze", infer=infer_squeeze, rf=rf_reshape, shape_only=True, doc="Removes axes of size 1.")
 register("Unsqueeze", infer=infer_unsqueeze, rf=rf_reshape, shape_only=True, doc="Inserts axes of size 1.")
 register("Transpose", infer=infer_transpose, rf=rf_transpose, shape_only=True, doc="Permutes axes.")
-register("Expand", infer=infer_expand, doc="Broadcasts to a shape.")
-register("Tile", infer=infer_tile, doc="Repeats the input along each axis.")
+register("Expand", infer=infer_expand, shape_only=True, doc="Broadcasts to a shape.")
+register("Tile", infer=infer_tile, shape_only=True, doc="Repeats the input along each axis.")
 register("Range", infer=infer_range, rf=lambda ctx: None, doc="A 1-D sequence start:limit:delta.")
 register("Pad", infer=infer_pad, rf=rf_shift, doc="Pads (or crops, when negative) each axis.")
 register(

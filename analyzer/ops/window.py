@@ -199,12 +199,16 @@ def _out_size(ctx: InferContext, w: Window, size: Dim, ceil_mode: bool, axis: st
     span = size + w.pad_begin + w.pad_end - w.effective
     window = (f"the window (kernel {w.kernel}" + (f", dilation {w.dilation}" if w.dilation > 1 else "")
               + f", {w.effective} wide)")
+    # Ceil mode keeps a window that runs past the end while ceil(span / s) + 1 >= 1, i.e.
+    # span > -s: onnxruntime, ONNX shape inference and PyTorch all give one output there.
+    slack, allowance = (w.stride - 1, f" plus the {w.stride - 1} that ceil mode lets a window overhang") \
+        if ceil_mode else (0, "")
     ctx.require(
-        ge(span, 0), KERNEL_EXCEEDS_INPUT,
+        ge(span + slack, 0), KERNEL_EXCEEDS_INPUT,
         lambda: f"along {axis}, {window} is larger than the padded input ({size} + "
-        f"{w.pad_begin + w.pad_end} padding)",
+        f"{w.pad_begin + w.pad_end} padding){allowance}",
         "kernel_shape",
-        generic=f"along {axis}, {window} is larger than the padded input",
+        generic=f"along {axis}, {window} is larger than the padded input{allowance}",
     )
     if not ceil_mode:
         return span // w.stride + 1

@@ -1,4 +1,8 @@
-"""Cost figures (REFERENCE §7): MACs per sample and activation memory of each node's outputs."""
+"""Cost figures (REFERENCE §7): MACs per sample and activation memory of each node's outputs.
+
+Activations are what nodes compute from the model's inputs: a node that reads only constants
+(a weight made by ConstantOfShape, a reshaped initializer) costs no MACs and no memory.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +21,8 @@ class Memory:
 
 
 UNKNOWN = Memory(None, None)
+NONE = Memory(0, 0)
+"""Outputs computed from constants alone (weights made by ConstantOfShape, folded shapes)."""
 
 
 @dataclass
@@ -61,8 +67,16 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
     batch = batch_dim(model, shapes)
     cache: dict = {}
     shared: dict[int, tuple[int | None, Memory]] = {}  # per shape outcome, for single-output nodes
+    tensors = model.tensors  # the model's inputs and constants; other tensors are computed
+    constant: set[str] = set()  # outputs of nodes that read only constants
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         outputs = node.outputs
+        inputs = node.inputs
+        first = inputs[0] if inputs else ""
+        from_inputs = (first and first not in tensors and first not in constant) or any(
+            t and t not in constant and (t not in tensors or tensors[t].role == "input") for t in inputs)
+        if not from_inputs:
+            constant.update(outputs)
         key = id(outcome) if outcome is not None and len(outputs) == 1 and outputs[0] else None
         found = shared.get(key) if key is not None else None  # type: ignore[arg-type]
         if found is None:
@@ -75,6 +89,6 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
             found = (count, _memory(outputs, shapes, batch, cache))
             if key is not None:
                 shared[key] = found
-        macs.append(found[0])
-        memory.append(found[1])
+        macs.append(found[0] if from_inputs or found[0] is None else 0)
+        memory.append(found[1] if from_inputs else NONE)
     return CostResult(macs, memory)

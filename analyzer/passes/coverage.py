@@ -107,53 +107,110 @@ EXACT_LIMIT = 1 << 20
 """Along axes longer than this, coverage is worked out arithmetically, not row by row."""
 
 
-def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
-                trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
-    size = shape[axis]
-    if not isinstance(size, int) or size <= 0:
-        return
-    if size > EXACT_LIMIT or any(_window(g, axis).kernel > EXACT_LIMIT for _, g in readers if axis in g.axes):
-        _check_long_axis(shape, axis, readers, trailing, skipped)
-        return
-    covered = bytearray(size)
-    own: list[tuple[str, Window, bytearray]] = []
+@dataclass(frozen=True)
+class _Reader:
+    name: str
+    window: Window
+    out: int
+
+    @property
+    def reach(self) -> int:
+        """The last input position inside its last window (padding included)."""
+        w = self.window
+        return (self.out - 1) * w.stride - (w.pad_begin or 0) + w.effective - 1
+
+
+def _readers_along(axis: int, readers: list[tuple[str, Geometry]]) -> list[_Reader] | None:
+    """The readers' windows along one axis; None when some window is not known."""
+    found = []
     for name, geometry in readers:
-        index = geometry.axes.index(axis) if axis in geometry.axes else None
-        if index is None:
-            return
+        if axis not in geometry.axes:
+            return None
+        index = geometry.axes.index(axis)
         w, out = geometry.windows[index], geometry.out_sizes[index]
         if w.pad_begin is None or not isinstance(out, int):
-            return
-        mine = bytearray(size)
-        _mark(mine, w, out)
-        own.append((name, w, mine))
-        covered = _union(covered, mine) if len(own) > 1 else mine
+            return None
+        found.append(_Reader(name, w, out))
+    return found
+
+
+def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
+                trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
+    """Every unread position of one axis, explained once: past the last window (F101), or
+    inside the windows' reach, between windows (stride) or between the taps of a dilated
+    window (F102). The two counts add up to the positions no reader reads."""
+    size = shape[axis]
+    own = _readers_along(axis, readers)
+    if not isinstance(size, int) or size <= 0 or own is None:
+        return
+    if size > EXACT_LIMIT or any(r.window.kernel > EXACT_LIMIT for r in own):
+        _check_long_axis(shape, axis, own, trailing, skipped)
+        return
+    covered = bytearray(size)
+    for r in own:
+        _mark(covered, r.window, r.out)
     if all(covered):
         return
     name = axis_name(axis, len(shape))
-    tail = size - 1 - max((i for i, c in enumerate(covered) if c), default=-1)
-    skipper = next((r for r in own if r[1].stride > r[1].effective), None)
-    if tail and skipper is None:
-        reader, w, _ = next((r for r in own if not any(r[2][size - tail:])), own[0])
-        pads = (w.pad_begin or 0) + (w.pad_end or 0)
-        span = size + pads - w.effective
+    tail = _trailing(size, own, name, trailing)
+    inside = bytearray(size)  # positions some window spans, whether a tap reads them or not
+    for r in own:
+        w = r.window
+        _mark(inside, Window(w.effective, w.stride, 1, w.pad_begin, w.pad_end), r.out)
+    between = dilated = 0
+    for read, spanned in zip(covered[: size - tail], inside[: size - tail]):
+        if not read:
+            if spanned:
+                dilated += 1
+            else:
+                between += 1
+    if between or dilated:
+        reader, why = _explain(own, between, dilated)
+        skipped[reader].append(_Miss(name, between + dilated, size, why))
+
+
+def _trailing(size: int, own: list[_Reader], name: str, trailing: dict[str, list[_Miss]]) -> int:
+    """Positions past every window's reach, reported as F101; 0 when a stride larger than
+    its window skips rows anyway (those at the end are skipped like the others)."""
+    last = max(own, key=lambda r: r.reach)
+    tail = size - 1 - last.reach
+    if tail <= 0 or any(r.window.stride > r.window.effective for r in own):
+        return 0
+    w = last.window
+    pads = (w.pad_begin or 0) + (w.pad_end or 0)
+    span = size + pads - w.effective
+    if last.out - 1 == span // w.stride:  # floor rounding
         why = f"{size} + {pads} padding - {w.effective} = {span} is not a multiple of stride {w.stride}"
-        trailing[reader].append(_Miss(name, tail, 0, why))
     else:
-        tail = 0
-    missed = sum(1 for c in covered[: size - tail] if not c)
-    if missed:
-        reader, w, _ = skipper or own[0]
-        why = (f"stride {w.stride} is larger than the window ({w.effective})"
-               if w.stride > w.effective else "no window covers them")
-        skipped[reader].append(_Miss(name, missed, size, why))
+        why = f"its last window (of {last.out}, stride {w.stride}) ends before them"
+    trailing[last.name].append(_Miss(name, tail, 0, why))
+    return tail
 
 
-def _window(geometry: Geometry, axis: int) -> Window:
-    return geometry.windows[geometry.axes.index(axis)]
+def _explain(own: list[_Reader], between: int, dilated: int) -> tuple[str, str]:
+    """The reader to blame for unread positions inside the windows' reach, and why."""
+    import math
+
+    skipper = next((r for r in own if r.window.stride > r.window.effective), None)
+    gapped = next((r for r in own if r.window.dilation > 1), None)
+    reasons = []
+    if between:
+        w = (skipper or own[0]).window
+        reasons.append(f"stride {w.stride} is larger than the window ({w.effective})" if skipper
+                       else "no window covers them")
+    if dilated and gapped is not None:
+        w = gapped.window
+        common = math.gcd(w.stride, w.dilation)
+        reasons.append(
+            f"dilation {w.dilation} leaves gaps between the taps of each window, and stride "
+            f"{w.stride} never moves a tap into them (both are multiples of {common})" if common > 1
+            else f"dilation {w.dilation} leaves gaps between the taps of a window that no other window fills"
+        )
+    reader = (skipper or own[0]) if between else (gapped or own[0])
+    return reader.name, ", and ".join(reasons)
 
 
-def _check_long_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
+def _check_long_axis(shape: Shape, axis: int, own: list[_Reader],
                      trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
     """Huge axes (hostile or absurd inputs): the last row read, and which residues of the
     rows modulo the strides' period no window reads, without a per-row pass."""
@@ -161,42 +218,24 @@ def _check_long_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]
 
     size = shape[axis]
     name = axis_name(axis, len(shape))
-    unit = UNIT_NAMES.get(name, "position")
-    windows = []
-    for reader, geometry in readers:
-        index = geometry.axes.index(axis) if axis in geometry.axes else None
-        if index is None:
-            return
-        w, out = geometry.windows[index], geometry.out_sizes[index]
-        if w.pad_begin is None or not isinstance(out, int) or w.kernel > EXACT_LIMIT:
-            return
-        windows.append((reader, w, out))
-    last = max((out - 1) * w.stride - w.pad_begin + w.effective - 1 for _, w, out in windows)
-    skipper = next(((r, w) for r, w, _ in windows if w.stride > w.effective), None)
-    if last < size - 1 and skipper is None:
-        reader, w, out = windows[0]
-        pads = (w.pad_begin or 0) + (w.pad_end or 0)
-        span = size + pads - w.effective
-        why = f"{size} + {pads} padding - {w.effective} = {span} is not a multiple of stride {w.stride}"
-        trailing[reader].append(_Miss(name, size - 1 - last, 0, why))
-    period = math.lcm(*(w.stride for _, w, _ in windows))
-    if skipper is None or period > EXACT_LIMIT or any(w.kernel > EXACT_LIMIT for _, w, _ in windows):
+    _trailing(size, own, name, trailing)
+    period = math.lcm(*(r.window.stride for r in own))
+    if period > EXACT_LIMIT:
         return
-    covered = bytearray(period)
-    for _, w, _ in windows:
-        for tap in range(w.kernel):
-            offset = (tap * w.dilation - (w.pad_begin or 0)) % w.stride
-            covered[offset::w.stride] = b"\x01" * len(range(offset, period, w.stride))
-    missed = period - sum(covered)
-    if missed:
-        reader, w = skipper
-        skipped[reader].append(_Miss(name, missed, period, f"stride {w.stride} is larger than the window ({w.effective})"
-                                     f"; {_count(missed, unit)} of every {period}"))
-
-
-def _union(a: bytearray, b: bytearray) -> bytearray:
-    merged = int.from_bytes(a, "little") | int.from_bytes(b, "little")
-    return bytearray(merged.to_bytes(len(a), "little"))
+    covered, inside = bytearray(period), bytearray(period)
+    for r in own:
+        w = r.window
+        for marks, offsets in ((covered, range(0, w.effective, w.dilation)), (inside, range(w.effective))):
+            for offset in offsets[: w.stride]:  # offsets repeat modulo the stride after that
+                first = (offset - (w.pad_begin or 0)) % w.stride
+                marks[first::w.stride] = b"\x01" * len(range(first, period, w.stride))
+    between = sum(1 for c, i in zip(covered, inside) if not c and not i)
+    dilated = sum(1 for c, i in zip(covered, inside) if not c and i)
+    if between or dilated:
+        reader, why = _explain(own, between, dilated)
+        unit = UNIT_NAMES.get(name, "position")
+        skipped[reader].append(_Miss(name, between + dilated, period,
+                                     f"{why}; {_count(between + dilated, unit)} of every {period}"))
 
 
 def _count(n: int, unit: str) -> str:

@@ -54,6 +54,48 @@ def _leads_to_constants(node, opdef) -> bool:
     return (node.op in CONSTANT_SOURCES and not node.domain) or (opdef is not None and opdef.shape_only)
 
 
+def _group_norm_identity(model: Model, node, index: int, source: str, shapes: ShapeResult) -> bool:
+    """GroupNorm as exporters lower it: Reshape (N, G, -1) -> InstanceNormalization with
+    constant ones(G) / zeros(G) -> Reshape back, then Mul/Add by the module's weight and bias
+    (which are counted there). The ones and zeros are no module parameter."""
+    if index not in (1, 2) or not node.inputs or not node.outputs:
+        return False
+    producer = model.producer(node.inputs[0])
+    readers = model.consumers.get(node.outputs[0], ())
+    if producer is None or model.nodes[producer].op != "Reshape" or not readers:
+        return False
+    if any(model.nodes[r].op != "Reshape" for r in readers):
+        return False
+    value = shapes.values.get(source)
+    fill = 1.0 if index == 1 else 0.0
+    return value is None or value.values is None or all(v == fill for v in value.values)
+
+
+def _window_counts(model: Model, node, index: int, source: str, shapes: ShapeResult) -> bool:
+    """Adaptive average pooling to a size that does not divide the input, as the dynamo
+    exporter lowers it: the gathered windows are summed (Add) and divided by a constant of
+    window element counts, one per output position (e.g. 7x7). A sum divided by a constant
+    shaped like the output's trailing spatial dims (positive integers, where its values are
+    read) is that pattern: counts, not a module parameter."""
+    dims = shapes.shapes.get(source)
+    out = shapes.shapes.get(node.outputs[0]) if node.outputs else None
+    producer = model.producer(node.inputs[0]) if node.inputs else None
+    if index != 1 or dims is None or out is None or producer is None:
+        return False
+    value = shapes.values.get(source)  # only tiny float tensors have their values read
+    return (
+        model.nodes[producer].op in ("Add", "Sum")
+        and 2 <= len(dims) <= len(out) - 2
+        and tuple(dims) == tuple(out[len(out) - len(dims):])
+        and (value is None or value.values is None or all(float(v).is_integer() and v > 0 for v in value.values))
+    )
+
+
+LOWERINGS = {"InstanceNormalization": _group_norm_identity, "Div": _window_counts}
+"""Ops whose constant operands an exporter's lowering may add (REFERENCE §5), with the test
+that proves such an operand is not a module parameter."""
+
+
 def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     steps = model.steps()
     params: list[int | None] = [0] * len(steps)
@@ -97,6 +139,8 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
                 unknown.append(position)
                 continue
             if opdef.scale_operands and index not in opdef.weights and count <= 1:
+                continue
+            if node.op in LOWERINGS and LOWERINGS[node.op](model, node, index, source, shapes):
                 continue
             counted.add(source)
             counts = params if kind == "param" else buffers

@@ -21,6 +21,7 @@ from analyzer.report.model import (
     TensorInfo,
     Tool,
     Totals,
+    UnknownNodes,
 )
 from analyzer.settings import Settings
 
@@ -85,8 +86,19 @@ def _position(found: dict[str, tuple[int, int]], location: str | None) -> dict[s
     return {"line": position[0], "column": position[1]} if position else {}
 
 
-def _sum(values: list[int | None]) -> int | None:
-    return None if None in values else sum(values)  # type: ignore[arg-type]
+def _known_sum(values: list[int | None]) -> tuple[int, int]:
+    """The sum of the known values, and how many are unknown."""
+    return sum(v for v in values if v is not None), values.count(None)
+
+
+def totals(nodes: list[NodeReport]) -> Totals:
+    params, no_params = _known_sum([n.params for n in nodes])
+    buffers, no_buffers = _known_sum([n.buffers for n in nodes])
+    macs, no_macs = _known_sum([n.macs for n in nodes])
+    elements, _ = _known_sum([n.memory.elements for n in nodes])
+    size, no_memory = _known_sum([n.memory.bytes for n in nodes])
+    return Totals(params, buffers, macs, Memory(elements=elements, bytes=size),
+                  UnknownNodes(params=no_params, buffers=no_buffers, macs=no_macs, memory=no_memory))
 
 
 def build_report(analysis: Analysis, settings: Settings | None = None) -> Report:
@@ -155,15 +167,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         model=ModelInfo(path=model.path, format=model.format, name=model.name),
         inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
         nodes=nodes,
-        totals=Totals(
-            params=_sum([n.params for n in nodes]),
-            buffers=_sum([n.buffers for n in nodes]),
-            macs=_sum([n.macs for n in nodes]),
-            memory=Memory(
-                elements=_sum([n.memory.elements for n in nodes]),
-                bytes=_sum([n.memory.bytes for n in nodes]),
-            ),
-        ),
+        totals=totals(nodes),
         receptive_field=field_summary(analysis, nodes),
         diagnostics=diagnostics,
     )

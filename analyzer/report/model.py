@@ -88,12 +88,32 @@ class FieldSummary:
 
 
 @dataclass(slots=True)
-class Totals:
+class UnknownNodes:
+    """Per figure, how many nodes have it unknown: the totals leave them out."""
+
     __pydantic_config__ = _STRICT
-    params: int | None
-    buffers: int | None
-    macs: int | None
-    memory: Memory
+    params: int
+    buffers: int
+    macs: int
+    memory: int
+
+
+@dataclass(slots=True)
+class Totals:
+    """Sums over the nodes whose figure is known: exact when ``unknown`` counts no node for
+    that figure, else a lower bound ("at least 1,234,567 params; 3 nodes unknown")."""
+
+    __pydantic_config__ = _STRICT
+    params: Annotated[int, Field(description="Sum of the known per-node params; at least this when unknown.params > 0.")]
+    buffers: int
+    macs: Annotated[int, Field(description="Sum of the known per-node MACs, per sample.")]
+    memory: Annotated[Memory, Field(description="Sums of the known per-node activation memory, per sample.")]
+    unknown: Annotated[UnknownNodes, Field(description="Nodes left out of each sum because their figure is unknown.")]
+
+    def exact(self, figure: str) -> int | None:
+        """A total when no node's figure is unknown, else None."""
+        value = self.memory.bytes if figure == "memory" else getattr(self, figure)
+        return None if getattr(self.unknown, figure) else value
 
 
 @dataclass(slots=True)

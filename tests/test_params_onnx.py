@@ -1,0 +1,205 @@
+"""Parameters of exported graphs (REFERENCE §5) against what PyTorch counts for the modules
+they came from, derived from the modules' documented parameter shapes. Each graph is built
+with onnx.helper in the exporter's pattern and run in onnxruntime, so it is a real model."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper, numpy_helper
+from onnx_utils import report_of_model, run_all_tensors, run_all_values, shapes_by_tensor
+
+F = TensorProto.FLOAT
+RNG = np.random.default_rng(0)
+
+
+def init(name: str, value) -> onnx.TensorProto:
+    array = np.asarray(value)
+    return numpy_helper.from_array(array.astype(np.float32) if array.dtype.kind == "f" else array, name)
+
+
+def model_of(nodes, inputs: dict, inits: list, opset: int = 17) -> onnx.ModelProto:
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(n, F, s) for n, s in inputs.items()],
+                              [helper.make_tensor_value_info(nodes[-1].output[0], F, None)], inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+
+
+def checked(model: onnx.ModelProto):
+    """The report, after checking every shape against onnxruntime's."""
+    report = report_of_model(model)
+    ours = shapes_by_tensor(report)
+    for name, shape in run_all_tensors(model).items():  # run with N = 1
+        assert [1 if d == "N" else d for d in ours.get(name) or ()] == list(shape), name
+    return report
+
+
+# -- ViT class token --------------------------------------------------------------------------
+def vit(d: int = 8, patch: int = 4, size: int = 8, classes: int = 10, repeat: str = "Expand") -> onnx.ModelProto:
+    """torchvision's VisionTransformer, one encoder-free step: conv_proj -> (N, D, T) ->
+    (N, T, D); class_token (1, 1, D).expand(N, -1, -1) (or repeat: Tile) concatenated in
+    front; + pos_embedding (1, T + 1, D); ln; the class token's features -> heads Linear."""
+    tokens = (size // patch) ** 2
+    shape_ops = [
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Gather", ["xs", "zero"], ["n"], axis=0),
+        helper.make_node("Unsqueeze", ["n", "axis0"], ["n1"]),
+    ]
+    if repeat == "Expand":
+        shape_ops += [helper.make_node("Concat", ["n1", "one", "one"], ["target"], axis=0),
+                      helper.make_node("Expand", ["class_token", "target"], ["cls"])]
+    else:
+        shape_ops += [helper.make_node("Concat", ["n1", "one", "one"], ["target"], axis=0),
+                      helper.make_node("Tile", ["class_token", "target"], ["cls"])]
+    nodes = [
+        helper.make_node("Conv", ["x", "conv_w", "conv_b"], ["p"], kernel_shape=[patch, patch], strides=[patch, patch]),
+        helper.make_node("Reshape", ["p", "flat"], ["p3"]),
+        helper.make_node("Transpose", ["p3"], ["t"], perm=[0, 2, 1]),
+        *shape_ops,
+        helper.make_node("Concat", ["cls", "t"], ["seq"], axis=1),
+        helper.make_node("Add", ["seq", "pos_embedding"], ["e"]),
+        helper.make_node("LayerNormalization", ["e", "ln_w", "ln_b"], ["ln"], axis=-1),
+        helper.make_node("Gather", ["ln", "zero"], ["first"], axis=1),
+        helper.make_node("Gemm", ["first", "head_w", "head_b"], ["logits"], transB=1),
+    ]
+    inits = [
+        init("conv_w", RNG.standard_normal((d, 3, patch, patch))), init("conv_b", RNG.standard_normal(d)),
+        init("flat", np.array([0, d, -1], np.int64)), init("zero", np.array(0, np.int64)),
+        init("axis0", np.array([0], np.int64)), init("one", np.array([1], np.int64)),
+        init("class_token", RNG.standard_normal((1, 1, d))),
+        init("pos_embedding", RNG.standard_normal((1, tokens + 1, d))),
+        init("ln_w", RNG.standard_normal(d)), init("ln_b", RNG.standard_normal(d)),
+        init("head_w", RNG.standard_normal((classes, d))), init("head_b", RNG.standard_normal(classes)),
+    ]
+    return model_of(nodes, {"x": ["N", 3, size, size]}, inits)
+
+
+@pytest.mark.parametrize("repeat", ["Expand", "Tile"])
+def test_vit_class_token_counts_like_pytorch(repeat):
+    d, patch, size, classes = 8, 4, 8, 10
+    report = checked(vit(d, patch, size, classes, repeat))
+    tokens = (size // patch) ** 2
+    pytorch = {  # VisionTransformer's parameters, by their documented shapes
+        "conv_proj": d * 3 * patch * patch + d,
+        "class_token": 1 * 1 * d,
+        "encoder.pos_embedding": 1 * (tokens + 1) * d,
+        "encoder.ln": 2 * d,
+        "heads.head": classes * d + classes,
+    }
+    assert report.totals.params == sum(pytorch.values())
+    joins = [n for n in report.nodes if n.op == "Concat" and n.params]
+    assert [n.params for n in joins] == [pytorch["class_token"]]
+
+
+def test_vit_b_16_class_token_is_768():
+    """ViT-B/16's class_token is (1, 1, 768): the 768 the issue found missing."""
+    report = checked(vit(d=768, patch=16, size=32, classes=4))
+    (join,) = [n for n in report.nodes if n.op == "Concat" and n.params]
+    assert join.params == 768
+
+
+# -- GroupNorm lowered to InstanceNormalization -----------------------------------------------
+def group_norm(channels: int, groups: int, scale=None, bias=None) -> onnx.ModelProto:
+    """nn.GroupNorm(G, C) as the TorchScript exporter writes it: Reshape (N, G, -1) ->
+    InstanceNormalization(ones(G), zeros(G)) -> Reshape to the input's shape -> Mul by
+    weight (C, 1, 1) -> Add bias (C, 1, 1)."""
+    nodes = [
+        helper.make_node("Reshape", ["x", "grouped"], ["g"]),
+        helper.make_node("InstanceNormalization", ["g", "ones", "zeros"], ["n"], epsilon=1e-5),
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Reshape", ["n", "xs"], ["r"]),
+        helper.make_node("Mul", ["r", "weight"], ["m"]),
+        helper.make_node("Add", ["m", "bias"], ["y"]),
+    ]
+    inits = [
+        init("grouped", np.array([0, groups, -1], np.int64)),
+        init("ones", np.ones(groups) if scale is None else scale),
+        init("zeros", np.zeros(groups) if bias is None else bias),
+        init("weight", RNG.standard_normal((channels, 1, 1))), init("bias", RNG.standard_normal((channels, 1, 1))),
+    ]
+    return model_of(nodes, {"x": ["N", channels, 5, 6]}, inits)
+
+
+def test_group_norm_counts_2c_not_the_exporters_ones_and_zeros():
+    channels, groups = 32, 8
+    model = group_norm(channels, groups)
+    report = checked(model)
+    assert report.totals.params == 2 * channels  # nn.GroupNorm(8, 32): weight (32) + bias (32)
+    # The lowering is exact: onnxruntime's output equals group normalisation computed directly.
+    x = RNG.standard_normal((2, channels, 5, 6)).astype(np.float32)
+    y = run_all_values(model, {"x": x})["y"]
+    grouped = x.reshape(2, groups, -1)
+    normed = (grouped - grouped.mean(-1, keepdims=True)) / np.sqrt(grouped.var(-1, keepdims=True) + 1e-5)
+    weight, bias = (numpy_helper.to_array(i) for i in model.graph.initializer[3:5])
+    assert np.allclose(y, normed.reshape(x.shape) * weight + bias, atol=1e-4)
+
+
+def test_an_instance_norm_with_learned_affine_on_groups_still_counts():
+    """Scale and bias whose values are read (tiny tensors) and are not the identity are
+    parameters, whatever the reshapes."""
+    channels, groups = 8, 4
+    report = checked(group_norm(channels, groups, scale=RNG.standard_normal(groups), bias=RNG.standard_normal(groups)))
+    assert report.totals.params == 2 * channels + 2 * groups
+
+
+# -- dynamo's adaptive average pooling to a size that does not divide the input -------------
+def adaptive_avg_pool(size: int, out: int, channels: int = 4) -> onnx.ModelProto:
+    """torch._decomp's adaptive_avg_pool2d for in % out != 0, as dynamo exports it: gather
+    every window's rows and columns (padded to the longest window), zero the padding, sum
+    the kernel positions one by one (Add), divide by the window element counts (out x out)."""
+    starts = [(i * size) // out for i in range(out)]
+    ends = [-(-(i + 1) * size // out) for i in range(out)]
+    lengths = [e - s for s, e in zip(starts, ends)]
+    k = max(lengths)
+    index = np.array([[min(s + j, size - 1) for j in range(k)] for s in starts], np.int64)  # (out, k)
+    pad = np.array([[j >= n for j in range(k)] for n in lengths])  # (out, k)
+    mask = pad[:, :, None, None] | pad[None, None, :, :]  # (out, k, out, k)
+    nodes = [
+        helper.make_node("Gather", ["x", "index"], ["rows"], axis=2),  # (N, C, out, k, W)
+        helper.make_node("Gather", ["rows", "index"], ["vals"], axis=4),  # (N, C, out, k, out, k)
+        helper.make_node("Where", ["mask", "zero_f", "vals"], ["masked"]),
+    ]
+    terms = []
+    for i in range(k):
+        for j in range(k):
+            nodes += [helper.make_node("Gather", ["masked", f"i{i}"], [f"a{i}_{j}"], axis=3),
+                      helper.make_node("Gather", [f"a{i}_{j}", f"i{j}"], [f"t{i}_{j}"], axis=4)]
+            terms.append(f"t{i}_{j}")
+    total = terms[0]
+    for n, term in enumerate(terms[1:]):
+        nodes.append(helper.make_node("Add", [total, term], [f"s{n}"]))
+        total = f"s{n}"
+    nodes.append(helper.make_node("Div", [total, "counts"], ["y"]))
+    inits = [init("index", index), init("mask", mask), init("zero_f", np.array(0.0, np.float32)),
+             init("counts", np.outer(lengths, lengths).astype(np.float32)),
+             *(init(f"i{i}", np.array(i, np.int64)) for i in range(k))]
+    return model_of(nodes, {"x": [1, channels, size, size]}, inits, opset=18)
+
+
+def adaptive_avg_pool_by_definition(x: np.ndarray, out: int) -> np.ndarray:
+    """nn.AdaptiveAvgPool2d: output (i, j) averages rows floor(i*in/out) .. ceil((i+1)*in/out)."""
+    size = x.shape[-1]
+    result = np.empty((*x.shape[:2], out, out), np.float32)
+    for i in range(out):
+        for j in range(out):
+            rows = slice((i * size) // out, -(-(i + 1) * size // out))
+            cols = slice((j * size) // out, -(-(j + 1) * size // out))
+            result[:, :, i, j] = x[:, :, rows, cols].mean(axis=(-2, -1))
+    return result
+
+
+@pytest.mark.parametrize(("size", "out"), [(10, 7), (9, 7), (5, 3)])
+def test_dynamo_adaptive_pool_divisor_is_no_parameter(size, out):
+    model = adaptive_avg_pool(size, out)
+    x = RNG.standard_normal((1, 4, size, size)).astype(np.float32)
+    assert np.allclose(run_all_values(model, {"x": x})["y"], adaptive_avg_pool_by_definition(x, out), atol=1e-5)
+    report = checked(model)
+    assert report.totals.params == 0  # nn.AdaptiveAvgPool2d has no parameters
+    assert report.totals.buffers == 0
+
+
+def test_a_learned_per_channel_divisor_still_counts():
+    """Div by a (C, 1, 1) constant is not the window-count pattern: it stays a parameter."""
+    nodes = [helper.make_node("Add", ["x", "x"], ["s"]), helper.make_node("Div", ["s", "scale"], ["y"])]
+    report = checked(model_of(nodes, {"x": [1, 4, 5, 5]}, [init("scale", np.full((4, 1, 1), 2.0))]))
+    assert report.totals.params == 4
