@@ -11,6 +11,7 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from analyzer.frontends.inputs import InputSizes
 from analyzer.graph import Shape
 from analyzer.report.model import Report
 from analyzer.settings import Settings
@@ -36,8 +37,8 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def analyze_path(path: str, settings: Settings | None = None, input_shapes: dict[str, Shape] | None = None,
-                 debug: bool = False) -> Report:
+def analyze_path(path: str, settings: Settings | None = None,
+                 input_shapes: dict[str, Shape] | InputSizes | None = None, debug: bool = False) -> Report:
     """Load an ONNX model or JSON spec, run every pass, build the report.
 
     Raises :class:`analyzer.errors.InputError` when the file cannot be read."""
@@ -46,4 +47,4 @@ def analyze_path(path: str, settings: Settings | None = None, input_shapes: dict
     from analyzer.report.build import build_report
 
     with paused_gc():
-        return build_report(analyze(load(path, input_shapes or {}), debug=debug), settings)
+        return build_report(analyze(load(path, input_shapes), debug=debug), settings)

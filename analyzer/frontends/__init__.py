@@ -8,11 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from analyzer.errors import InputError
+from analyzer.frontends.inputs import InputSizes
 from analyzer.graph import Model, Shape
 
 
-def load(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
-    """Load an ONNX model or a JSON spec from ``path``."""
+def load(path: str, input_shapes: dict[str, Shape] | InputSizes | None = None) -> Model:
+    """Load an ONNX model or a JSON spec from ``path``, its inputs at ``input_shapes`` (what-if
+    sizes: input shapes alone, or with a batch size and leave to override fixed dims)."""
+    sizes = input_shapes if isinstance(input_shapes, InputSizes) else InputSizes(dict(input_shapes or {}))
     file = Path(path)
     try:
         if file.is_dir():
@@ -32,13 +35,11 @@ def load(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
     if suffix == ".json" and not looks_like_json and head[:1] == b"\x08":
         raise InputError.one(path, None, "not a JSON spec: this looks like an ONNX model (rename it to .onnx)")
     if suffix == ".json" or (suffix != ".onnx" and looks_like_json):
-        if input_shapes:
-            raise InputError.one(path, None, "--input-shape applies to ONNX models; a spec declares its input shapes")
         from analyzer.frontends.spec import load_spec
 
-        return load_spec(path, file.read_bytes())
+        return load_spec(path, file.read_bytes(), sizes)
     if looks_like_json:
         raise InputError.one(path, None, "not a valid ONNX model: this is a JSON file (rename it to .json to analyse it as a spec)")
     from analyzer.frontends.onnx import load_onnx
 
-    return load_onnx(path, input_shapes)
+    return load_onnx(path, sizes)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
+from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.graph import FLOAT_DTYPES, ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
 from analyzer.rules import EXTERNAL_DATA_OUTSIDE
 
@@ -28,21 +29,6 @@ MAX_FLOAT_VALUES = 5
 """Floating-point tensors are decoded only when tiny (Resize scales, Clip bounds): never weights."""
 
 ONNX_DOMAINS = ("", "ai.onnx")
-
-
-def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
-    """``NAME=1x3x224x224`` (or just ``1x3x224x224`` for a single input); non-numbers stay symbolic."""
-    shapes: dict[str, Shape] = {}
-    for spec in specs:
-        name, _, dims = spec.rpartition("=")
-        parts = [p.strip() for p in dims.replace(",", "x").split("x") if p.strip()]
-        if not parts:
-            raise ValueError(f"--input-shape {spec!r}: expected NAME=1x3x224x224")
-        shape = tuple(int(p) if p.isdigit() else p for p in parts)
-        if any(d == 0 for d in shape):
-            raise ValueError(f"--input-shape {spec!r}: dims must be positive")
-        shapes[name] = shape
-    return shapes
 
 
 EXTERNAL = 1  # TensorProto.DataLocation
@@ -205,11 +191,14 @@ def read_model(path: str) -> onnx.ModelProto:
     return model
 
 
-def load_onnx(path: str, input_shapes: dict[str, Shape] | None = None) -> Model:
-    return build_graph(path, read_model(path), input_shapes or {})
+def load_onnx(path: str, sizes: InputSizes | None = None) -> Model:
+    return build_graph(path, read_model(path), sizes or InputSizes())
 
 
-def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
+def build_graph(path: str, model: onnx.ModelProto, sizes: InputSizes | Mapping[str, Shape]) -> Model:
+    """The graph of ``model``, its inputs at ``sizes`` (a mapping: input shapes alone)."""
+    if not isinstance(sizes, InputSizes):
+        sizes = InputSizes(dict(sizes))
     graph = model.graph
     builder = GraphBuilder(path, "onnx", _text(graph.name) or Path(path).stem)
     for opset in model.opset_import:
@@ -239,7 +228,8 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
         initializers.add(name)
 
-    given = dict(input_shapes)
+    declared: list[tuple[str, Shape | None]] = []
+    sources = []
     for i, value_info in enumerate(graph.input):
         name = _text(value_info.name)
         if name in initializers:
@@ -247,14 +237,11 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         shape, dtype, problem = _value_shape(value_info)
         if problem:
             raise InputError.one(path, f"/graph/input/{i}", f"input {name!r} {problem}")
-        if name in given or ("" in given and not builder.inputs):
-            override = given.pop(name, None) or given.pop("")
-            shape = _override(path, name, shape, override)
-        builder.add_tensor(Tensor(name, "input", shape, dtype), f"/graph/input/{i}")
-    if given:
-        unknown = ", ".join(sorted(n or "(unnamed)" for n in given))
-        names = ", ".join(builder.inputs) or "none"
-        raise InputError.one(path, None, f"--input-shape names {unknown}, but the model's inputs are {names}")
+        declared.append((name, shape))
+        sources.append((name, dtype, f"/graph/input/{i}"))
+    applied = apply_sizes(path, declared, sizes)
+    for name, dtype, where in sources:
+        builder.add_tensor(Tensor(name, "input", applied.shapes[name], dtype), where)
 
     add_node = builder.add_node
     attributes_of = _AttributeCache()
@@ -272,6 +259,7 @@ def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape
         )
     builder.outputs = [_text(o.name) for o in graph.output]
     built = builder.build()
+    built.declared = applied.declared
     _hint_unmodelled(built, model)
     return built
 
@@ -288,22 +276,6 @@ def _check_external(builder: GraphBuilder, tensor, folder: Path, where: str) -> 
             "model's folder; convlint never opens external data, and did not open it",
             where,
         )
-
-
-def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Shape:
-    if declared is not None and len(declared) != len(given):
-        raise InputError.one(
-            path, None, f"--input-shape for {name!r} has rank {len(given)}, the model's input has "
-            f"rank {len(declared)} {tuple(declared)}"
-        )
-    if declared is not None:
-        for mine, theirs in zip(declared, given):
-            if isinstance(mine, int) and isinstance(theirs, int) and mine != theirs:
-                raise InputError.one(
-                    path, None, f"--input-shape {'x'.join(map(str, given))} for {name!r} conflicts "
-                    f"with its fixed shape {tuple(declared)}"
-                )
-    return given
 
 
 def _hint_unmodelled(model: Model, proto: onnx.ModelProto) -> None:
