@@ -209,7 +209,7 @@ function show(panel) {
 document.querySelectorAll(".tabs button").forEach(b => b.onclick = () => show(b.dataset.panel));
 
 const t = D.totals, rf = D.receptive_field;
-let summary = `<h2>Totals</h2><dl><dt>inputs</dt><dd>${D.inputs.map(i => esc(i.name + " " + i.shape)).join(", ")}</dd><dt>params</dt><dd>${fmt(t.params)}</dd><dt>buffers</dt><dd>${fmt(t.buffers)}</dd><dt>MACs</dt><dd>${fmt(t.macs)} per sample</dd><dt>activations</dt><dd>${fmt(t.memory.bytes)} bytes per sample</dd>`;
+let summary = `<h2>Totals</h2><dl><dt>inputs</dt><dd>${D.inputs.map(i => esc(i.name + " " + i.shape)).join(", ")}</dd><dt>params</dt><dd>${fmt(t.params)}</dd><dt>buffers</dt><dd>${fmt(t.buffers)}</dd><dt>MACs</dt><dd>${fmt(t.macs)} per sample</dd><dt>activations</dt><dd>${fmt(t.memory.bytes)} bytes per sample</dd>${t.per_batch ? `<dt>per batch of ${t.per_batch.size}</dt><dd>${fmt(t.per_batch.macs)} MACs, ${fmt(t.per_batch.memory.bytes)} bytes</dd>` : ""}`;
 if (rf) summary += `<dt>receptive field</dt><dd>${rf.size.join("x")} at ${esc(rf.node)} (stride ${rf.stride.join("x")}) on a ${rf.input.join("x")} input</dd>`;
 summary += `</dl><h2>Findings (${D.diagnostics.length})</h2>`;
 D.diagnostics.forEach((d, i) => { summary += `<div class="finding ${d.severity}" data-node="${esc(d.node || "")}"><code>${esc(d.code)}</code> <b>${esc(d.node || "")}</b> ${esc(d.message)}</div>`; });

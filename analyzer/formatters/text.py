@@ -73,6 +73,12 @@ def render(report: Report, color: bool = False) -> str:
         f"{count_text(totals.macs)} MACs, {count_text(totals.memory.bytes)} bytes of activations "
         "(per sample)"
     )
+    if totals.per_batch is not None:
+        batch = totals.per_batch
+        console.print(
+            f"Per batch of {batch.size}: {count_text(batch.macs)} MACs, {count_text(batch.memory.bytes)} bytes of "
+            "activations"
+        )
     if report.receptive_field is not None:
         summary = report.receptive_field
         inputs = "x".join(str(d) for d in summary.input)

@@ -25,6 +25,8 @@ class CostResult:
 
     macs: list[int | None]
     memory: list[Memory]
+    batch: Dim = None
+    """The model's batch dim: what the figures are per sample of."""
 
 
 def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
@@ -77,4 +79,4 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
                 shared[key] = found
         macs.append(found[0])
         memory.append(found[1])
-    return CostResult(macs, memory)
+    return CostResult(macs, memory, batch)

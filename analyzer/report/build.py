@@ -6,11 +6,12 @@ from fractions import Fraction
 
 from analyzer import __version__
 from analyzer.frontends.json_positions import locate
-from analyzer.graph import Shape
+from analyzer.graph import Dim, Shape
 from analyzer.passes import Analysis
 from analyzer.passes.receptive import input_spatial_sizes
 from analyzer.receptive import Field, summarize
 from analyzer.report.model import (
+    BatchTotals,
     DiagnosticReport,
     FieldSummary,
     Memory,
@@ -89,6 +90,27 @@ def _sum(values: list[int | None]) -> int | None:
     return None if None in values else sum(values)  # type: ignore[arg-type]
 
 
+def totals(nodes: list[NodeReport], batch: Dim, per_sample: bool) -> Totals:
+    """Sums over the nodes (per sample), and per batch when the batch size is known. A spec's
+    batch dim is convlint's own symbol: it is no batch size unless --batch gave one."""
+    macs = _sum([n.macs for n in nodes])
+    memory = Memory(elements=_sum([n.memory.elements for n in nodes]), bytes=_sum([n.memory.bytes for n in nodes]))
+    if per_sample and not isinstance(batch, int):
+        batch = None
+    per_batch = None
+    if isinstance(batch, int):
+        per_batch = BatchTotals(
+            size=batch, macs=_times(macs, batch),
+            memory=Memory(elements=_times(memory.elements, batch), bytes=_times(memory.bytes, batch)),
+        )
+    return Totals(params=_sum([n.params for n in nodes]), buffers=_sum([n.buffers for n in nodes]), macs=macs,
+                  memory=memory, batch=batch, per_batch=per_batch)
+
+
+def _times(value: int | None, batch: int) -> int | None:
+    return None if value is None else value * batch
+
+
 def build_report(analysis: Analysis, settings: Settings | None = None) -> Report:
     """The report of an analysis, with the findings ``settings`` select (default: the rules
     that are on by default, minus each spec layer's own ``ignore``)."""
@@ -155,15 +177,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         model=ModelInfo(path=model.path, format=model.format, name=model.name),
         inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
         nodes=nodes,
-        totals=Totals(
-            params=_sum([n.params for n in nodes]),
-            buffers=_sum([n.buffers for n in nodes]),
-            macs=_sum([n.macs for n in nodes]),
-            memory=Memory(
-                elements=_sum([n.memory.elements for n in nodes]),
-                bytes=_sum([n.memory.bytes for n in nodes]),
-            ),
-        ),
+        totals=totals(nodes, analysis.cost.batch, model.per_sample),
         receptive_field=field_summary(analysis, nodes),
         diagnostics=diagnostics,
     )

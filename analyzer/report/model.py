@@ -88,12 +88,27 @@ class FieldSummary:
 
 
 @dataclass(slots=True)
+class BatchTotals:
+    """MACs and activation memory of a whole batch: the per-sample totals times its size."""
+
+    __pydantic_config__ = _STRICT
+    size: int
+    macs: int | None
+    memory: Memory
+
+
+@dataclass(slots=True)
 class Totals:
     __pydantic_config__ = _STRICT
     params: int | None
     buffers: int | None
-    macs: int | None
-    memory: Memory
+    macs: Annotated[int | None, Field(description="Multiply-accumulates per sample.")]
+    memory: Annotated[Memory, Field(description="Activation memory per sample.")]
+    batch: Annotated[Dim | None, Field(
+        description="The batch size: --batch, or the model's batch dim (a size, or a symbolic name); "
+        "null for a spec analysed without --batch.")] = None
+    per_batch: Annotated[BatchTotals | None, Field(
+        description="The figures of a whole batch, when its size is known.")] = None
 
 
 @dataclass(slots=True)
