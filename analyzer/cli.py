@@ -55,7 +55,9 @@ class SchemaName(str, Enum):
     report = "report"
 
 
-PathArgument = Annotated[str, typer.Argument(metavar="MODEL", help="An ONNX model or a JSON architecture spec.")]
+PathArgument = Annotated[str, typer.Argument(
+    metavar="MODEL", help="An ONNX model, a JSON architecture spec, or a PyTorch module as package.module:name "
+    "(an nn.Module, its class, or a function building it; needs --input-shape and convlint[torch]).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE.")]
 SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
@@ -348,12 +350,12 @@ def _shapes_only(input_shape: list[str] | None):
 
 
 def _load(path: str, sizes):
-    """The model at ``path``, its inputs at what-if ``sizes``."""
+    """The model at ``path`` (or a PyTorch reference), its inputs at what-if ``sizes``."""
     from analyzer.errors import InputError
-    from analyzer.frontends import load
+    from analyzer.frontends import load_source
 
     try:
-        return load(path, sizes)
+        return load_source(path, sizes)
     except InputError as error:
         _fail_input(error.lines())
 

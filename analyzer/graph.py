@@ -152,6 +152,9 @@ class Model:
     """The inputs' shapes as the source declares them, when the model is analysed at other
     sizes that replace dims the source fixes (empty otherwise): the fixed-size check compares
     the two."""
+    partial: bool = False
+    """The graph could not be made (a PyTorch module that cannot run at the shape asked for):
+    figures are unknown, not zero."""
     _producers: dict[str, str] | None = field(default=None, repr=False)
     _graph: nx.DiGraph | None = field(default=None, repr=False)
     _steps: list[tuple[Node, Any]] | None = field(default=None, repr=False)

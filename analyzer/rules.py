@@ -131,6 +131,16 @@ FIXED_SIZE_DEPENDENCY = _rule(
     "Export with dynamic axes and compute sizes from the input (x.flatten(1), "
     "F.interpolate(scale_factor=...)), or use the model only at its export size.",
 )
+MODULE_CANNOT_RUN = _rule(
+    "S110", "module-cannot-run", "error",
+    "A PyTorch module raises an error when run at the input shape it is analysed at.",
+    "convlint runs a PyTorch module once to export its graph; a module that fails at this shape "
+    "(a concatenation of mismatched feature maps, a linear layer sized for another resolution) "
+    "fails in training too. The finding names the innermost module that was running.",
+    "a U-Net at 1x3x100x100: up3 concatenates 24x24 and 25x25 feature maps",
+    "Use an input size the module accepts, or fix the module; `convlint sizes` on an ONNX export "
+    "of it (at a size that works) lists the sizes it accepts.",
+)
 CONV_CHANNEL_MISMATCH = _rule(
     "C101", "conv-channel-mismatch", "error",
     "A convolution's weight expects a different number of input channels than it gets.",

@@ -5,11 +5,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from os import PathLike
 from pathlib import Path
+from typing import Any
 
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes
 from analyzer.graph import Model, Shape
+
+SPEC_SOURCE = "<spec>"
+ONNX_SOURCE = "<onnx>"
+"""What a model given in memory is called in reports and messages, in place of a path."""
 
 
 def load(path: str, input_shapes: dict[str, Shape] | InputSizes | None = None) -> Model:
@@ -43,3 +50,43 @@ def load(path: str, input_shapes: dict[str, Shape] | InputSizes | None = None) -
     from analyzer.frontends.onnx import load_onnx
 
     return load_onnx(path, sizes)
+
+
+def load_source(source: Any, sizes: InputSizes | None = None) -> Model:
+    """The graph of any model convlint reads: a path (ONNX or spec), a PyTorch reference
+    (``package.module:build_model``), a spec document (a dict) or a parsed
+    :class:`~analyzer.frontends.spec_layers.Spec`, an ``onnx.ModelProto``, the bytes of either
+    kind of file, or a ``torch.nn.Module``."""
+    from analyzer.frontends import torch as pytorch
+
+    sizes = sizes or InputSizes()
+    if isinstance(source, (str, PathLike)):
+        path = str(source)
+        if pytorch.is_reference(path) and not Path(path).exists():
+            return pytorch.load_module(pytorch.resolve(path), sizes, path)
+        return load(path, sizes)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if data.lstrip()[:1] == b"{":
+            from analyzer.frontends.spec import load_spec
+
+            return load_spec(SPEC_SOURCE, data, sizes)
+        from analyzer.frontends.onnx import build_graph, read_model
+
+        return build_graph(ONNX_SOURCE, read_model(ONNX_SOURCE, data), sizes)
+    if isinstance(source, Mapping):
+        from analyzer.frontends.spec import build_spec, validate
+
+        return build_spec(SPEC_SOURCE, validate(SPEC_SOURCE, source), sizes)
+    if type(source).__name__ == "Spec" and hasattr(source, "layers"):
+        from analyzer.frontends.spec import build_spec
+
+        return build_spec(SPEC_SOURCE, source, sizes)
+    if type(source).__name__ == "ModelProto" and hasattr(source, "graph"):
+        from analyzer.frontends.onnx import build_graph
+
+        return build_graph(ONNX_SOURCE, source, sizes)
+    if pytorch.is_module(source):
+        return pytorch.load_module(source, sizes)
+    raise TypeError(f"cannot analyse a {type(source).__name__}: give a path, a spec (dict or Spec), an "
+                    "onnx.ModelProto, bytes or a torch.nn.Module")

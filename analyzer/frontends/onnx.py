@@ -167,15 +167,16 @@ def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, st
     return tuple(dims), dtype, None
 
 
-def read_model(path: str) -> onnx.ModelProto:
-    """Parse the model's structure; large weight payloads are skipped unread (onnx_wire)."""
+def read_model(path: str, data: bytes | None = None) -> onnx.ModelProto:
+    """Parse the model's structure from the file at ``path`` (or from ``data``, its bytes);
+    large weight payloads are skipped unread (onnx_wire)."""
     from google.protobuf.message import DecodeError
 
     from analyzer.frontends.onnx_messages import parse_model
-    from analyzer.frontends.onnx_wire import WireError, slim_model
+    from analyzer.frontends.onnx_wire import WireError, slim_bytes, slim_model
 
     try:
-        data = slim_model(path)
+        data = slim_model(path) if data is None else slim_bytes(data)
     except WireError as error:
         raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
     try:

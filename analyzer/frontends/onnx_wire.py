@@ -154,6 +154,11 @@ def slim_model(path: str | Path) -> bytes:
         if size == 0:
             return b""
         with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            parts: list[bytes] = []
-            _slim(buf, 0, size, "model", parts)
-            return b"".join(parts)
+            return slim_bytes(buf)
+
+
+def slim_bytes(buf) -> bytes:
+    """The ModelProto in ``buf`` (bytes, or a memory map) with every large tensor payload left out."""
+    parts: list[bytes] = []
+    _slim(buf, 0, len(buf), "model", parts)
+    return b"".join(parts)

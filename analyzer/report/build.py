@@ -90,9 +90,13 @@ def _sum(values: list[int | None]) -> int | None:
     return None if None in values else sum(values)  # type: ignore[arg-type]
 
 
-def totals(nodes: list[NodeReport], batch: Dim, per_sample: bool) -> Totals:
+def totals(nodes: list[NodeReport], batch: Dim, per_sample: bool, partial: bool = False) -> Totals:
     """Sums over the nodes (per sample), and per batch when the batch size is known. A spec's
-    batch dim is convlint's own symbol: it is no batch size unless --batch gave one."""
+    batch dim is convlint's own symbol: it is no batch size unless --batch gave one. Without
+    the graph (``partial``) every figure is unknown."""
+    if partial:
+        return Totals(params=None, buffers=None, macs=None, memory=Memory(elements=None, bytes=None),
+                      batch=batch if isinstance(batch, int) else None)
     macs = _sum([n.macs for n in nodes])
     memory = Memory(elements=_sum([n.memory.elements for n in nodes]), bytes=_sum([n.memory.bytes for n in nodes]))
     if per_sample and not isinstance(batch, int):
@@ -177,7 +181,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         model=ModelInfo(path=model.path, format=model.format, name=model.name),
         inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
         nodes=nodes,
-        totals=totals(nodes, analysis.cost.batch, model.per_sample),
+        totals=totals(nodes, analysis.cost.batch, model.per_sample, model.partial),
         receptive_field=field_summary(analysis, nodes),
         diagnostics=diagnostics,
     )
