@@ -48,7 +48,7 @@ def test_check_model_at_training_sizes():
     assert report.node("cat1").outputs[0].shape == [128, 512, 512]  # cat of 64 + 64 channels at full size
     with pytest.raises(AssertionError, match=r"S103 \[error\] cat3: inputs \(256, 24, 24\), \(256, 25, 25\) differ"):
         check_model(str(SAMPLES / "unet.json"), input_shapes={"image": (1, 100, 100)})
-    with pytest.raises(AssertionError, match="convlint cannot read the model:\n.*missing.json: no such file"):
+    with pytest.raises(AssertionError, match=r"convlint cannot read the model:\n.*missing\.json: no such file"):
         check_model("missing.json")
 
 
