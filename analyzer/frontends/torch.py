@@ -195,10 +195,10 @@ def _failed(path: str, module: Any, names: list[str], shapes: list[tuple[int, ..
     builder = GraphBuilder(path, "onnx", type(module).__name__)
     for name, shape in zip(names, shapes):
         builder.add_tensor(Tensor(name, "input", shape))
-    kind = type(module.get_submodule(where)).__name__ if where else type(module).__name__
+    kind = type(module.get_submodule(where)).__name__
     inputs = ", ".join("x".join(map(str, s)) for s in shapes)
-    builder.note(MODULE_CANNOT_RUN, where or type(module).__name__,
-                 f"the module ({kind}) cannot run at input {inputs}: {_one_line(error)}", None)
+    builder.note(MODULE_CANNOT_RUN, where or None,
+                 f"{kind}.forward fails at input {inputs}: {_one_line(error)}", None)
     model = builder.build()
     model.partial = True
     return model
