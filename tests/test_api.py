@@ -1,16 +1,27 @@
-"""The library entry point leaves the garbage collector as it found it, and files what it made
-as old: the next young collection does not walk a large report."""
+"""The library: every kind of source gives the report the command line gives; and the entry
+point leaves the garbage collector as it found it, filing what it made as old, so the next
+young collection does not walk a large report."""
 
 from __future__ import annotations
 
 import gc
+import json
+from pathlib import Path
 
+import jsonschema
 import numpy as np
 import onnx
 import pytest
+from conftest import ROOT, SAMPLES
 from onnx import TensorProto, helper, numpy_helper
+from onnx_utils import run_all_tensors, with_input_dims
+from typer.testing import CliRunner
 
+from analyzer import api
 from analyzer.api import analyze_path
+from analyzer.cli import app
+from analyzer.errors import InputError
+from analyzer.frontends.spec import validate
 
 
 @pytest.fixture(scope="module")
@@ -61,19 +72,6 @@ def test_a_disabled_gc_stays_disabled(chain):
 
 
 # -- the library API: every kind of source, the same report as the command line --------------
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import jsonschema  # noqa: E402
-from conftest import ROOT, SAMPLES  # noqa: E402
-from onnx_utils import run_all_tensors  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-
-from analyzer import api  # noqa: E402
-from analyzer.cli import app  # noqa: E402
-from analyzer.errors import InputError  # noqa: E402
-from analyzer.frontends.spec import validate  # noqa: E402
-
 runner = CliRunner()
 
 
@@ -110,19 +108,12 @@ def test_every_kind_of_spec_source_gives_the_same_report():
 def test_every_kind_of_onnx_source_gives_onnxruntimes_shapes():
     path = SAMPLES / "tiny_resnet.onnx"
     proto = onnx.load(path)
-    truth = run_all_tensors(with_batch(proto, 2))
+    truth = run_all_tensors(with_input_dims(proto, [2]))
     for source in (str(path), proto, path.read_bytes()):
         report = api.analyze(source, input_shape=(2, 3, 64, 64))
         shapes = {o.name: tuple(o.shape) for n in report.nodes for o in n.outputs}
         assert {name: shapes[name] for name in truth} == truth
     assert api.analyze(proto).model.path == "<onnx>"
-
-
-def with_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch
-    return fixed
 
 
 def test_what_if_sizes_and_the_selection_are_the_command_lines():
@@ -138,8 +129,8 @@ def test_what_if_sizes_and_the_selection_are_the_command_lines():
     fixed = api.analyze(SAMPLES / "tiny_resnet.onnx", input_shapes={"image": (1, 3, 96, 96)}, override_shape=True)
     assert fixed.node("logits").outputs[0].shape == [1, 10]
     with pytest.raises(InputError, match="conflicts with its fixed shape"):
-        api.analyze(with_batch(onnx.load(SAMPLES / "tiny_resnet.onnx"), 1), input_shape=(4, 3, 64, 64))
-    assert api.analyze(with_batch(onnx.load(SAMPLES / "tiny_resnet.onnx"), 1), input_shape=(4, 3, 64, 64),
+        api.analyze(with_input_dims(onnx.load(SAMPLES / "tiny_resnet.onnx"), [1]), input_shape=(4, 3, 64, 64))
+    assert api.analyze(with_input_dims(onnx.load(SAMPLES / "tiny_resnet.onnx"), [1]), input_shape=(4, 3, 64, 64),
                        override_shape=True).node("logits").outputs[0].shape == [4, 10]
 
 

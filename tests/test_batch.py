@@ -10,19 +10,12 @@ from math import prod
 import onnx
 import pytest
 from conftest import SAMPLES
-from onnx_utils import run_all_values
+from onnx_utils import run_all_values, with_input_dims
 from typer.testing import CliRunner
 
 from analyzer.cli import app
 
 runner = CliRunner()
-
-
-def at_batch(model: onnx.ModelProto, batch: int) -> onnx.ModelProto:
-    fixed = onnx.ModelProto()
-    fixed.CopyFrom(model)
-    fixed.graph.input[0].type.tensor_type.shape.dim[0].dim_value = batch
-    return fixed
 
 
 def onnxruntime_figures(model: onnx.ModelProto) -> tuple[int, int]:
@@ -49,7 +42,7 @@ def report(*arguments: str) -> dict:
 @pytest.mark.parametrize("batch", [1, 8])
 def test_per_batch_figures_are_onnxruntimes_at_that_batch(batch):
     model = onnx.load(SAMPLES / "tiny_resnet.onnx")
-    macs, memory = onnxruntime_figures(at_batch(model, batch))
+    macs, memory = onnxruntime_figures(with_input_dims(model, [batch]))
     totals = report(str(SAMPLES / "tiny_resnet.onnx"), "--batch", str(batch))["totals"]
     assert totals["batch"] == batch
     assert totals["per_batch"] == {"size": batch, "macs": macs, "memory": {"elements": memory // 4, "bytes": memory}}
@@ -57,7 +50,7 @@ def test_per_batch_figures_are_onnxruntimes_at_that_batch(batch):
 
 
 def test_a_batch_fixed_in_the_model_is_the_batch_of_its_totals(tmp_path):
-    model = at_batch(onnx.load(SAMPLES / "tiny_resnet.onnx"), 8)
+    model = with_input_dims(onnx.load(SAMPLES / "tiny_resnet.onnx"), [8])
     path = tmp_path / "batch8.onnx"
     onnx.save(model, path)
     macs, memory = onnxruntime_figures(model)

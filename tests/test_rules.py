@@ -44,6 +44,16 @@ def from_onnx(nodes, inputs, inits, code, opset=17, domains=(), sizes=None):
 AT_8X8 = InputSizes({"x": (1, 3, 8, 8)}, override=True)
 
 
+def from_module(size: int, code: str):
+    """A PyTorch classifier whose linear layer fits an 8x8 input, analysed at ``size``."""
+    from torch import nn
+
+    from analyzer.api import analyze
+
+    classifier = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 2))
+    return analyze(classifier, input_shape=(1, 3, size, size), select=[code])
+
+
 def sample(name, code):
     return build_report(analyze(load_spec(str(SAMPLES / name))), Settings(select=(code,)))
 
@@ -68,6 +78,7 @@ CASES: dict[str, tuple[Callable, Callable]] = {
              lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, 48], np.int64)}, c)),
     "S109": (lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([-1, 48], np.int64)}, c, sizes=AT_8X8),
              lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, -1], np.int64)}, c, sizes=AT_8X8)),
+    "S110": (lambda c: from_module(9, c), lambda c: from_module(8, c)),
     "S106": (lambda c: from_spec([conv(kernel_size=[3, 3])], [3, 20], c), lambda c: from_spec([conv(kernel_size=[3])], [3, 20], c)),
     "S107": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[1, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),

@@ -18,7 +18,7 @@ import pytest
 import torch
 import torchvision
 from conftest import ROOT
-from onnx_utils import run_all_values
+from onnx_utils import run_all_values, with_input_dims
 from torch import nn
 
 from analyzer import api
@@ -188,14 +188,6 @@ def export(module: nn.Module, shape) -> onnx.ModelProto:
     return onnx.load_from_string(buffer.getvalue())
 
 
-def at(model: onnx.ModelProto, shape) -> onnx.ModelProto:
-    moved = onnx.ModelProto()
-    moved.CopyFrom(model)
-    for dim, value in zip(moved.graph.input[0].type.tensor_type.shape.dim, shape):
-        dim.dim_value = value
-    return moved
-
-
 def test_an_export_checked_at_another_size_is_the_export_made_at_that_size():
     module = torchvision.models.resnet18()
     made_at_224, made_at_320 = export(module, (1, 3, 224, 224)), export(module, (1, 3, 320, 320))
@@ -208,7 +200,7 @@ def test_an_export_checked_at_another_size_is_the_export_made_at_that_size():
 def test_a_size_baked_in_at_export_is_reported_where_onnxruntime_changes_the_batch():
     made_at_224 = export(VGGStyle(), (1, 3, 28, 28))
     report = api.analyze(made_at_224, input_shape=(1, 3, 56, 56), override_shape=True)
-    truth = run_all_values(at(made_at_224, (1, 3, 56, 56)))
+    truth = run_all_values(with_input_dims(made_at_224, (1, 3, 56, 56)))
     output = made_at_224.graph.output[0].name
     assert truth[output].shape == (4, 10)  # one image in, four rows of logits out
     assert report.node("/fc/Gemm").outputs[0].shape == [4, 10]

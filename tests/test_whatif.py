@@ -11,7 +11,7 @@ import onnx
 import pytest
 from conftest import SAMPLES
 from onnx import TensorProto, helper, numpy_helper
-from onnx_utils import run_all_tensors
+from onnx_utils import run_all_tensors, with_input_dims
 from typer.testing import CliRunner
 
 from analyzer.cli import app
@@ -72,15 +72,6 @@ def model_at(nodes, output: str, initializers, dims=(1, 3, 8, 8)) -> onnx.ModelP
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
 
 
-def with_input(model: onnx.ModelProto, dims) -> onnx.ModelProto:
-    """The same model declaring another input size: what onnxruntime runs at that size."""
-    moved = onnx.ModelProto()
-    moved.CopyFrom(model)
-    for dim, value in zip(moved.graph.input[0].type.tensor_type.shape.dim, dims):
-        dim.dim_value = value
-    return moved
-
-
 def analysed(model: onnx.ModelProto, dims=None, batch=None):
     sizes = InputSizes({"x": tuple(dims)} if dims else {}, batch, override=True)
     report = build_report(analyze(build_graph("model.onnx", model, sizes)))
@@ -117,7 +108,7 @@ SCALED_RESIZE = model_at([helper.make_node("Resize", ["c", "", "scales"], ["y"],
 ])
 def test_shapes_at_another_size_are_onnxruntimes(model, dims, fixed):
     shapes, findings = analysed(model, dims)
-    truth = run_all_tensors(with_input(model, dims))
+    truth = run_all_tensors(with_input_dims(model, dims))
     assert {name: shapes[name] for name in truth} == truth
     reported = [d for d in findings if d.code == "S109"]
     assert bool(reported) == fixed
@@ -145,7 +136,7 @@ def test_a_reshape_that_cannot_hold_the_new_size_fails_and_says_why():
     _, findings = analysed(LITERAL_RESHAPE, (1, 3, 10, 10))  # 4x5x5 = 100 elements, not a multiple of 64
     assert [d.code for d in findings] == ["S105", "S109"]
     with pytest.raises(Exception, match=r"Reshape"):
-        run_all_tensors(with_input(LITERAL_RESHAPE, (1, 3, 10, 10)))
+        run_all_tensors(with_input_dims(LITERAL_RESHAPE, (1, 3, 10, 10)))
 
 
 def test_fixed_dims_are_replaced_only_when_asked(tmp_path):
@@ -161,6 +152,6 @@ def test_fixed_dims_are_replaced_only_when_asked(tmp_path):
     assert code == 0  # S109 is a warning
     assert report["inputs"] == [{"name": "x", "shape": [1, 3, 16, 16]}]
     assert [d["code"] for d in report["diagnostics"]] == ["S109"]
-    assert report["nodes"][-1]["outputs"][0]["shape"] == list(run_all_tensors(with_input(LITERAL_RESHAPE, (1, 3, 16, 16)))["y"])
+    assert report["nodes"][-1]["outputs"][0]["shape"] == list(run_all_tensors(with_input_dims(LITERAL_RESHAPE, (1, 3, 16, 16)))["y"])
     disagree = runner.invoke(app, ["analyze", str(path), "--input-shape", "x=1x3x16x16", "--batch", "2", "--override-shape"])
     assert disagree.exit_code == 2 and "--batch 2 and --input-shape 1x3x16x16 for 'x' disagree on the batch size" in disagree.stderr

@@ -1,4 +1,4 @@
-"""What-if input sizes (REFERENCE §9): nodes whose output a constant of the model fixes.
+"""What-if input sizes (REFERENCE §8): nodes whose output a constant of the model fixes.
 
 When a model is analysed at input sizes that replace dims its source fixes (a model exported
 at 224 checked at 320), shape inference also runs at the declared sizes, and each op that a
