@@ -23,9 +23,6 @@ class InputSizes:
     """Whether the dims given may replace dims an ONNX model fixes (a model exported at 224
     checked at 320); otherwise only free (symbolic or unknown) dims may be given."""
 
-    def __bool__(self) -> bool:
-        return bool(self.shapes) or self.batch is not None
-
 
 def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, Shape]:
     """``NAME=1x3x224x224`` (or just ``1x3x224x224`` for a single input); non-numbers stay symbolic."""
