@@ -56,7 +56,9 @@ class SchemaName(str, Enum):
     report = "report"
 
 
-PathArgument = Annotated[str, typer.Argument(metavar="MODEL", help="An ONNX model or a JSON architecture spec.")]
+PathArgument = Annotated[str, typer.Argument(
+    metavar="MODEL", help="An ONNX model, a JSON architecture spec, or a PyTorch module as package.module:name "
+    "(an nn.Module, its class, or a function building it; needs --input-shape and convlint[torch]).")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE.")]
 SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
@@ -67,7 +69,19 @@ ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", h
 IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
 InputShapeOption = Annotated[
     list[str] | None,
-    typer.Option("--input-shape", metavar="NAME=DIMS", help="Fix an ONNX input's dims: NAME=1x3x224x224 (repeatable)."),
+    typer.Option("--input-shape", metavar="NAME=DIMS", help="Analyse at these input dims: NAME=1x3x224x224 for ONNX and "
+                 "PyTorch (every dim), NAME=3x512x512 for specs (per sample); NAME= may be left out for one input "
+                 "(repeatable)."),
+]
+OverrideShapeOption = Annotated[
+    bool,
+    typer.Option("--override-shape", help="Let --input-shape and --batch replace dims an ONNX model fixes; "
+                 "constants baked in at export that do not follow are reported (S109)."),
+]
+BatchOption = Annotated[
+    int | None,
+    typer.Option("--batch", min=1, metavar="N", help="Batch size: sets the inputs' batch dim, and totals give "
+                 "MACs and activation memory per batch of N as well as per sample."),
 ]
 
 
@@ -117,6 +131,8 @@ def analyze(
     format: FormatOption = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
+    override_shape: OverrideShapeOption = False,
+    batch: BatchOption = None,
     select: SelectOption = None,
     extend_select: ExtendSelectOption = None,
     ignore: IgnoreOption = None,
@@ -129,10 +145,11 @@ def analyze(
     from analyzer.api import analyze_path
     from analyzer.errors import InputError
 
-    settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated)
-    shapes = _input_shapes(settings.input_shape)
+    settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated,
+                         override_shape, batch)
+    sizes = _input_sizes(settings)
     try:
-        report = analyze_path(path, settings, shapes, debug=debug or DEBUG)
+        report = analyze_path(path, settings, sizes, debug=debug or DEBUG)
     except InputError as error:
         _fail_input(error.lines())
     color = output is None and format is Format.text and sys.stdout.isatty()
@@ -156,6 +173,8 @@ def check(
     format: FormatOption = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
+    override_shape: OverrideShapeOption = False,
+    batch: BatchOption = None,
     select: SelectOption = None,
     extend_select: ExtendSelectOption = None,
     ignore: IgnoreOption = None,
@@ -174,7 +193,8 @@ def check(
     paths = paths or ["."]
     if models_only:
         paths = [p for p in paths if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
-    settings = _settings(paths[0] if paths else ".", select, extend_select, ignore, fail_on, input_shape, config, isolated)
+    settings = _settings(paths[0] if paths else ".", select, extend_select, ignore, fail_on, input_shape, config,
+                         isolated, override_shape, batch)
     with _progress() as progress:
         run = check_paths(paths, settings, jobs, progress)
     _write(FORMATS[format.value](run, False), output)
@@ -197,6 +217,8 @@ def diff(
     format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
+    override_shape: OverrideShapeOption = False,
+    batch: BatchOption = None,
     select: SelectOption = None,
     extend_select: ExtendSelectOption = None,
     ignore: IgnoreOption = None,
@@ -212,8 +234,9 @@ def diff(
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
-    settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated)
-    models = [_load(path, list(settings.input_shape)) for path in (old, new)]
+    settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated,
+                         override_shape, batch)
+    models = [_load(path, _input_sizes(settings)) for path in (old, new)]
     reports = [build_report(run_passes(m), settings) for m in models]
     result = diff_models(models[0], reports[0], models[1], reports[1])
     _write(FORMATS[format.value](result), output)
@@ -234,7 +257,7 @@ def export_spec(
     from analyzer.frontends.spec_export import export_spec as export
     from analyzer.passes import analyze as run_passes
 
-    model = _load(path, input_shape)
+    model = _load(path, _shapes_only(input_shape))
     if model.format != "onnx":
         _fail_input([f"{path}: export-spec takes an ONNX model; this is already a spec"])
     try:
@@ -252,13 +275,14 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip().upper() for v in (value or "").split(",") if v.strip())
 
 
-def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, config, isolated):
+def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, config, isolated,
+              override_shape: bool = False, batch: int | None = None):
     from analyzer.errors import InputError
     from analyzer.settings import Cli, resolve_settings
 
     cli = Cli(select=_split(select), extend_select=_split(extend_select), ignore=_split(ignore),
               fail_on=fail_on.value if fail_on else None, input_shape=tuple(input_shape or ()),
-              config=config, isolated=isolated)
+              override_shape=override_shape, batch=batch, config=config, isolated=isolated)
     try:
         return resolve_settings(cli, Path(start) if Path(start).exists() else Path.cwd())
     except InputError as error:
@@ -308,7 +332,7 @@ def sizes(
 
     if low > high:
         _fail_input([f"--min {low} is larger than --max {high}"])
-    model = _load(path, input_shape)
+    model = _load(path, _shapes_only(input_shape))
     result = scan_sizes(model, low, high)
     render = render_json if format is ScanFormat.json else render_text
     _write(render(model, result, list(check or [])), output)
@@ -316,22 +340,27 @@ def sizes(
         raise typer.Exit(EXIT_FINDINGS)
 
 
-def _input_shapes(specs: list[str] | tuple[str, ...] | None) -> dict:
-    from analyzer.frontends.onnx import parse_input_shapes
-
+def _input_sizes(settings):
     try:
-        return parse_input_shapes(list(specs or []))
+        return settings.input_sizes()
     except ValueError as error:
         _fail_input([str(error)])
 
 
-def _load(path: str, input_shape: list[str] | tuple[str, ...] | None):
-    from analyzer.errors import InputError
-    from analyzer.frontends import load
+def _shapes_only(input_shape: list[str] | None):
+    """The what-if sizes of --input-shape alone (commands without --batch)."""
+    from analyzer.settings import Settings
 
-    shapes = _input_shapes(input_shape)
+    return _input_sizes(Settings(input_shape=tuple(input_shape or ())))
+
+
+def _load(path: str, sizes):
+    """The model at ``path`` (or a PyTorch reference), its inputs at what-if ``sizes``."""
+    from analyzer.errors import InputError
+    from analyzer.frontends import load_source
+
     try:
-        return load(path, shapes)
+        return load_source(path, sizes)
     except InputError as error:
         _fail_input(error.lines())
 

@@ -148,6 +148,13 @@ class Model:
     """Findings about the file itself, made while loading it (rules.Diagnostic)."""
     hints: dict[str, Shape] = field(default_factory=dict)
     """Output shapes found by another tool (onnx shape inference), used only for unmodelled ops."""
+    declared: dict[str, Shape | None] = field(default_factory=dict)
+    """The inputs' shapes as the source declares them, when the model is analysed at other
+    sizes that replace dims the source fixes (empty otherwise): the fixed-size check compares
+    the two."""
+    partial: bool = False
+    """The graph could not be made (a PyTorch module that cannot run at the shape asked for):
+    figures are unknown, not zero."""
     _producers: dict[str, str] | None = field(default=None, repr=False)
     _graph: nx.DiGraph | None = field(default=None, repr=False)
     _steps: list[tuple[Node, Any]] | None = field(default=None, repr=False)

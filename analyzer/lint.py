@@ -122,11 +122,13 @@ def check_one(path: str, settings: Settings) -> tuple[Report | None, list[str]]:
     """Analyse one model: its report, or the lines saying why it cannot be read."""
     from analyzer.api import analyze_path
     from analyzer.errors import InputError
-    from analyzer.frontends.onnx import parse_input_shapes
+    from analyzer.frontends.inputs import InputSizes
 
     try:
-        shapes = parse_input_shapes(list(settings.input_shape)) if path.endswith(".onnx") else {}
-        return analyze_path(path, settings, shapes), []
+        sizes = settings.input_sizes()
+        if not path.endswith(".onnx"):  # input shapes name ONNX inputs; a batch size fits every model
+            sizes = InputSizes(batch=sizes.batch)
+        return analyze_path(path, settings, sizes), []
     except InputError as error:
         return None, error.lines()
     except ValueError as error:

@@ -119,6 +119,28 @@ MISSING_INPUT = _rule(
     "Conv(inputs=[x])",
     "Give the node the input it needs (the weight of a Conv, both operands of a MatMul).",
 )
+FIXED_SIZE_DEPENDENCY = _rule(
+    "S109", "fixed-size-dependency", "warning",
+    "At input sizes other than the declared ones (--input-shape, --batch), a reshape target or "
+    "resize size that is a constant of the model does not follow the new size.",
+    "Exporters fold sizes computed at the export size into constants: a Reshape to "
+    "(-1, 25088) = 512x7x7 in a model exported at 224, a Resize to a fixed 56x56. At another "
+    "size the model then fails, or silently changes the batch or the resolution.",
+    "Reshape to (-1, 25088) in a model exported at 1x3x224x224, analysed at 1x3x448x448: the "
+    "input (1, 512, 14, 14) becomes (4, 25088), a batch of 4",
+    "Export with dynamic axes and compute sizes from the input (x.flatten(1), "
+    "F.interpolate(scale_factor=...)), or use the model only at its export size.",
+)
+MODULE_CANNOT_RUN = _rule(
+    "S110", "module-cannot-run", "error",
+    "A PyTorch module raises an error when run at the input shape it is analysed at.",
+    "convlint runs a PyTorch module once to export its graph; a module that fails at this shape "
+    "(a concatenation of mismatched feature maps, a linear layer sized for another resolution) "
+    "fails in training too. The finding names the innermost module that was running.",
+    "a U-Net at 1x3x100x100: up3 concatenates 24x24 and 25x25 feature maps",
+    "Use an input size the module accepts, or fix the module; `convlint sizes` on an ONNX export "
+    "of it (at a size that works) lists the sizes it accepts.",
+)
 CONV_CHANNEL_MISMATCH = _rule(
     "C101", "conv-channel-mismatch", "error",
     "A convolution's weight expects a different number of input channels than it gets.",

@@ -8,6 +8,8 @@ prefix, per-node ignores, the fail level; read from ``[tool.convlint]`` in the n
     ignore = ["F101"]
     fail-on = "warning"               # error (default), warning or info
     input-shape = ["image=1x3x224x224"]
+    override-shape = false            # let input-shape and batch replace fixed ONNX dims
+    batch = 8                         # batch size of the per-batch figures
 
     [tool.convlint.per-node-ignores]  # ONNX node names (glob) -> codes
     "*/downsample/*" = ["F102"]
@@ -21,9 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
+from analyzer.frontends.inputs import InputSizes, parse_input_shapes
 from analyzer.rules import RULES, SEVERITY_RANK, Severity
 
-KEYS = ("select", "extend-select", "ignore", "per-node-ignores", "fail-on", "input-shape")
+KEYS = ("select", "extend-select", "ignore", "per-node-ignores", "fail-on", "input-shape", "override-shape",
+        "batch")
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,8 @@ class Settings:
     per_node_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
     fail_on: Severity = "error"
     input_shape: tuple[str, ...] = ()
+    override_shape: bool = False
+    batch: int | None = None
     source: str | None = None
     """The configuration file these settings came from, if any."""
 
@@ -48,6 +54,10 @@ class Settings:
                 if fnmatch.fnmatchcase(node, pattern) and _matches(code, codes):
                     return False
         return True
+
+    def input_sizes(self) -> InputSizes:
+        """The what-if input sizes asked for (ValueError for a malformed input shape)."""
+        return InputSizes(parse_input_shapes(self.input_shape), self.batch, self.override_shape)
 
     def fails(self, severity: str) -> bool:
         return SEVERITY_RANK[severity] >= SEVERITY_RANK[self.fail_on]
@@ -117,6 +127,12 @@ def load_settings(path: Path) -> Settings:
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in per_node.values()
     ):
         raise InputError.one(source, f"{where} per-node-ignores", "must map node name patterns to lists of codes")
+    override = table.get("override-shape", False)
+    if not isinstance(override, bool):
+        raise InputError.one(source, f"{where} override-shape", f"must be true or false, not {override!r}")
+    batch = table.get("batch")
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
+        raise InputError.one(source, f"{where} batch", f"must be a positive integer, not {batch!r}")
     fail_on = table.get("fail-on", "error")
     if fail_on not in SEVERITY_RANK:
         raise InputError.one(source, f"{where} fail-on", f"must be error, warning or info, not {fail_on!r}")
@@ -127,6 +143,8 @@ def load_settings(path: Path) -> Settings:
         per_node_ignores=tuple((pattern, tuple(codes)) for pattern, codes in per_node.items()),
         fail_on=fail_on,
         input_shape=strings("input-shape"),
+        override_shape=override,
+        batch=batch,
         source=source,
     )
     for key, selectors in (("select", settings.select), ("extend-select", settings.extend_select),
@@ -148,6 +166,8 @@ class Cli:
     ignore: tuple[str, ...] = ()
     fail_on: str | None = None
     input_shape: tuple[str, ...] = ()
+    override_shape: bool = False
+    batch: int | None = None
     config: Path | None = None
     isolated: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -171,4 +191,5 @@ def resolve_settings(cli: Cli, start: Path) -> Settings:
     # --select replaces the configured selection; --extend-select and --ignore add to it.
     return base.override(select=cli.select, extend_select=base.extend_select + cli.extend_select,
                          ignore=base.ignore + cli.ignore, fail_on=cli.fail_on,
-                         input_shape=cli.input_shape)
+                         input_shape=cli.input_shape, batch=cli.batch,
+                         override_shape=cli.override_shape or None)

@@ -68,3 +68,14 @@ def read_tensor(path: Path) -> np.ndarray:
     tensor = onnx.TensorProto()
     tensor.ParseFromString(path.read_bytes())
     return numpy_helper.to_array(tensor)
+
+
+def with_input_dims(model: onnx.ModelProto, dims) -> onnx.ModelProto:
+    """The model declaring other dims for its first input (``None`` keeps one): what
+    onnxruntime runs at another size."""
+    moved = onnx.ModelProto()
+    moved.CopyFrom(model)
+    for dim, value in zip(moved.graph.input[0].type.tensor_type.shape.dim, dims):
+        if value is not None:
+            dim.dim_value = value
+    return moved

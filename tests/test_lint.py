@@ -92,7 +92,7 @@ def test_convlint_toml_and_config_errors(project):
     (project / "convlint.toml").write_text('ignored = ["F101"]\n')
     result = check("seed.json", cwd=project)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {project / 'convlint.toml'}: top level: unknown key 'ignored' (known: select, extend-select, ignore, per-node-ignores, fail-on, input-shape)"
+    assert result.stderr.strip() == f"error: {project / 'convlint.toml'}: top level: unknown key 'ignored' (known: select, extend-select, ignore, per-node-ignores, fail-on, input-shape, override-shape, batch)"
     (project / "convlint.toml").write_text('select = ["Q"]\n')
     result = check("seed.json", cwd=project)
     assert result.returncode == 2 and "unknown rule code or prefix 'Q'" in result.stderr

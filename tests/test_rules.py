@@ -10,6 +10,7 @@ import pytest
 from conftest import SAMPLES, spec
 from onnx import TensorProto, helper, numpy_helper
 
+from analyzer.frontends.inputs import InputSizes
 from analyzer.frontends.onnx import build_graph
 from analyzer.frontends.spec import load_spec
 from analyzer.passes import analyze
@@ -29,7 +30,7 @@ def external(name: str, dims: list[int], location: str) -> TensorProto:
     return tensor
 
 
-def from_onnx(nodes, inputs, inits, code, opset=17, domains=()):
+def from_onnx(nodes, inputs, inits, code, opset=17, domains=(), sizes=None):
     graph = helper.make_graph(
         nodes, "g", [helper.make_tensor_value_info(n, TensorProto.FLOAT, s) for n, s in inputs.items()],
         [helper.make_tensor_value_info(nodes[-1].output[0], TensorProto.FLOAT, None)],
@@ -37,7 +38,20 @@ def from_onnx(nodes, inputs, inits, code, opset=17, domains=()):
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset),
                                                     *(helper.make_opsetid(d, 1) for d in domains)])
-    return build_report(analyze(build_graph("model.onnx", model, {})), Settings(select=(code,)))
+    return build_report(analyze(build_graph("model.onnx", model, sizes or {})), Settings(select=(code,)))
+
+
+AT_8X8 = InputSizes({"x": (1, 3, 8, 8)}, override=True)
+
+
+def from_module(size: int, code: str):
+    """A PyTorch classifier whose linear layer fits an 8x8 input, analysed at ``size``."""
+    from torch import nn
+
+    from analyzer.api import analyze
+
+    classifier = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Flatten(), nn.Linear(4 * 8 * 8, 2))
+    return analyze(classifier, input_shape=(1, 3, size, size), select=[code])
 
 
 def sample(name, code):
@@ -62,6 +76,9 @@ CASES: dict[str, tuple[Callable, Callable]] = {
              lambda c: from_spec([{"name": "f", "op": "flatten"}, {"name": "l", "op": "linear", "in_features": 12, "out_features": 2}], [3, 2, 2], c)),
     "S105": (lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, 50], np.int64)}, c),
              lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, 48], np.int64)}, c)),
+    "S109": (lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([-1, 48], np.int64)}, c, sizes=AT_8X8),
+             lambda c: from_onnx([helper.make_node("Reshape", ["x", "t"], ["y"])], {"x": [1, 3, 4, 4]}, {"t": np.array([1, -1], np.int64)}, c, sizes=AT_8X8)),
+    "S110": (lambda c: from_module(9, c), lambda c: from_module(8, c)),
     "S106": (lambda c: from_spec([conv(kernel_size=[3, 3])], [3, 20], c), lambda c: from_spec([conv(kernel_size=[3])], [3, 20], c)),
     "S107": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[1, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),

@@ -46,7 +46,7 @@ def test_json(spec_file):
     document = json.loads(runner.invoke(app, ["analyze", str(spec_file), "-f", "json"]).stdout)
     assert document["totals"] == {
         "params": PARAMS, "buffers": 0, "macs": MACS, "memory": {"elements": BYTES // 4, "bytes": BYTES},
-        "unknown": {"params": 1, "buffers": 1, "macs": 2, "memory": 3},
+        "unknown": {"params": 1, "buffers": 1, "macs": 2, "memory": 3}, "batch": None, "per_batch": None,
     }
 
 

@@ -50,12 +50,14 @@ def _counts(run: CheckReport) -> str:
     return text + (f"; {s.unreadable} could not be read" if s.unreadable else "")
 
 
+def finding_line(report: Report, d: DiagnosticReport) -> str:
+    """``path:line:col: CODE [severity] node: message``, as `convlint check` prints a finding."""
+    node = f"{d.node}: " if d.node else ""
+    return f"{where(report, d)}: {d.code} [{d.severity}] {node}{d.message}"
+
+
 def render_text(run: CheckReport, color: bool = False) -> str:
-    lines = []
-    for report in run.files:
-        for d in report.diagnostics:
-            node = f"{d.node}: " if d.node else ""
-            lines.append(f"{where(report, d)}: {d.code} [{d.severity}] {node}{d.message}")
+    lines = [finding_line(report, d) for report in run.files for d in report.diagnostics]
     lines += [f"error: {e.message}" for e in run.errors]
     lines += [f"skipped: {relative(s.path)}: {s.message}" for s in run.skipped]
     total = run.summary.errors + run.summary.warnings + run.summary.info

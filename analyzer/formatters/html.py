@@ -221,6 +221,7 @@ const t = D.totals, rf = D.receptive_field;
 const totals = [["inputs", D.inputs.map(i => i.name + " " + i.shape).join(", ")], ["params", total(t.params, t.unknown.params)],
                 ["buffers", total(t.buffers, t.unknown.buffers)], ["MACs", `${total(t.macs, t.unknown.macs)} per sample`],
                 ["activations", `${total(t.memory.bytes, t.unknown.memory)} bytes per sample`]];
+if (t.per_batch) totals.push([`per batch of ${t.per_batch.size}`, `${total(t.per_batch.macs, t.unknown.macs)} MACs, ${total(t.per_batch.memory.bytes, t.unknown.memory)} bytes`]);
 if (rf) totals.push(["receptive field", `${rf.size.join("x")} at ${rf.node} (stride ${rf.stride.join("x")}) on a ${rf.input.join("x")} input`]);
 fill("summary", h("h2", {}, "Totals"), pairs(totals), h("h2", {}, `Findings (${D.diagnostics.length})`),
      D.diagnostics.map(d => h("div", {class: `finding ${d.severity}`, "data-node": d.node || ""}, h("code", {}, d.code), " ", h("b", {}, d.node || ""), " ", d.message)),

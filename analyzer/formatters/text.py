@@ -25,11 +25,11 @@ def count_text(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
-def total_text(value: int, unknown: int, what: str) -> str:
+def total_text(value: int | None, unknown: int, what: str) -> str:
     """A total and what it is: ``at least 1,234 params (3 nodes unknown)`` when some node's
-    figure is unknown."""
-    if not unknown:
-        return f"{value:,} {what}"
+    figure is unknown; ``? params`` when there is no graph to sum over."""
+    if value is None or not unknown:
+        return f"{count_text(value)} {what}"
     return f"at least {value:,} {what} ({unknown} node{'' if unknown == 1 else 's'} unknown)"
 
 
@@ -83,6 +83,12 @@ def render(report: Report, color: bool = False) -> str:
         f"{total_text(totals.buffers, unknown.buffers, 'buffers')}, {total_text(totals.macs, unknown.macs, 'MACs')}, "
         f"{total_text(totals.memory.bytes, unknown.memory, 'bytes of activations')} (per sample)"
     )
+    if totals.per_batch is not None:
+        batch = totals.per_batch
+        console.print(
+            f"Per batch of {batch.size}: {total_text(batch.macs, unknown.macs, 'MACs')}, "
+            f"{total_text(batch.memory.bytes, unknown.memory, 'bytes of activations')}"
+        )
     if report.receptive_field is not None:
         summary = report.receptive_field
         inputs = "x".join(str(d) for d in summary.input)

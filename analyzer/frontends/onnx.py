@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
+from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.graph import FLOAT_DTYPES, ConstTensor, Dim, Model, Node, Shape, Tensor, dtype_name
 from analyzer.limits import MAX_DIM, MAX_RANK, describe
 from analyzer.rules import EXTERNAL_DATA_OUTSIDE, INFERENCE_FAILED, Diagnostic
@@ -29,21 +30,6 @@ MAX_FLOAT_VALUES = 5
 """Floating-point tensors are decoded only when tiny (Resize scales, Clip bounds): never weights."""
 
 ONNX_DOMAINS = ("", "ai.onnx")
-
-
-def parse_input_shapes(specs: list[str]) -> dict[str, Shape]:
-    """``NAME=1x3x224x224`` (or just ``1x3x224x224`` for a single input); non-numbers stay symbolic."""
-    shapes: dict[str, Shape] = {}
-    for spec in specs:
-        name, _, dims = spec.rpartition("=")
-        parts = [p.strip() for p in dims.replace(",", "x").split("x") if p.strip()]
-        if not parts:
-            raise ValueError(f"--input-shape {spec!r}: expected NAME=1x3x224x224")
-        shape = tuple(int(p) if p.isdigit() else p for p in parts)
-        if any(d == 0 for d in shape):
-            raise ValueError(f"--input-shape {spec!r}: dims must be positive")
-        shapes[name] = shape
-    return shapes
 
 
 EXTERNAL = 1  # TensorProto.DataLocation
@@ -211,16 +197,17 @@ def _value_shape(value_info: onnx.ValueInfoProto) -> tuple[Shape | None, str, st
     return tuple(dims), dtype, None
 
 
-def read_model(path: str, file: BinaryIO) -> tuple[onnx.ModelProto, bytes]:
-    """Parse the model's structure; large weight payloads are skipped unread (onnx_wire).
-    Returns the parsed structure and its bytes (what onnx shape inference may be shown)."""
+def read_model(path: str, source: BinaryIO | bytes) -> tuple[onnx.ModelProto, bytes]:
+    """Parse the model's structure from an open file or its bytes; large weight payloads are
+    skipped unread (onnx_wire). Returns the parsed structure and its slim bytes (what onnx
+    shape inference may be shown)."""
     from google.protobuf.message import DecodeError
 
     from analyzer.frontends.onnx_messages import parse_model
-    from analyzer.frontends.onnx_wire import LimitError, WireError, slim_model
+    from analyzer.frontends.onnx_wire import LimitError, WireError, slim_bytes, slim_model
 
     try:
-        data = slim_model(file)
+        data = slim_bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else slim_model(source)
     except LimitError as error:
         raise InputError.one(path, None, str(error)) from None
     except WireError as error:
@@ -240,20 +227,24 @@ def read_model(path: str, file: BinaryIO) -> tuple[onnx.ModelProto, bytes]:
     return model, data
 
 
-def load_onnx(path: str, file: BinaryIO, input_shapes: dict[str, Shape] | None = None) -> Model:
+def load_onnx(path: str, file: BinaryIO, sizes: InputSizes | None = None) -> Model:
     model, data = read_model(path, file)
-    return build_graph(path, model, input_shapes or {}, data)
+    return build_graph(path, model, sizes or InputSizes(), data)
 
 
-def build_graph(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape], data: bytes | None = None) -> Model:
-    """The common graph of a parsed model; ``data`` is its serialised form (what onnx shape
-    inference is shown for unmodelled ops; the model is serialised when not given)."""
-    built = _translate(path, model, input_shapes)
+def build_graph(path: str, model: onnx.ModelProto, sizes: InputSizes | Mapping[str, Shape],
+                data: bytes | None = None) -> Model:
+    """The graph of ``model``, its inputs at ``sizes`` (a mapping: input shapes alone);
+    ``data`` is its serialised form (what onnx shape inference is shown for unmodelled ops;
+    the model is serialised when not given)."""
+    if not isinstance(sizes, InputSizes):
+        sizes = InputSizes(dict(sizes))
+    built = _translate(path, model, sizes)
     _hint_unmodelled(built, model, data)
     return built
 
 
-def _translate(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]) -> Model:
+def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
     graph = model.graph
     builder = GraphBuilder(path, "onnx", _text(graph.name) or Path(path).stem)
     for opset in model.opset_import:
@@ -288,7 +279,8 @@ def _translate(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]
         builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
         initializers.add(name)
 
-    given = dict(input_shapes)
+    declared: list[tuple[str, Shape | None]] = []
+    sources = []
     for i, value_info in enumerate(graph.input):
         name = _text(value_info.name)
         if name in initializers:
@@ -296,14 +288,11 @@ def _translate(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]
         shape, dtype, problem = _value_shape(value_info)
         if problem:
             raise InputError.one(path, f"/graph/input/{i}", f"input {name!r} {problem}")
-        if name in given or ("" in given and not builder.inputs):
-            override = given.pop(name, None) or given.pop("")
-            shape = _override(path, name, shape, override)
-        builder.add_tensor(Tensor(name, "input", shape, dtype), f"/graph/input/{i}")
-    if given:
-        unknown = ", ".join(sorted(n or "(unnamed)" for n in given))
-        names = ", ".join(builder.inputs) or "none"
-        raise InputError.one(path, None, f"--input-shape names {unknown}, but the model's inputs are {names}")
+        declared.append((name, shape))
+        sources.append((name, dtype, f"/graph/input/{i}"))
+    applied = apply_sizes(path, declared, sizes)
+    for name, dtype, where in sources:
+        builder.add_tensor(Tensor(name, "input", applied.shapes[name], dtype), where)
 
     add_node = builder.add_node
     attributes_of = _AttributeCache()
@@ -325,7 +314,9 @@ def _translate(path: str, model: onnx.ModelProto, input_shapes: dict[str, Shape]
             rename=True,  # ONNX names need not be unique: a repeated one becomes name_i
         )
     builder.outputs = [_text(o.name) for o in graph.output]
-    return builder.build()
+    built = builder.build()
+    built.declared = applied.declared
+    return built
 
 
 def _check_external(builder: GraphBuilder, tensor, folder: Path, where: str) -> None:
@@ -359,22 +350,6 @@ def _unusable_location(location: str, folder: Path) -> str | None:
     if folder not in target.parents:
         return "outside the model's folder"
     return None
-
-
-def _override(path: str, name: str, declared: Shape | None, given: Shape) -> Shape:
-    if declared is not None and len(declared) != len(given):
-        raise InputError.one(
-            path, None, f"--input-shape for {name!r} has rank {len(given)}, the model's input has "
-            f"rank {len(declared)} {tuple(declared)}"
-        )
-    if declared is not None:
-        for mine, theirs in zip(declared, given):
-            if isinstance(mine, int) and isinstance(theirs, int) and mine != theirs:
-                raise InputError.one(
-                    path, None, f"--input-shape {'x'.join(map(str, given))} for {name!r} conflicts "
-                    f"with its fixed shape {tuple(declared)}"
-                )
-    return given
 
 
 def _hint_unmodelled(model: Model, proto: onnx.ModelProto, data: bytes | None) -> None:

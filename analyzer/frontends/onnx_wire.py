@@ -240,10 +240,16 @@ def slim_model(file: BinaryIO) -> bytes:
     if size == 0:
         return b""
     with mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-        parts: list[bytes] = []
-        try:
-            _slim(buf, 0, size, "model", parts)
-        except LimitError as error:
-            where = locate(buf, error.offset)
-            raise LimitError(f"{where}: {error}" if where != "/" else str(error), error.offset) from None
-        return b"".join(parts)
+        return slim_bytes(buf)
+
+
+def slim_bytes(buf) -> bytes:
+    """The ModelProto in ``buf`` (bytes, or a memory map) with every large tensor payload left
+    out; a limit exceeded is said with its place in the model."""
+    parts: list[bytes] = []
+    try:
+        _slim(buf, 0, len(buf), "model", parts)
+    except LimitError as error:
+        where = locate(buf, error.offset)
+        raise LimitError(f"{where}: {error}" if where != "/" else str(error), error.offset) from None
+    return b"".join(parts)

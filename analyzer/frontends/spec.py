@@ -13,6 +13,7 @@ from typing import Any
 
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
+from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.frontends.json_positions import positions
 from analyzer.graph import Model, Node, Tensor
 
@@ -93,17 +94,26 @@ def validate(path: str, data: Any):
         raise InputError.one(path, None, "the spec is nested too deeply") from None
 
 
-def load_spec(path: str, text: str | bytes | None = None) -> Model:
-    from analyzer.frontends.spec_layers import ATTR_FIELDS
-
+def load_spec(path: str, text: str | bytes | None = None, sizes: InputSizes | None = None) -> Model:
+    """The graph of the spec in ``text`` (default: read from ``path``), at ``sizes``."""
     if text is None:
         text = Path(path).read_bytes()
-    spec = validate(path, read_json(path, text))
+    model = build_spec(path, validate(path, read_json(path, text)), sizes)
+    model.positions = positions(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    return model
+
+
+def build_spec(path: str, spec: Any, sizes: InputSizes | None = None) -> Model:
+    """The graph of a validated spec (:class:`~analyzer.frontends.spec_layers.Spec`)."""
+    from analyzer.frontends.spec_layers import ATTR_FIELDS
+
     builder = GraphBuilder(path, "spec", spec.name or Path(path).stem, per_sample=True)
     builder.opset = {"": 28, "convlint": 1}
+    declared = [(item.name, (BATCH, *item.shape)) for item in spec.inputs]
+    applied = apply_sizes(path, declared, sizes or InputSizes(), per_sample=True)
     for i, item in enumerate(spec.inputs):
         builder.add_tensor(
-            Tensor(item.name, "input", (BATCH, *item.shape), item.dtype), f"/inputs/{i}/name"
+            Tensor(item.name, "input", applied.shapes[item.name], item.dtype), f"/inputs/{i}/name"
         )
     previous = spec.inputs[0].name
     input_names = {item.name for item in spec.inputs}
@@ -150,5 +160,5 @@ def load_spec(path: str, text: str | bytes | None = None) -> Model:
         previous = layer.name
     builder.outputs = list(spec.outputs) if spec.outputs else [spec.layers[-1].name]
     model = builder.build()
-    model.positions = positions(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    model.declared = applied.declared
     return model

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analyzer.ops.base import InferFn, MacsFn, OpDef, RfFn, WeightKind
+from analyzer.ops.base import FixedSizeFn, InferFn, MacsFn, OpDef, RfFn, WeightKind
 
 REGISTRY: dict[tuple[str, str], OpDef] = {}
 CONVLINT_DOMAIN = "convlint"
@@ -30,6 +30,7 @@ def register(
     scale_operands: bool = False,
     shape_only: bool = False,
     min_inputs: int = 0,
+    fixed_size: FixedSizeFn | None = None,
 ) -> None:
     """Declare one or more ops sharing the same semantics."""
     from analyzer.ops.common import no_macs, rf_union
@@ -49,6 +50,7 @@ def register(
             scale_operands=scale_operands,
             shape_only=shape_only,
             min_inputs=min_inputs,
+            fixed_size=fixed_size,
         )
 
 

@@ -296,9 +296,33 @@ class CostContext(_Slots):
     """The model's batch dim (dim 0 of its inputs): costs are per sample."""
 
 
+@dataclass(slots=True)
+class Run(_Slots):
+    """What one shape-inference run found for a node."""
+
+    in_shapes: Sequence[Shape | None]
+    out_shapes: Sequence[Shape | None]
+    in_values: Sequence[ConstTensor | None]
+    resolved: Mapping[str, Any]
+
+
+@dataclass(slots=True)
+class FixedSizeContext:
+    """A node at the sizes the source declares (``then``) and at what-if input sizes (``now``)."""
+
+    node: Node
+    then: Run
+    now: Run
+    per_sample: bool = False
+
+    def fmt(self, shape: Shape | None) -> str:
+        return format_shape(shape, self.per_sample)
+
+
 InferFn = Callable[[InferContext], None]
 RfFn = Callable[[RfContext], "Field | None"]
 MacsFn = Callable[[CostContext], "int | None"]
+FixedSizeFn = Callable[[FixedSizeContext], "str | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +344,10 @@ class OpDef:
     min_inputs: int = 0
     """Inputs a variadic op cannot do without (its operands); fewer is S108. Fixed-arity ops
     need not say: asking for a required input the node lacks is S108 too."""
+    fixed_size: FixedSizeFn | None = None
+    """For ops whose output size a constant can fix (Reshape targets, Resize sizes): at what-if
+    input sizes, why the node does not follow its input as it did at the declared sizes (S109),
+    or None."""
 
 
 def known(*dims: Dim) -> bool:

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 from analyzer.graph import Dim
 from analyzer.ops import CONVLINT_DOMAIN, register
-from analyzer.ops.base import InferContext, RfContext, UnknownInput
+from analyzer.ops.base import FixedSizeContext, InferContext, RfContext, UnknownInput
 from analyzer.ops.common import axis_index
 from analyzer.ops.window import Window, rf_shift, spatial_of
 from analyzer.receptive import MAX_PERIOD, AxisField, Field
@@ -265,10 +265,37 @@ def rf_resample(ctx: RfContext) -> Field | None:
     return field.on_axes(lambda axis, f: axes[axis])
 
 
+def fixed_resample(ctx: FixedSizeContext) -> str | None:
+    """S109: axes whose output size stayed the same while the input's changed (sizes that are
+    constants of the model); scales, and sizes computed from shapes, follow the input."""
+    then, now = ctx.then.resolved.get("resample"), ctx.now.resolved.get("resample")
+    if not then or not now:
+        return None
+    fixed = [a for a in sorted(then) if a in now and then[a].in_size != now[a].in_size
+             and then[a].out_size == now[a].out_size and is_size(then[a].out_size)]
+    if not fixed:
+        return None
+    sizes = "x".join(str(then[a].out_size) for a in fixed)
+    following = [_follow(then[a], now[a].in_size) for a in fixed]
+    wanted = "x".join("?" if f is None else str(f) for f in following)
+    return (f"resizes to a constant {sizes} (its size at the declared input size, from "
+            f"{'x'.join(str(then[a].in_size) for a in fixed)}); its input is now "
+            f"{'x'.join(str(now[a].in_size) for a in fixed)} and still becomes {sizes}"
+            + (f", where the declared scale would give {wanted}" if None not in following else ""))
+
+
+def _follow(then: Resample, size: Dim) -> int | None:
+    """The output size for ``size`` at the ratio the declared sizes had (when both are known)."""
+    if not (isinstance(then.in_size, int) and isinstance(then.out_size, int) and isinstance(size, int)):
+        return None
+    return size * then.out_size // then.in_size
+
+
 register(
     "Resize", "Upsample",
     infer=infer_resize,
     rf=rf_resample,
+    fixed_size=fixed_resample,
     doc="Resampling by scales or to sizes: out = floor(in * scale); the receptive field "
     "follows the coordinate transform and interpolation mode.",
 )
@@ -289,6 +316,7 @@ register(
     domain=CONVLINT_DOMAIN,
     infer=infer_interpolate,
     rf=rf_resample,
+    fixed_size=fixed_resample,
     doc="PyTorch F.interpolate / nn.Upsample: out = floor(in * scale_factor) or size; nearest "
     "maps back with floor(v / scale), linear modes by half-pixel or align_corners.",
 )

@@ -11,7 +11,7 @@ from typing import Any
 
 from analyzer.graph import ConstTensor, Dim, Shape, dtype_name
 from analyzer.ops import register, values
-from analyzer.ops.base import InferContext, RfContext, UnknownInput
+from analyzer.ops.base import FixedSizeContext, InferContext, RfContext, Run, UnknownInput, known
 from analyzer.ops.common import (
     axes_indices,
     axis_index,
@@ -398,6 +398,72 @@ def _reshape_target(ctx: InferContext, x: Shape, target: list[Any]) -> list[Dim]
     return out
 
 
+def _target(node: Any, run: Run) -> tuple[Any, ...] | None:
+    """A Reshape's target as written: the attribute (opset < 5) or input 1's value."""
+    if len(run.in_values) < 2:
+        shape = node.attrs.get("shape")
+        return tuple(shape) if isinstance(shape, list) else None
+    value = run.in_values[1]
+    return None if value is None else value.values
+
+
+def reshape_groups(src: Sequence[int], dst: Sequence[int]) -> list[tuple[range, range]]:
+    """Runs of source axes and target axes holding the same elements: (512, 7, 7) -> (25088,)
+    is one group, (1, 512, 7, 7) -> (1, 25088) two. Trailing 1s join the last group."""
+    groups: list[tuple[range, range]] = []
+    i = j = 0
+    while i < len(src) and j < len(dst):
+        a, b = i + 1, j + 1
+        have, want = src[i], dst[j]
+        while have != want:
+            if have < want and a < len(src):
+                have *= src[a]
+                a += 1
+            elif b < len(dst):
+                want *= dst[b]
+                b += 1
+            else:
+                return []  # the counts never meet: not a reshape of this input
+        groups.append((range(i, a), range(j, b)))
+        i, j = a, b
+    if groups and (i < len(src) or j < len(dst)):
+        last_in, last_out = groups[-1]
+        groups[-1] = (range(last_in.start, len(src)), range(last_out.start, len(dst)))
+    return groups
+
+
+def fixed_reshape(ctx: FixedSizeContext) -> str | None:
+    """S109: a constant target whose explicit dims held a group of input axes that changed size.
+    A -1 (or a 0 copying a dim) in that group takes the change, as it would at any size."""
+    target = _target(ctx.node, ctx.then)
+    x_then, x_now, out_then = ctx.then.in_shape(0), ctx.now.in_shape(0), ctx.then.out_shape(0)
+    if target is None or target != _target(ctx.node, ctx.now) or x_then == x_now:
+        return None  # a target computed from shapes follows them
+    if not (x_then and x_now and out_then and known(*x_then, *x_now, *out_then)) or len(x_then) != len(x_now):
+        return None
+    for sources, targets in reshape_groups(x_then, out_then):  # type: ignore[arg-type]
+        before, after = prod(x_then[a] for a in sources), prod(x_now[a] for a in sources)
+        if before == after or any(not isinstance(target[t], int) or target[t] <= 0 for t in targets):
+            continue
+        written = ", ".join(str(target[t]) for t in targets)
+        return (f"target shape {tuple(target)} is a constant of the model: its {_axes('dim', targets)} ({written}) "
+                f"{'hold' if len(targets) > 1 else 'holds'} {_axes('axis', sources)} of the input, "
+                f"{_product(x_then, sources)} at the declared input size; the input is now {ctx.fmt(x_now)}, where "
+                f"{'they hold' if len(sources) > 1 else 'it holds'} {_product(x_now, sources)}")
+    return None
+
+
+def _axes(word: str, axes: range) -> str:
+    if len(axes) == 1:
+        return f"{word} {axes[0]}"
+    return f"{'axes' if word == 'axis' else word + 's'} {axes[0]}-{axes[-1]}"
+
+
+def _product(shape: Sequence[Any], axes: range) -> str:
+    dims = [shape[a] for a in axes]
+    return str(dims[0]) if len(dims) == 1 else "x".join(map(str, dims)) + f" = {prod(dims)}"
+
+
 def _count(shape: Shape) -> str:
     n = prod(shape)
     return str(n) if n is not None else "?"
@@ -698,7 +764,8 @@ register(
     shape_only=True,
     doc="Reshapes to 2-D: dims before axis, dims from axis on.",
 )
-register("Reshape", infer=infer_reshape, rf=rf_reshape, shape_only=True, doc="Reshapes to a target shape.")
+register("Reshape", infer=infer_reshape, rf=rf_reshape, shape_only=True, fixed_size=fixed_reshape,
+         doc="Reshapes to a target shape.")
 register("Squeeze", infer=infer_squeeze, rf=rf_reshape, shape_only=True, doc="Removes axes of size 1.")
 register("Unsqueeze", infer=infer_unsqueeze, rf=rf_reshape, shape_only=True, doc="Inserts axes of size 1.")
 register("Transpose", infer=infer_transpose, rf=rf_transpose, shape_only=True, doc="Permutes axes.")

@@ -10,6 +10,7 @@ from analyzer.passes.coverage import floor_drops
 from analyzer.passes.params import ParamResult, count_parameters
 from analyzer.passes.receptive import FieldResult, receptive_fields
 from analyzer.passes.shapes import ShapeResult, infer_shapes
+from analyzer.passes.whatif import fixed_size_dependencies
 from analyzer.rules import Diagnostic
 
 
@@ -28,7 +29,8 @@ def analyze(model: Model, debug: bool = False) -> Analysis:
     params = count_parameters(model, shapes)
     fields = receptive_fields(model, shapes)
     costs = cost(model, shapes)
-    diagnostics = [*model.notes, *shapes.diagnostics, *fields.diagnostics, *floor_drops(model, shapes)]
+    diagnostics = [*model.notes, *shapes.diagnostics, *fields.diagnostics, *floor_drops(model, shapes),
+                   *fixed_size_dependencies(model, shapes)]
     if len(diagnostics) > 1:
         rank = {name: i for i, name in enumerate(model.order)}
         diagnostics.sort(key=lambda d: rank.get(d.node, -1) if d.node else -1)

@@ -31,6 +31,8 @@ class CostResult:
 
     macs: list[int | None]
     memory: list[Memory]
+    batch: Dim = None
+    """The model's batch dim: what the figures are per sample of."""
 
 
 def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
@@ -91,4 +93,4 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
                 shared[key] = found
         macs.append(found[0] if from_inputs or found[0] is None else 0)
         memory.append(found[1] if from_inputs else NONE)
-    return CostResult(macs, memory)
+    return CostResult(macs, memory, batch)

@@ -6,11 +6,12 @@ from fractions import Fraction
 
 from analyzer import __version__
 from analyzer.frontends.json_positions import locate
-from analyzer.graph import Shape
+from analyzer.graph import Dim, Shape
 from analyzer.passes import Analysis
 from analyzer.passes.receptive import input_spatial_sizes
 from analyzer.receptive import Field, summarize
 from analyzer.report.model import (
+    BatchTotals,
     DiagnosticReport,
     FieldSummary,
     Memory,
@@ -91,14 +92,29 @@ def _known_sum(values: list[int | None]) -> tuple[int, int]:
     return sum(v for v in values if v is not None), values.count(None)
 
 
-def totals(nodes: list[NodeReport]) -> Totals:
+def totals(nodes: list[NodeReport], batch: Dim = None, per_sample: bool = False, partial: bool = False) -> Totals:
+    """Sums over the nodes whose figures are known (per sample), with how many are unknown, and
+    per batch when the batch size is known. A spec's batch dim is convlint's own symbol: it is
+    no batch size unless --batch gave one. Without the graph (``partial``) every figure is
+    unknown."""
+    if per_sample and not isinstance(batch, int):
+        batch = None
+    if partial:
+        return Totals(None, None, None, Memory(elements=None, bytes=None), UnknownNodes(0, 0, 0, 0),
+                      batch=batch if isinstance(batch, int) else None)
     params, no_params = _known_sum([n.params for n in nodes])
     buffers, no_buffers = _known_sum([n.buffers for n in nodes])
     macs, no_macs = _known_sum([n.macs for n in nodes])
     elements, _ = _known_sum([n.memory.elements for n in nodes])
     size, no_memory = _known_sum([n.memory.bytes for n in nodes])
-    return Totals(params, buffers, macs, Memory(elements=elements, bytes=size),
-                  UnknownNodes(params=no_params, buffers=no_buffers, macs=no_macs, memory=no_memory))
+    memory = Memory(elements=elements, bytes=size)
+    per_batch = None
+    if isinstance(batch, int):
+        per_batch = BatchTotals(size=batch, macs=macs * batch,
+                                memory=Memory(elements=elements * batch, bytes=size * batch))
+    return Totals(params, buffers, macs, memory,
+                  UnknownNodes(params=no_params, buffers=no_buffers, macs=no_macs, memory=no_memory),
+                  batch=batch, per_batch=per_batch)
 
 
 def build_report(analysis: Analysis, settings: Settings | None = None) -> Report:
@@ -167,7 +183,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         model=ModelInfo(path=model.path, format=model.format, name=model.name),
         inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
         nodes=nodes,
-        totals=totals(nodes),
+        totals=totals(nodes, analysis.cost.batch, model.per_sample, model.partial),
         receptive_field=field_summary(analysis, nodes),
         diagnostics=diagnostics,
     )

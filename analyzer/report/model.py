@@ -8,9 +8,12 @@ their annotations to generate ``schemas/report.schema.json`` and to serialise th
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 Dim = int | str
 """A size, or a symbolic name; ``"?"`` marks a dim that cannot be known statically."""
@@ -99,16 +102,32 @@ class UnknownNodes:
 
 
 @dataclass(slots=True)
-class Totals:
-    """Sums over the nodes whose figure is known: exact when ``unknown`` counts no node for
-    that figure, else a lower bound ("at least 1,234,567 params; 3 nodes unknown")."""
+class BatchTotals:
+    """MACs and activation memory of a whole batch: the per-sample totals times its size."""
 
     __pydantic_config__ = _STRICT
-    params: Annotated[int, Field(description="Sum of the known per-node params; at least this when unknown.params > 0.")]
-    buffers: int
-    macs: Annotated[int, Field(description="Sum of the known per-node MACs, per sample.")]
+    size: int
+    macs: int | None
+    memory: Memory
+
+
+@dataclass(slots=True)
+class Totals:
+    """Sums over the nodes whose figure is known: exact when ``unknown`` counts no node for
+    that figure, else a lower bound ("at least 1,234,567 params; 3 nodes unknown"). Null only
+    when there is no graph to sum over (a PyTorch module that cannot run at the given shape)."""
+
+    __pydantic_config__ = _STRICT
+    params: Annotated[int | None, Field(description="Sum of the known per-node params; at least this when unknown.params > 0.")]
+    buffers: int | None
+    macs: Annotated[int | None, Field(description="Sum of the known per-node MACs, per sample.")]
     memory: Annotated[Memory, Field(description="Sums of the known per-node activation memory, per sample.")]
     unknown: Annotated[UnknownNodes, Field(description="Nodes left out of each sum because their figure is unknown.")]
+    batch: Annotated[Dim | None, Field(
+        description="The batch size: --batch, or the model's batch dim (a size, or a symbolic name); "
+        "null for a spec analysed without --batch.")] = None
+    per_batch: Annotated[BatchTotals | None, Field(
+        description="The figures of a whole batch, when its size is known.")] = None
 
     def exact(self, figure: str) -> int | None:
         """A total when no node's figure is unknown, else None."""
@@ -139,6 +158,51 @@ class Report:
     diagnostics: list[DiagnosticReport]
     receptive_field: Annotated[FieldSummary | None, Field(
         description="The last feature map's receptive field against the input size.")] = None
+
+    @property
+    def findings(self) -> list[DiagnosticReport]:
+        """The diagnostics, in topological order of their nodes."""
+        return self.diagnostics
+
+    def node(self, name: str) -> NodeReport:
+        """The node called ``name`` (KeyError naming the model's nodes if there is none)."""
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        names = ", ".join(n.name for n in self.nodes[:10]) + (", ..." if len(self.nodes) > 10 else "")
+        raise KeyError(f"no node {name!r} in {self.model.name} (nodes: {names or 'none'})")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report (``schemas/report.schema.json``) as Python values."""
+        return to_dict(self)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """The JSON report, as ``convlint analyze --format json`` writes it."""
+        return to_json(self, indent) + "\n"
+
+    def graph(self) -> nx.DiGraph:
+        """The graph as networkx sees it (built on each call): a node per op node, keyed by
+        name, with ``report`` (its :class:`NodeReport`), ``op``, ``shape`` (of its first
+        output), ``params`` and ``macs``; an edge from producer to reader per tensor between
+        them, with ``tensors`` (their names)."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        producers = {}
+        for node in self.nodes:
+            graph.add_node(node.name, report=node, op=node.op, shape=node.outputs[0].shape if node.outputs else None,
+                           params=node.params, macs=node.macs)
+            producers.update((o.name, node.name) for o in node.outputs)
+        for node in self.nodes:
+            for tensor in node.inputs:
+                source = producers.get(tensor)
+                if source is None:
+                    continue
+                if graph.has_edge(source, node.name):
+                    graph.edges[source, node.name]["tensors"].append(tensor)
+                else:
+                    graph.add_edge(source, node.name, tensors=[tensor])
+        return graph
 
 
 @dataclass(slots=True)
