@@ -197,10 +197,11 @@ def union_axis(fields: Sequence[AxisField]) -> tuple[AxisField, bool]:
 class Piece(NamedTuple):
     """Where (part of) a spatial axis lies in a tensor: along tensor axis ``axis``, unit ``t``
     holds spatial digit ``((t - offset) // inner) % size``. A spatial axis split across
-    tensor axes has several pieces, outermost first."""
+    tensor axes has several pieces, outermost first. ``inner`` is None when the axis was
+    merged with dims of unknown size: the positions are somewhere along ``axis``."""
 
     axis: int
-    inner: int
+    inner: int | None
     size: Dim
     offset: int = 0
 
@@ -281,8 +282,8 @@ class Field:
             return False
         for axis in self.content_axes():
             pieces = [p for placement in self.placements() for p in placement if p.axis == axis]
-            span = max((p.inner * p.size + p.offset if isinstance(p.size, int) else None
-                        for p in pieces), default=None, key=lambda v: v or 0)
+            span = max((p.inner * p.size + p.offset if isinstance(p.size, int) and isinstance(p.inner, int)
+                        else None for p in pieces), default=None, key=lambda v: v or 0)
             dim = shape[axis]
             if not isinstance(span, int) or not isinstance(dim, int) or span * 2 <= dim:
                 return False
@@ -395,7 +396,7 @@ def _merged(pieces: Placement) -> Placement:
         if out:
             q = out[-1]
             if (q.axis == p.axis and q.offset == p.offset == 0 and isinstance(q.size, int)
-                    and isinstance(p.size, int) and q.inner == p.inner * p.size):
+                    and isinstance(p.size, int) and isinstance(p.inner, int) and q.inner == p.inner * p.size):
                 out[-1] = Piece(p.axis, p.inner, q.size * p.size)
                 continue
         out.append(p)
@@ -411,8 +412,9 @@ def _product(dims: Sequence[Dim]) -> int | None:
     return total
 
 
-Group = tuple[int, int, int, int]
-"""Source axes ``[i0, i1)`` and target axes ``[j0, j1)`` of a reshape holding the same elements."""
+Group = tuple[int, int, int, int, bool]
+"""Source axes ``[i0, i1)`` and target axes ``[j0, j1)`` of a reshape holding the same
+elements; True when the sizes inside are not known (dims of unknown size merged into one)."""
 
 
 def _reshape_groups(src: Shape, dst: Shape) -> dict[int, Group]:
@@ -441,7 +443,7 @@ def _reshape_groups(src: Shape, dst: Shape) -> dict[int, Group]:
                         want, j2 = want * dst[j2], j2 + step  # type: ignore[operator]
             else:
                 return i, j
-            group = (min(i, i2 + 1), max(i, i2 - 1) + 1, min(j, j2 + 1), max(j, j2 - 1) + 1)
+            group = (min(i, i2 + 1), max(i, i2 - 1) + 1, min(j, j2 + 1), max(j, j2 - 1) + 1, False)
             for a in range(group[0], group[1]):
                 groups[a] = group
             i, j = i2, j2
@@ -449,17 +451,20 @@ def _reshape_groups(src: Shape, dst: Shape) -> dict[int, Group]:
 
     i, j = run(0, 0, 1, len(src), len(dst))
     end_i, end_j = run(len(src) - 1, len(dst) - 1, -1, i - 1, j - 1)
-    if end_i == i and end_j == j:
-        groups[i] = (i, i + 1, j, j + 1)  # the one axis left between both ends
+    if end_j == j and end_i >= i:  # what is left between both ends goes into one axis
+        for a in range(i, end_i + 1):
+            groups[a] = (i, end_i + 1, j, j + 1, end_i > i)
     return groups
 
 
 def _repiece(p: Piece, group: Group, src: Shape, dst: Shape) -> list[Piece]:
     """Where a piece lies after a reshape of its group: the target axes its digit spans."""
-    i0, i1, j0, j1 = group
+    i0, i1, j0, j1, opaque = group
     if i1 - i0 == 1 and j1 - j0 == 1:
         return [p._replace(axis=j0)]
-    if p.offset or not isinstance(p.size, int):
+    if opaque:
+        return [Piece(j0, None, p.size)]
+    if p.offset or not isinstance(p.size, int) or not isinstance(p.inner, int):
         raise FieldUnknown("a reshape regroups a spatial axis that was shifted or cut")
     flat = p.inner * _product(src[p.axis + 1:i1])  # type: ignore[operator]
     end = flat * p.size

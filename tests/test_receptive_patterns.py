@@ -336,6 +336,20 @@ def test_layer_norm_over_channels_after_a_permute_is_local():
         assert not everywhere and not fields[name].global_
 
 
+def test_flattening_features_of_free_size_into_a_classifier():
+    """Flatten of (N, C, H, W) with free H and W: the merged size is unknown, yet the
+    classifier's product over it sees every position."""
+    g = Graph([3, "H", "W"])
+    flat = g.op("Flatten", [g.conv("x", 3, 4, name="c")], "flat", axis=1)
+    model = g.model(g.op("Gemm", [flat, g.weight(10, 4 * 8 * 8)], "fc", transB=1))
+    report = report_of_model(model)
+    fields = fields_by_tensor(report)
+    assert fields["flat"].size == [3, 3] and not fields["flat"].global_
+    assert fields["fc"].global_ and not [d for d in report.diagnostics if d.code == "R103"]
+    _, changed = reach(model, ["fc"], (3, 8, 8), (1, 2))
+    assert changed["fc"].all()
+
+
 # -- circular padding --------------------------------------------------------------------------
 def test_circular_padding_as_slices_and_concats():
     g = Graph([1, 40, 50])
@@ -677,3 +691,58 @@ def _cut(model: onnx.ModelProto, outputs: list[str]) -> onnx.ModelProto:
                               [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs],
                               [t for t in model.graph.initializer if t.name in read])
     return helper.make_model(graph, opset_imports=list(model.opset_import))
+
+
+# -- where positions lie: brute force ----------------------------------------------------------
+def _random_reshape(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Merge a run of neighbouring dims, or split one into two factors."""
+    dims = list(shape)
+    if rng.random() < 0.5 and len(dims) > 2:
+        i = int(rng.integers(0, len(dims) - 1))
+        j = int(rng.integers(i + 2, min(len(dims), i + 3) + 1))
+        return (*dims[:i], int(np.prod(dims[i:j])), *dims[j:])
+    splittable = [i for i, d in enumerate(dims) if any(d % f == 0 for f in range(2, d))]
+    if not splittable:
+        return tuple(dims)
+    i = int(rng.choice(splittable))
+    factor = int(rng.choice([f for f in range(2, dims[i]) if dims[i] % f == 0]))
+    return (*dims[:i], factor, dims[i] // factor, *dims[i + 1:])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_positions_followed_through_reshapes_and_transposes(seed):
+    """Random reshapes and transposes of an (N, C, H, W) tensor whose elements are labelled
+    with their row and column: wherever convlint says a spatial axis lies, the labels
+    computed from its layout are the true ones."""
+    from analyzer.receptive import Field, FieldUnknown
+
+    rng = np.random.default_rng(seed)
+    shape: tuple[int, ...] = (2, 6, 4, 6)
+    rows, cols = np.indices((4, 6))
+    labels = [np.broadcast_to(rows, shape), np.broadcast_to(cols, shape)]
+    field = Field.identity(4)
+    known = 0
+    for _ in range(6):
+        if rng.random() < 0.5:
+            target = _random_reshape(rng, shape)
+            labels = [lab.reshape(target) for lab in labels]
+            try:
+                field = field.reshaped(shape, target)
+            except FieldUnknown:
+                return
+        else:
+            perm = [int(a) for a in rng.permutation(len(shape))]
+            target = tuple(shape[a] for a in perm)
+            labels = [lab.transpose(perm) for lab in labels]
+            field = field.remapped(perm.index, target)
+        shape = target
+        index = np.indices(shape)
+        for placement, truth in zip(field.placements(shape), labels):
+            predicted = np.zeros(shape, np.int64)
+            weight = 1
+            for piece in reversed(placement):
+                predicted += ((index[piece.axis] - piece.offset) // piece.inner % piece.size) * weight
+                weight *= piece.size
+            assert (predicted == truth).all()
+        known += 1
+    assert known == 6
