@@ -746,3 +746,47 @@ def test_positions_followed_through_reshapes_and_transposes(seed):
             assert (predicted == truth).all()
         known += 1
     assert known == 6
+
+
+# -- align_corners in 1-D: brute force ---------------------------------------------------------
+def _align_corners_matrix(n_in: int, n_out: int):
+    """PyTorch's linear interpolation with align_corners=True: x = o * (in - 1) / (out - 1)."""
+    import math
+
+    m = np.zeros((n_out, n_in), dtype=bool)
+    for o in range(n_out):
+        x = o * (n_in - 1) / (n_out - 1) if n_out > 1 else 0.0
+        i0 = math.floor(x)
+        m[o, i0] = True
+        if x > i0:
+            m[o, min(i0 + 1, n_in - 1)] = True
+    return m
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_align_corners_chains_against_brute_force(seed):
+    from conftest import node, report_of, spec
+    from test_receptive import interior_units, window_matrix
+
+    rng = np.random.default_rng(seed)
+    n_in = int(rng.integers(150, 400))
+    layers, matrices = [], []
+    for index in range(int(rng.integers(1, 4))):
+        k, s = int(rng.integers(1, 5)), int(rng.integers(1, 3))
+        layers.append({"name": f"d{index}", "op": "conv", "out_channels": 1, "kernel_size": k, "stride": s,
+                       "padding": k // 2})
+        matrices.append(lambda n, k=k, s=s: window_matrix(n, k, s, 1, k // 2, k // 2))
+    factor = int(rng.integers(2, 4))
+    layers.append({"name": "up", "op": "upsample", "scale_factor": factor, "mode": "linear", "align_corners": True})
+    matrices.append(lambda n, f=factor: _align_corners_matrix(n, n * f))
+    for index in range(int(rng.integers(0, 3))):
+        k = int(rng.integers(2, 6))
+        layers.append({"name": f"u{index}", "op": "conv", "out_channels": 1, "kernel_size": k, "padding": k // 2})
+        matrices.append(lambda n, k=k: window_matrix(n, k, 1, 1, k // 2, k // 2))
+    report = report_of(spec(layers, [1, n_in]))
+    dependency = np.eye(n_in, dtype=bool)
+    for layer, make in zip(layers, matrices):
+        dependency = make(dependency.shape[0]).astype(np.float32) @ dependency.astype(np.float32) > 0
+        extents, _ = interior_units(dependency, n_in)
+        field = node(report, layer["name"]).receptive_field
+        assert (field.size, field.size_min) == ([max(extents)], [min(extents)]), layer["name"]
