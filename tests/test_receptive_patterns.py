@@ -790,3 +790,20 @@ def test_align_corners_chains_against_brute_force(seed):
         extents, _ = interior_units(dependency, n_in)
         field = node(report, layer["name"]).receptive_field
         assert (field.size, field.size_min) == ([max(extents)], [min(extents)]), layer["name"]
+
+
+EXPORTS = sorted(DATA.glob("*/*.onnx.gz"))
+
+
+@pytest.mark.parametrize("path", EXPORTS, ids=lambda p: p.name.removesuffix(".onnx.gz"))
+def test_every_real_export_has_a_proven_field_to_its_last_feature_map(path):
+    model = onnx.ModelProto()
+    model.ParseFromString(gzip.decompress(path.read_bytes()))
+    value = model.graph.input[0]
+    dims = [d.dim_value or 1 for d in value.type.tensor_type.shape.dim]
+    report = report_of_model(model, {value.name: tuple(dims)})
+    assert not [d for d in report.diagnostics if d.code == "R103"]
+    summary = report.receptive_field
+    spatial = dims[1:3] if dims[-1] == 3 else dims[2:]  # tf2onnx inputs are channels-last
+    assert summary is not None and summary.input == spatial
+    assert all(n.receptive_field is not None for n in report.nodes if n.op in ("Conv", "MaxPool", "AveragePool"))
