@@ -213,10 +213,12 @@ POOL_PADDING = _rule(
 )
 CLASSIFIER_FIELD = _rule(
     "D104", "global-pool-field-smaller-than-input", "warning",
-    "Global pooling averages features whose receptive field is smaller than the input.",
+    "Global pooling averages features whose receptive field is smaller than the input, and "
+    "only the pooled result flows on (a classifier head).",
     "Each pooled feature saw only a window of the image: the classifier cannot combine "
     "evidence from parts of the input farther apart than the receptive field, whatever the "
-    "pooling does.",
+    "pooling does. A pool whose result gates or joins a path that keeps its positions "
+    "(squeeze-and-excitation, image pooling in ASPP) is global context, not a head: no finding.",
     "a 5-layer net with a 47x47 receptive field, global average pooled on 64x64 inputs",
     "Add depth, strides or dilation before pooling, or accept the local evidence by design.",
 )
@@ -224,7 +226,9 @@ MIXED_STRIDES = _rule(
     "R101", "mixed-strides", "warning",
     "Branches joined by one node have different strides relative to the input.",
     "Units of the joined tensor then do not line up with one grid of input pixels: the "
-    "branches subsample the input differently, usually by mistake.",
+    "branches subsample the input differently, usually by mistake. A branch resized to an "
+    "explicit size that is the joined size (FPN, U-Net and DeepLab decoders resize to the "
+    "skip's shape) is aligned on purpose: no finding.",
     "add of a stride-16 and a stride-32 feature map after broadcasting",
     "Resample one branch so both have the same stride before joining them.",
 )
@@ -235,6 +239,16 @@ FIELD_EXCEEDS_INPUT = _rule(
     "see mostly padding, and deeper layers add context the input cannot provide.",
     "ResNet-50 on a 224x224 input: the field reaches 427 pixels in the last stage",
     "Nothing to fix if intended; otherwise use larger inputs or a shallower network.",
+)
+FIELD_UNKNOWN = _rule(
+    "R103", "receptive-field-unknown", "info",
+    "From this node on, the receptive field cannot be proven and is reported as unknown.",
+    "convlint never reports a field it cannot prove: where an op mixes positions in a way the "
+    "graph does not pin down (attention within windows, a reshape that splits a spatial axis "
+    "unevenly, a gather of single positions), later fields are unknown rather than wrong.",
+    "Swin-style attention: tokens regrouped into windows by a reshape, then mixed by a "
+    "softmax within each window",
+    "Nothing to fix; the figures before this node are exact.",
 )
 NOT_MODELLED = _rule(
     "U101", "op-not-modelled", "warning",

@@ -246,6 +246,18 @@ class _Slots:
 
 
 @dataclass(slots=True)
+class PooledField:
+    """A global pool of features whose receptive field is smaller than the input: D104
+    unless the pooled result gates or joins a path that keeps positions (the pass decides,
+    once it knows what the pool feeds)."""
+
+    node: Node
+    size: str
+    """The pooled field, e.g. ``35x35``."""
+    input: str
+
+
+@dataclass(slots=True)
 class RfContext(_Slots):
     """What a receptive-field transform sees: the input fields and the resolved geometry."""
 
@@ -259,31 +271,27 @@ class RfContext(_Slots):
     diagnostics: list[Diagnostic]
     input_sizes: tuple[Dim, ...] | None = None
     """The model input's spatial sizes, along the axes fields track."""
+    pools: list[PooledField] | None = None
+    """Where global pools of fields smaller than the input are recorded (D104 candidates)."""
 
     def data_fields(self) -> list[tuple[int, Field]]:
         return [(i, f) for i, f in enumerate(self.fields) if f is not None]
 
     def pooled_globally(self, field: Field) -> Field:
-        """A local field pooled over the whole feature map: D104 when it is smaller than the
-        input (the pooled features never saw the whole image). Returns the global field."""
-        from analyzer.rules import CLASSIFIER_FIELD
-
-        if not field.is_global and self.input_sizes is not None:
+        """A local field pooled over the whole feature map: a D104 candidate when it is
+        smaller than the input (the pooled features never saw the whole image). Returns the
+        pooled field."""
+        if not field.is_global and self.input_sizes is not None and self.pools is not None:
             short = [
-                (max(axis.sizes()), size)
+                (max(axis.sizes(), default=0), size)
                 for axis, size in zip(field.per_axis, self.input_sizes)
-                if isinstance(size, int) and max(axis.sizes()) < size
+                if isinstance(size, int) and max(axis.sizes(), default=0) < size
             ]
             if short and len(short) == len(field.per_axis):
-                sizes = "x".join(str(r) for r, _ in short)
-                inputs = "x".join(str(s) for _, s in short)
-                self.diagnostics.append(Diagnostic(
-                    CLASSIFIER_FIELD.code, CLASSIFIER_FIELD.severity, self.node.name,
-                    f"pools features whose receptive field ({sizes}) is smaller than the input "
-                    f"({inputs}): nothing downstream can relate parts of the input farther apart",
-                    self.node.location,
+                self.pools.append(PooledField(
+                    self.node, "x".join(str(r) for r, _ in short), "x".join(str(s) for _, s in short),
                 ))
-        return field.globalized()
+        return field.as_pooled()
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from analyzer.graph import Dim, Shape, axis_name
@@ -119,12 +119,12 @@ def rf_union(ctx: RfContext) -> Field | None:
         in_shape = ctx.in_shape(index)
         if out_rank is not None and in_shape is not None and len(in_shape) != out_rank:
             shift = out_rank - len(in_shape)
-            field = field.moved(tuple(a + shift for a in field.axes))
+            field = field.remapped(lambda a, shift=shift: a + shift, out_shape)  # type: ignore[arg-type]
         aligned.append(field)
     if len(aligned) == 1:
         return aligned[0]
     merged, same_strides = union(aligned)
-    if not same_strides:
+    if not same_strides and _strides_differ(ctx, fields, aligned):
         strides = ", ".join(
             "x".join(str(a.stride) for a in f.per_axis) for f in aligned if not f.is_global
         )
@@ -139,19 +139,59 @@ def rf_union(ctx: RfContext) -> Field | None:
     return merged
 
 
+def _strides_differ(ctx: RfContext, fields: list[tuple[int, Field]], aligned: list[Field]) -> bool:
+    """Whether joined branches differ in stride, leaving out those resized to the joined
+    size on purpose (their spatial dims are the output's)."""
+    out = ctx.out_shape(0)
+    kept = {
+        tuple(a.stride for a in f.per_axis)
+        for (index, _), f in zip(fields, aligned)
+        if not f.is_global and not (f.aligned and out is not None and _same_spatial(ctx.in_shape(index), out, f))
+    }
+    return len(kept) > 1
+
+
+def _same_spatial(shape, out, field: Field) -> bool:
+    shift = len(out) - len(shape) if shape is not None else 0
+    return shape is not None and all(shape[a - shift] == out[a] for a in field.axes if a >= shift)
+
+
 def rf_global(ctx: RfContext) -> Field | None:
-    """Each output unit sees the whole input (flattening into a matmul, data-dependent ops)."""
+    """Each output unit summarises the whole input (data-dependent ops such as NonZero)."""
     fields = ctx.data_fields()
     if not fields:
         return None
     merged, _ = union([f for _, f in fields])
-    return merged.globalized()
+    return merged.as_pooled()
 
 
 def rf_global_pool(ctx: RfContext) -> Field | None:
     """Global pooling: each output unit pools every unit of its input (D104 checks it)."""
     field = ctx.fields[0] if ctx.fields else None
     return ctx.pooled_globally(field) if field is not None else None
+
+
+def rf_metadata(ctx: RfContext) -> Field | None:
+    """The output describes its input (a shape, a size), not its values: no field."""
+    return None
+
+
+def rf_mix(ctx: RfContext) -> Field | None:
+    """Ops that combine every unit along the axes they resolved as ``mixed`` (softmax):
+    positions held there are all seen (global, REFERENCE §6)."""
+    return _along_resolved(ctx, "mixed", Field.mixed)
+
+
+def rf_statistics(ctx: RfContext) -> Field | None:
+    """Normalisations: statistics over the axes resolved as ``statistics`` are global
+    context where those axes hold positions; each unit keeps its local field."""
+    return _along_resolved(ctx, "statistics", Field.with_context)
+
+
+def _along_resolved(ctx: RfContext, key: str, transform: Callable[[Field, set[int]], Field]) -> Field | None:
+    merged = rf_union(ctx)
+    along = ctx.resolved.get(key)
+    return merged if merged is None or along is None else transform(merged, along)
 
 
 def no_macs(ctx: CostContext) -> int | None:

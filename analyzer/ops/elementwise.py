@@ -8,7 +8,7 @@ from collections.abc import Callable
 from analyzer.graph import ConstTensor
 from analyzer.ops import register
 from analyzer.ops.base import InferContext
-from analyzer.ops.common import axis_index, broadcast, prod, same_as_input
+from analyzer.ops.common import axis_index, broadcast, prod, rf_mix, same_as_input
 from analyzer.ops.values import ELEMENTWISE, fold_elementwise
 from analyzer.rules import BROADCAST_MISMATCH
 
@@ -57,7 +57,9 @@ def infer_bool_unary(ctx: InferContext) -> None:
 
 def infer_softmax(ctx: InferContext) -> None:
     x = ctx.shape(0)
-    axis_index(ctx, ctx.attr("axis", -1 if ctx.opset >= 13 else 1), len(x))
+    axis = axis_index(ctx, ctx.attr("axis", -1 if ctx.opset >= 13 else 1), len(x))
+    # before opset 13 the input is coerced to 2-D: the op runs over every axis from axis on
+    ctx.resolve("mixed", {axis} if ctx.opset >= 13 else set(range(axis, len(x))))
     same_as_input(ctx)
 
 
@@ -111,6 +113,7 @@ register(*BOOL_OUT, infer=infer_bool_unary, doc="Element-wise test: boolean outp
 register(
     "Softmax", "LogSoftmax", "Hardmax",
     infer=infer_softmax,
+    rf=rf_mix,
     doc="Normalises along axis; output shape = input shape.",
 )
 register(

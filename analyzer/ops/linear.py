@@ -11,9 +11,8 @@ from analyzer.ops.common import (
     channel_mismatch,
     per_sample,
     prod,
-    rf_union,
 )
-from analyzer.receptive import Field, union
+from analyzer.receptive import Field, FieldUnknown, union
 from analyzer.rules import BROADCAST_MISMATCH, INNER_DIM_MISMATCH, INVALID_ATTRIBUTE, RANK_MISMATCH
 from analyzer.symbolic import eq, is_expr
 
@@ -76,12 +75,72 @@ def macs_matmul(ctx: CostContext) -> int | None:
 
 
 def rf_matmul(ctx: RfContext) -> Field | None:
-    """A product over a spatial axis mixes the whole input along it: global."""
-    contracted = ctx.resolved.get("contracted")
-    field = ctx.fields[0] if ctx.fields else None
-    if field is not None and contracted in field.axes:
-        return field.globalized()
-    return rf_union(ctx)
+    """A product mixes the units along its contracted axes: positions held there are all
+    seen (global). When both operands hold positions on separate output axes (attention
+    scores: query rows, key columns), each unit pairs two positions and every pair occurs:
+    over all units the extent is the whole input, so the field is global too. When they
+    share some of those axes (windows on the batch axis, tokens of a window on their own),
+    only pairs within a group occur, which the graph does not pin down: unknown."""
+    out = ctx.out_shape(0)
+    if out is None:
+        return None
+    moved: list[Field] = []
+    for index, field in ctx.data_fields():
+        shape = ctx.in_shape(index)
+        if shape is None or index > 1:  # Gemm's bias C: broadcast like an element-wise operand
+            moved.append(field if shape is None else _aligned(field, shape, out))
+            continue
+        rank = len(shape)
+        contracted = _contracted_axis(ctx, index, rank)
+        field = field.mixed((contracted,))
+        if not field.pooled:
+            field = field.remapped(
+                lambda a, i=index, c=contracted, r=rank: _output_axis(ctx, i, a, c, r, len(out)), out)
+        moved.append(field)
+    return _product_field(moved)
+
+
+def _product_field(moved: list[Field]) -> Field | None:
+    """The field of a product's output from its operands' fields, moved to the output axes."""
+    if not moved:
+        return None
+    held = [frozenset(f.content_axes()) for f in moved if not f.pooled]
+    if len(held) == 2 and held[0] != held[1]:
+        if held[0] & held[1]:
+            raise FieldUnknown("a product pairs positions within groups (attention within windows?): "
+                               "which positions each unit combines cannot be proven")
+        return next(f for f in moved if not f.pooled).everywhere()  # every pair of positions
+    return union(moved)[0]
+
+
+def _contracted_axis(ctx: RfContext, index: int, rank: int) -> int:
+    """The axis of operand ``index`` the product sums over."""
+    if ctx.node.op == "Gemm":
+        return (0 if ctx.node.attrs.get("transA", 0) else 1) if index == 0 else (
+            1 if ctx.node.attrs.get("transB", 0) else 0)
+    if index == 0:
+        return rank - 1
+    return 0 if rank == 1 else rank - 2
+
+
+def _output_axis(ctx: RfContext, index: int, axis: int, contracted: int, rank: int, out_rank: int) -> int | None:
+    """Where axis ``axis`` of operand ``index`` lands in the product's output."""
+    if axis == contracted:
+        return None
+    if ctx.node.op == "Gemm":
+        return 0 if index == 0 else 1
+    if ctx.node.op == "Linear":  # the weight is a constant: only the input's axes move
+        return axis
+    if index == 0:
+        return axis + out_rank - rank if rank > 1 else None
+    if axis == rank - 1:
+        return out_rank - 1
+    return axis + out_rank - rank
+
+
+def _aligned(field: Field, shape, out) -> Field:
+    shift = len(out) - len(shape)
+    return field if not shift else field.remapped(lambda a: a + shift, out)
 
 
 Label = str | int
@@ -150,27 +209,24 @@ def macs_einsum(ctx: CostContext) -> int | None:
 
 
 def rf_einsum(ctx: RfContext) -> Field | None:
-    """Each operand's field moves with its letters; summing over a spatial axis mixes it whole."""
+    """As a product: summed letters mix their axes whole; kept letters move to the output
+    axes that carry them; two operands holding positions on different axes pair them."""
     found = ctx.resolved.get("einsum")
-    if found is None:
+    out = ctx.out_shape(0)
+    if found is None or out is None:
         return None
     labelled, out_labels, _ = found
     moved = []
     for index, field in ctx.data_fields():
-        if field.is_global or index >= len(labelled):
-            moved.append(field)
+        if index >= len(labelled):
             continue
         labels = labelled[index]
-        axes = [labels[a] if a < len(labels) else None for a in field.axes]
-        if any(a is None for a in axes):
-            return None
-        if any(a not in out_labels for a in axes):
-            moved.append(field.globalized())
-        else:
-            moved.append(field.moved(tuple(out_labels.index(a) for a in axes)))
-    if not moved:
-        return None
-    return moved[0] if len(moved) == 1 else union(moved)[0]
+        field = field.mixed([a for a, label in enumerate(labels) if label not in out_labels])
+        if not field.pooled:
+            field = field.remapped(lambda a, ls=labels: out_labels.index(ls[a]) if a < len(ls) and ls[a] in out_labels
+                                   else None, out)
+        moved.append(field)
+    return _product_field(moved)
 
 
 register(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from analyzer.graph import Dim, Shape
 from analyzer.ops import register
 from analyzer.ops.base import InferContext
-from analyzer.ops.common import axis_index
+from analyzer.ops.common import axis_index, rf_statistics
 from analyzer.rules import GROUPS_MISMATCH, NORM_SIZE_MISMATCH, RANK_MISMATCH
 
 _VECTOR_NAMES = {1: "scale", 2: "bias", 3: "running mean", 4: "running variance"}
@@ -58,6 +58,7 @@ def infer_batch_norm(ctx: InferContext) -> None:
 def infer_instance_norm(ctx: InferContext) -> None:
     x = ctx.shape(0)
     _check_vectors(ctx, range(1, 3), (_channels(ctx, x),), "expected")
+    ctx.resolve("statistics", set(range(2, len(x))))
     ctx.set(0, x, ctx.dtype(0))
 
 
@@ -73,6 +74,7 @@ def infer_group_norm(ctx: InferContext) -> None:
     # ONNX opset 18-20 took one scale per group; opset 21 and PyTorch one per channel.
     per = channels if ctx.opset >= 21 or ctx.node.domain else groups
     _check_vectors(ctx, range(1, 3), (per,), "expected")
+    ctx.resolve("statistics", set(range(1, len(x))))
     ctx.set(0, x, ctx.dtype(0))
 
 
@@ -99,6 +101,7 @@ def infer_layer_norm(ctx: InferContext) -> None:
                 f"dims {normalised}",
             )
     stats = (*x[:axis], *(1 for _ in normalised))
+    ctx.resolve("statistics", set(range(axis, len(x))))
     ctx.set(0, x, ctx.dtype(0))
     ctx.set(1, stats, "float32")
     ctx.set(2, stats, "float32")
@@ -119,12 +122,14 @@ register(
 )
 register(
     "InstanceNormalization",
+    rf=rf_statistics,
     infer=infer_instance_norm,
     weights={1: "param", 2: "param"},
     doc="Instance norm: scale and bias of length C.",
 )
 register(
     "GroupNormalization",
+    rf=rf_statistics,
     infer=infer_group_norm,
     weights={1: "param", 2: "param"},
     doc="Group norm: channels divisible by num_groups; scale and bias per channel "
@@ -132,6 +137,7 @@ register(
 )
 register(
     "LayerNormalization",
+    rf=rf_statistics,
     infer=infer_layer_norm,
     weights={1: "param", 2: "param"},
     doc="Layer norm over the dims from axis on; scale and bias of that shape.",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 from analyzer.graph import Dim
@@ -17,7 +17,7 @@ from analyzer.ops import CONVLINT_DOMAIN, register
 from analyzer.ops.base import FixedSizeContext, InferContext, RfContext, UnknownInput
 from analyzer.ops.common import axis_index
 from analyzer.ops.window import Window, rf_shift, spatial_of
-from analyzer.receptive import MAX_PERIOD, AxisField, Field
+from analyzer.receptive import MAX_PERIOD, AxisField, Field, FieldUnknown
 from analyzer.rules import INVALID_ATTRIBUTE, RANK_MISMATCH
 from analyzer.symbolic import eq, gt, is_size, scaled
 
@@ -82,6 +82,7 @@ def infer_resize(ctx: InferContext) -> None:
         out[axis] = target
         plan[axis] = Resample(size, target, scale, mode, transform, nearest)
     ctx.resolve("resample", plan)
+    ctx.resolve("sized", bool(sizes))
     ctx.resolve("antialias", bool(ctx.attr("antialias", 0)))
     ctx.set(0, tuple(out), ctx.dtype(0))
 
@@ -125,6 +126,7 @@ def infer_interpolate(ctx: InferContext) -> None:
         out.append(target)
         plan[axis] = Resample(d, target, scale, interpolation, transform, nearest)
     ctx.resolve("resample", plan)
+    ctx.resolve("sized", size is not None)
     ctx.set(0, (x[0], x[1], *out), ctx.dtype(0))
 
 
@@ -245,7 +247,7 @@ def rf_resample(ctx: RfContext) -> Field | None:
     if field is None or plan is None or field.is_global:
         return field if field is None or field.is_global else None
     if ctx.resolved.get("antialias") and any(r.scale < 1 for r in plan.values()):
-        return None
+        raise FieldUnknown("antialiased downsampling reads a window that depends on the scale")
     axes: dict[int, AxisField] = {}
     for axis, axis_field in zip(field.axes, field.per_axis):
         r = plan.get(axis)
@@ -261,8 +263,10 @@ def rf_resample(ctx: RfContext) -> Field | None:
             and isinstance(r.out_size, int) and r.out_size > 1
             else Fraction(r.scale).limit_denominator(MAX_PERIOD)
         )
-        axes[axis] = axis_field.resample(scale, coordinate, _taps(r))
-    return field.on_axes(lambda axis, f: axes[axis])
+        resampled = axis_field.resample(scale, coordinate, _taps(r))
+        axes[axis] = resampled.with_border_units(r.out_size) if isinstance(r.out_size, int) else resampled
+    out = field.on_axes(lambda axis, f: axes[axis])
+    return replace(out, aligned=True) if ctx.resolved.get("sized") else out
 
 
 def fixed_resample(ctx: FixedSizeContext) -> str | None:

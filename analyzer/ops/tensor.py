@@ -7,6 +7,7 @@ Reshape``); these rules fold such small integer tensors so the targets resolve s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from analyzer.graph import ConstTensor, Dim, Shape, dtype_name
@@ -19,11 +20,12 @@ from analyzer.ops.common import (
     equal_sizes,
     prod,
     rf_global,
+    rf_metadata,
     rf_union,
 )
 from analyzer.ops.values import MAX_FOLD
 from analyzer.ops.window import Window, rf_shift
-from analyzer.receptive import Field
+from analyzer.receptive import Field, FieldUnknown
 from analyzer.rules import CONCAT_MISMATCH, INVALID_ATTRIBUTE, RESHAPE_MISMATCH
 from analyzer.symbolic import cdiv, eq, ge, is_expr, is_size, maximum, minimum
 
@@ -626,51 +628,24 @@ def infer_data_dependent(ctx: InferContext) -> None:
 
 
 # -- receptive fields ---------------------------------------------------------------------------
-def map_axes(src: Shape, dst: Shape) -> dict[int, int] | None:
-    """Axes of ``src`` that survive a reshape into ``dst`` unmerged: src axis -> dst axis."""
-    mapping: dict[int, int] = {}
-    i = j = 0
-    while i < len(src) and j < len(dst):
-        a, b = src[i], dst[j]
-        if a is None or b is None:
-            return None
-        if a == b:
-            mapping[i] = j
-            i, j = i + 1, j + 1
-        elif a == 1:
-            i += 1
-        elif b == 1:
-            j += 1
-        elif isinstance(a, int) and isinstance(b, int):
-            have, want = a, b
-            while have != want:
-                if have < want:
-                    i += 1
-                    if i >= len(src) or not isinstance(src[i], int):
-                        return None
-                    have *= src[i]  # type: ignore[operator]
-                else:
-                    j += 1
-                    if j >= len(dst) or not isinstance(dst[j], int):
-                        return None
-                    want *= dst[j]  # type: ignore[operator]
-            i, j = i + 1, j + 1
-        else:
-            return None
-    return mapping
-
-
 def rf_gather_nd(ctx: RfContext) -> Field | None:
-    """Axes before the indexed ones keep their field (moved past the indices' leading dims);
-    indexing a spatial axis picks units by data: unknown."""
+    """Batch axes keep their field; the indexed axes are replaced by the indices' leading dims
+    (picking entries by data: unknown where they hold positions, unless the field was global
+    there already); the axes after them move up."""
     field = ctx.fields[0] if ctx.fields else None
     found = ctx.resolved.get("gathered")
-    if field is None or found is None:
-        return None if field is None or not field.is_global else field
+    out = ctx.out_shape(0)
+    if field is None or found is None or out is None:
+        return None if field is None or not field.pooled else field
     batch, depth, leading = found
-    if any(batch <= a < batch + depth for a in field.axes):
-        return None
-    return field.moved(tuple(a if a < batch else a - batch - depth + leading for a in field.axes))
+    indexed = set(range(batch, batch + depth))
+    if indexed & field.content_axes():
+        if not field.is_global:
+            raise FieldUnknown("picks single positions along a spatial axis")
+        field = field.mixed(indexed)
+        if field.pooled:
+            return field
+    return field.remapped(lambda a: a if a < batch else None if a in indexed else a - batch - depth + leading, out)
 
 
 def rf_first(ctx: RfContext) -> Field | None:
@@ -679,42 +654,38 @@ def rf_first(ctx: RfContext) -> Field | None:
 
 
 def rf_reshape(ctx: RfContext) -> Field | None:
-    """Spatial axes that survive unmerged keep their field; a merged one makes the field global."""
+    """Reshapes move units without mixing them: spatial axes follow the dims that hold them,
+    merged into one axis (flattening, tokens) or restored to axes of their own."""
     field = ctx.fields[0] if ctx.fields else None
     src, dst = ctx.in_shape(0), ctx.out_shape(0)
     if field is None or src is None or dst is None:
-        return None if field is None or not field.is_global else field
-    mapping = map_axes(src, dst)
-    if mapping is None or any(a not in mapping for a in field.axes):
-        return field.globalized()
-    return field.moved(tuple(mapping[a] for a in field.axes))
+        return None if field is None or not field.pooled else field
+    return field.reshaped(src, dst)
 
 
 def rf_transpose(ctx: RfContext) -> Field | None:
     field = ctx.fields[0] if ctx.fields else None
-    if field is None:
-        return None
-    perm = list(ctx.node.attrs.get("perm") or reversed(range(len(ctx.in_shape(0) or ()))))
-    if field.is_global:
-        return field
-    if not perm or any(a not in perm for a in field.axes):
-        return None
-    return field.moved(tuple(perm.index(a) for a in field.axes))
+    out = ctx.out_shape(0)
+    if field is None or out is None:
+        return None if field is None or not field.pooled else field
+    perm = list(ctx.node.attrs.get("perm") or reversed(range(len(out))))
+    return field.remapped(perm.index, out)
 
 
 def rf_reduce(ctx: RfContext) -> Field | None:
+    """Reductions over every axis holding positions are global pooling (D104 checks it);
+    over some, the field is global; kept axes move when keepdims is 0."""
     field = ctx.fields[0] if ctx.fields else None
     reduced: set[int] | None = ctx.resolved.get("reduced")
-    if field is None or reduced is None:
+    out = ctx.out_shape(0)
+    if field is None or reduced is None or out is None:
         return None
-    if all(a in reduced for a in field.axes):
-        return ctx.pooled_globally(field)
-    if any(a in reduced for a in field.axes):
-        return field.globalized()
-    keep = bool(ctx.node.attrs.get("keepdims", 1))
-    if keep:
-        return field
-    return field.moved(tuple(a - sum(1 for r in reduced if r < a) for a in field.axes))
+    mixed = field.mixed(reduced)
+    if mixed.pooled and not field.pooled:
+        mixed = ctx.pooled_globally(field)
+    if ctx.node.attrs.get("keepdims", 1):
+        return mixed
+    return mixed.remapped(lambda a: None if a in reduced else a - sum(1 for r in reduced if r < a), out)
 
 
 def rf_split(ctx: RfContext) -> Field | None:
@@ -722,15 +693,54 @@ def rf_split(ctx: RfContext) -> Field | None:
 
 
 def rf_gather(ctx: RfContext) -> Field | None:
+    """Picking entries along an axis that holds positions keeps only some positions: the
+    field is known only when it was global there already."""
     field = ctx.fields[0] if ctx.fields else None
-    x, indices = ctx.in_shape(0), ctx.in_shape(1)
-    if field is None or x is None or indices is None:
-        return None
+    x, indices, out = ctx.in_shape(0), ctx.in_shape(1), ctx.out_shape(0)
+    if field is None or x is None or indices is None or out is None:
+        return None if field is None or not field.pooled else field
     axis = ctx.node.attrs.get("axis", 0) % len(x)
-    if axis in field.axes:
-        return None
+    if axis in field.content_axes():
+        if not field.is_global:
+            raise FieldUnknown("picks single positions along a spatial axis")
+        field = field.mixed((axis,))  # the positions there are gone
+        if field.pooled:
+            return field
     shift = len(indices) - 1
-    return field.moved(tuple(a + shift if a > axis else a for a in field.axes))
+    return field.remapped(lambda a: a + shift if a > axis else a, out)
+
+
+def rf_concat(ctx: RfContext) -> Field | None:
+    """Along channels (or any axis without positions) a join. Along an axis that holds
+    positions the inputs lie side by side: units away from the borders come from the input
+    covering most of the axis (circular padding: the wrapped strips are borders), so the
+    field is that input's, shifted by the units before it."""
+    out = ctx.out_shape(0)
+    fields = ctx.data_fields()
+    if out is None or not fields:
+        return rf_union(ctx)
+    axis = ctx.node.attrs.get("axis", 0) % len(out)
+    if not any(axis in f.content_axes() for _, f in fields):
+        return rf_union(ctx)
+    sizes = [s[axis] if s is not None else None for s in ctx.in_shapes]
+    if any(not isinstance(sizes[i], int) for i, _ in fields):
+        raise FieldUnknown("joins inputs of unknown size along a spatial axis")
+    largest = max(sizes[i] for i, _ in fields)  # type: ignore[type-var]
+    widest = [(i, f) for i, f in fields if sizes[i] == largest]
+    index, field = widest[0]
+    if any(not isinstance(s, int) for s in sizes[:index]):
+        raise FieldUnknown("joins inputs of unknown size along a spatial axis")
+    shifted = field.shifted_along(axis, sum(sizes[:index]), out)  # type: ignore[arg-type]
+    if len(widest) == 1:
+        return shifted
+    # Inputs of equal size: units differ by where they come from; sizes are known if they agree.
+    if any(_extents(f) != _extents(field) for _, f in widest):
+        raise FieldUnknown("joins inputs of equal size along a spatial axis whose fields differ")
+    return replace(shifted, anchored=False)
+
+
+def _extents(field: Field) -> tuple:
+    return field.is_global, field.layout, tuple((a.stride, tuple(a.sizes())) for a in field.per_axis)
 
 
 register("Constant", infer=infer_constant, doc="A constant tensor given as an attribute.")
@@ -739,14 +749,15 @@ register(
     infer=infer_constant_of_shape,
     doc="A tensor of the given (constant) shape filled with one value.",
 )
-register("Shape", infer=infer_shape, rf=lambda ctx: None, doc="The shape of its input, as int64.")
-register("Size", infer=infer_size, rf=lambda ctx: None, doc="The element count of its input.")
+register("Shape", infer=infer_shape, rf=rf_metadata, doc="The shape of its input, as int64.")
+register("Size", infer=infer_size, rf=rf_metadata, doc="The element count of its input.")
 register("Cast", infer=infer_cast, shape_only=True, doc="Changes the element type.")
 register("CastLike", infer=infer_cast_like, rf=rf_first, shape_only=True,
          doc="Changes the element type to that of input 1.")
 register(
     "Concat",
     infer=infer_concat,
+    rf=rf_concat,
     min_inputs=1,
     scale_operands=True,
     doc="Joins tensors along axis; other dims must match. A constant operand with more than one "
@@ -771,7 +782,7 @@ register("Unsqueeze", infer=infer_unsqueeze, rf=rf_reshape, shape_only=True, doc
 register("Transpose", infer=infer_transpose, rf=rf_transpose, shape_only=True, doc="Permutes axes.")
 register("Expand", infer=infer_expand, shape_only=True, doc="Broadcasts to a shape.")
 register("Tile", infer=infer_tile, shape_only=True, doc="Repeats the input along each axis.")
-register("Range", infer=infer_range, rf=lambda ctx: None, doc="A 1-D sequence start:limit:delta.")
+register("Range", infer=infer_range, rf=rf_metadata, doc="A 1-D sequence start:limit:delta.")
 register("Pad", infer=infer_pad, rf=rf_shift, doc="Pads (or crops, when negative) each axis.")
 register(
     "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",

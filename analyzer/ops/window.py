@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from analyzer.graph import Dim, Shape, axis_name
 from analyzer.ops.base import InferContext, RfContext
 from analyzer.ops.common import check_positive
-from analyzer.receptive import Field
+from analyzer.receptive import Field, FieldUnknown
 from analyzer.rules import (
     INVALID_ATTRIBUTE,
     KERNEL_EXCEEDS_INPUT,
@@ -279,7 +279,9 @@ def transposed(ctx: InferContext, shape: Shape, kernel: Sequence[int]) -> Shape:
 
 
 def rf_window(ctx: RfContext) -> Field | None:
-    """Receptive field through the recorded windows (sliding or transposed)."""
+    """Receptive field through the recorded windows (sliding or transposed). A spatial axis
+    must lie on one of the op's window axes, alone; a window axis that holds no position (a
+    size-1 axis added to run a 1-D signal through a 2-D op) leaves the field as it is."""
     geometry: Geometry | None = ctx.resolved.get("window")
     field = ctx.fields[0] if ctx.fields else None
     if geometry is None or field is None:
@@ -287,32 +289,50 @@ def rf_window(ctx: RfContext) -> Field | None:
     if field.is_global:
         return field
     if field.axes != geometry.axes:
-        return field.globalized()  # a spatial axis sits where the op mixes everything
+        if field.layout is not None or not set(field.axes) <= set(geometry.axes):
+            raise FieldUnknown("a sliding window runs along axes that hold spatial positions "
+                               "in another layout (merged, or on the channel axis)")
+        windows = dict(zip(geometry.axes, geometry.windows))
+        return _through_windows(field, [windows[a] for a in field.axes], geometry.transposed)
+    return _through_windows(field, geometry.windows, geometry.transposed)
+
+
+def _through_windows(field: Field, windows: Sequence[Window], transposed: bool) -> Field:
     per_axis_fields = []
     anchored = field.anchored
     last = None  # (window, field in, field out): an axis like the one before is not redone
-    for w, axis_field in zip(geometry.windows, field.per_axis):
+    for w, axis_field in zip(windows, field.per_axis):
         anchored &= w.pad_begin is not None
         if last is not None and last[0] is w and last[1] is axis_field:
             per_axis_fields.append(last[2])
             continue
         pb = w.pad_begin if w.pad_begin is not None else 0
-        if geometry.transposed:
+        if transposed:
             out = axis_field.transposed(w.kernel, w.stride, w.dilation, pb)
         else:
             out = axis_field.window(w.kernel, w.stride, w.dilation, pb)
         per_axis_fields.append(out)
         last = (w, axis_field, out)
-    return Field(field.axes, tuple(per_axis_fields), False, field.global_context, anchored)
+    aligned = field.aligned and not transposed and all(w.stride == 1 for w in windows)
+    return Field(field.axes, tuple(per_axis_fields), False, field.global_context, anchored, aligned=aligned)
 
 
 def rf_shift(ctx: RfContext) -> Field | None:
     """Ops that move or gather units along some axes without mixing channels (Pad, Slice,
-    SpaceToDepth): the per-axis windows recorded under ``shift``."""
+    SpaceToDepth): the per-axis windows recorded under ``shift``. Along merged spatial axes
+    only a plain shift (a crop or pad by whole units) is followed."""
     field = ctx.fields[0] if ctx.fields else None
     windows: dict[int, Window] | None = ctx.resolved.get("shift")
     if field is None or windows is None:
-        return None if field is None or not field.is_global else field
+        return None if field is None or not field.pooled else field
+    if field.layout is not None:
+        out = ctx.out_shape(0)
+        for axis, w in windows.items():
+            if axis in field.content_axes() and out is not None:
+                if (w.kernel, w.stride) != (1, 1) or w.pad_begin is None:
+                    raise FieldUnknown("strides or windows along merged spatial axes")
+                field = field.shifted_along(axis, w.pad_begin, out)
+        return field
     return field.on_axes(
         lambda axis, f: f.window(
             windows[axis].kernel, windows[axis].stride, windows[axis].dilation,

@@ -1,8 +1,12 @@
 """Receptive-field pass (REFERENCE §6): walk the DAG, ask each op to transform its inputs' fields.
 
 Model inputs of rank 3 or more are (N, C, *spatial): their units see themselves. Inputs in
-channels-last layout (N, *spatial, C) are recognised when they are transposed to
-channels-first before any other use, as TensorFlow exports do.
+channels-last layout (N, *spatial, C) are recognised when the way to the first layer
+transposes them to channels-first, as TensorFlow exports do.
+
+Where an op cannot prove which positions its units see, the field is unknown from there on
+(R103 says why, once); it never turns into a figure again, except that anything computed
+from pooled tensors alone is pooled.
 """
 
 from __future__ import annotations
@@ -10,37 +14,55 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.graph import SPATIAL_NAMES, Model
-from analyzer.ops.base import RfContext
-from analyzer.ops.common import rf_union
+from analyzer.ops.base import PooledField, RfContext
+from analyzer.ops.common import rf_metadata, rf_union
 from analyzer.passes.shapes import ShapeResult
-from analyzer.receptive import IDENTITY_AXIS, Field, FieldTooComplex
-from analyzer.rules import FIELD_EXCEEDS_INPUT, Diagnostic
+from analyzer.receptive import IDENTITY_AXIS, UNKNOWN, Field, FieldUnknown
+from analyzer.rules import CLASSIFIER_FIELD, FIELD_EXCEEDS_INPUT, FIELD_UNKNOWN, Diagnostic
+
+LOOK_AHEAD = 16
+"""Nodes looked at from a model input for the transpose that says its layout."""
 
 
 @dataclass
 class FieldResult:
     fields: dict[str, Field | None]
-    """Per tensor."""
+    """Per tensor; ``UNKNOWN`` where the field cannot be proven."""
     per_node: list[Field | None] = field(default_factory=list)
     """Per node, in ``Model.steps()`` order: the field of its outputs."""
     diagnostics: list[Diagnostic] = field(default_factory=list)
 
 
 def _input_field(model: Model, tensor: str, rank: int) -> Field:
-    consumers = model.consumers.get(tensor, [])
-    channels_last = (
-        rank >= 3
-        and consumers
-        and all(
-            model.nodes[c].op == "Transpose"
-            and model.nodes[c].attrs.get("perm") == [0, rank - 1, *range(1, rank - 1)]
-            for c in consumers
-        )
-    )
-    if channels_last:
+    if rank >= 3 and _first_transpose(model, tensor) == [0, rank - 1, *range(1, rank - 1)]:
         axes = tuple(range(1, rank - 1))
         return Field(axes, tuple(IDENTITY_AXIS for _ in axes))
     return Field.identity(rank)
+
+
+def _first_transpose(model: Model, tensor: str) -> list[int] | None:
+    """The permutation of the first Transpose reached from ``tensor`` through element-wise ops
+    (a channels-last input rescaled before it is transposed), if every way agrees."""
+    from analyzer.ops import opdef_of
+
+    found: list[int] | None = None
+    frontier, seen = [tensor], 0
+    while frontier and seen < LOOK_AHEAD:
+        current = frontier.pop()
+        for name in model.consumers.get(current, ()):
+            seen += 1
+            node = model.nodes[name]
+            opdef = opdef_of(node)
+            if node.op == "Transpose":
+                perm = node.attrs.get("perm")
+                if not isinstance(perm, (list, tuple)) or (found is not None and list(perm) != found):
+                    return None
+                found = list(perm)
+            elif opdef is not None and opdef.rf is rf_union and node.outputs:
+                frontier.extend(t for t in node.outputs[:1] if t)
+            else:
+                return None
+    return found
 
 
 def input_spatial_sizes(analysis) -> tuple | None:
@@ -60,36 +82,44 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
     sizes = None
     exceeded: set[int] = set()
     seen: set[int] = set()
+    pools: list[PooledField] = []
     for tensor in model.inputs:
         shape = shapes.shapes.get(tensor)
         if shape is not None and len(shape) >= 3:
             fields[tensor] = _input_field(model, tensor, len(shape))
             if sizes is None:
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
+
     per_node = result.per_node
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
         name = node.name
         out: Field | None = None
         in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
-        if opdef is None or not any(in_fields) or outcome.malformed():
+        if not any(in_fields):
             out = None
-        elif opdef.rf is rf_union and _passes_through(node, in_fields, outcome):
+        elif opdef is not None and opdef.rf is rf_union and _passes_through(node, in_fields, outcome):
             out = next(f for f in in_fields if f is not None)
+        elif any(f is UNKNOWN for f in in_fields):
+            out = None if opdef is not None and opdef.rf is rf_metadata else UNKNOWN
+        elif opdef is None or outcome.malformed():
+            out = _beyond_reach(in_fields)  # U101 or the shape error already says why
         else:
-            ctx = RfContext(
-                node,
-                in_fields,
-                outcome.in_shapes,
-                outcome.out_shapes_for(node),
-                outcome.resolved,
-                # a node that already failed shape inference gets no further findings
-                [] if name in shapes.failed else result.diagnostics,
-                sizes,
-            )
+            # a node that already failed shape inference gets no further findings
+            diagnostics = [] if name in shapes.failed else result.diagnostics
+            ctx = RfContext(node, in_fields, outcome.in_shapes, outcome.out_shapes_for(node),
+                            outcome.resolved, diagnostics, sizes, pools)
+            why = "the op's dependence on input positions is not modelled"
             try:
                 out = opdef.rf(ctx)
-            except FieldTooComplex:
-                out = None
+            except FieldUnknown as error:
+                out, why = None, str(error)
+            if out is None and opdef.rf is not rf_metadata:
+                out = _beyond_reach(in_fields)
+                if out is UNKNOWN:
+                    diagnostics.append(Diagnostic(
+                        FIELD_UNKNOWN.code, FIELD_UNKNOWN.severity, name,
+                        f"receptive field unknown from here on: {why}", node.location,
+                    ))
         for tensor in node.outputs:
             if tensor:
                 fields[tensor] = out
@@ -97,7 +127,18 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
         if out is not None and not out.is_global and id(out) not in seen and len(exceeded) < len(sizes or ()):
             seen.add(id(out))  # a field passed through unchanged was checked where it was made
             _check_exceeds(node, out, sizes, exceeded, result.diagnostics)
+    if pools:
+        _pooling_heads(model, fields, pools, result.diagnostics)
     return result
+
+
+def _beyond_reach(in_fields: list[Field | None]) -> Field:
+    """The field of an output the op could not work out: pooled if every input it has is
+    pooled (nothing computed from a summary of the whole input has positions), else unknown."""
+    known = [f for f in in_fields if f is not None]
+    if known and all(f.pooled for f in known):
+        return known[0]
+    return UNKNOWN
 
 
 def _passes_through(node, in_fields: list, outcome) -> bool:
@@ -114,6 +155,55 @@ def _passes_through(node, in_fields: list, outcome) -> bool:
     return source is not None and target is not None and len(source) == len(target)
 
 
+def _pooling_heads(model: Model, fields: dict[str, Field | None], pools: list[PooledField],
+                   diagnostics: list[Diagnostic]) -> None:
+    """D104 for the global pools whose result only flows into more pooled tensors (a
+    classifier head), not into a tensor that keeps positions (a gate, an image-pooling
+    branch joined to the trunk)."""
+    memo: dict[str, bool] = {}
+    for pool in pools:
+        if not _reaches_positions(model, fields, pool.node.name, memo):
+            diagnostics.append(Diagnostic(
+                CLASSIFIER_FIELD.code, CLASSIFIER_FIELD.severity, pool.node.name,
+                f"pools features whose receptive field ({pool.size}) is smaller than the input "
+                f"({pool.input}), and only pooled tensors follow: nothing downstream can relate "
+                "parts of the input farther apart",
+                pool.node.location,
+            ))
+
+
+def _reaches_positions(model: Model, fields: dict[str, Field | None], start: str, memo: dict[str, bool]) -> bool:
+    """Whether node ``start``'s outputs reach, through pooled tensors only, a tensor that keeps
+    positions (or one whose field is unknown: then nothing is claimed). Memoised in ``memo``."""
+    stack = [start]
+    while stack:
+        name = stack[-1]
+        if name in memo:
+            stack.pop()
+            continue
+        pending: list[str] = []
+        reached = False
+        for tensor in model.nodes[name].outputs:
+            for reader in model.consumers.get(tensor, ()) if tensor else ():
+                if reader not in memo:
+                    outputs = [t for t in model.nodes[reader].outputs if t]
+                    field = fields.get(outputs[0]) if outputs else None
+                    if field is None:
+                        memo[reader] = False  # a shape or size: no values flow on
+                    elif field is UNKNOWN or not field.pooled:
+                        memo[reader] = True
+                    else:
+                        pending.append(reader)
+                        continue
+                reached = reached or memo[reader]
+        if reached or not pending:
+            memo[name] = reached
+            stack.pop()
+        else:
+            stack.extend(pending)
+    return memo[start]
+
+
 def _check_exceeds(node, field: Field, sizes, exceeded: set[int], diagnostics: list[Diagnostic]) -> None:
     """Say once per axis where units start to see beyond the whole input (R102)."""
     if sizes is None or len(sizes) != len(field.per_axis):
@@ -121,7 +211,7 @@ def _check_exceeds(node, field: Field, sizes, exceeded: set[int], diagnostics: l
     names = SPATIAL_NAMES.get(len(sizes)) or tuple(f"axis {i}" for i in range(len(sizes)))
     beyond = []
     for i, (axis, size) in enumerate(zip(field.per_axis, sizes)):
-        extent = max(axis.sizes())
+        extent = max(axis.sizes(), default=0)
         if i not in exceeded and isinstance(size, int) and extent > size:
             exceeded.add(i)
             beyond.append((names[i], extent, size))

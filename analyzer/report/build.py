@@ -9,7 +9,7 @@ from analyzer.frontends.json_positions import locate
 from analyzer.graph import Dim, Shape
 from analyzer.passes import Analysis
 from analyzer.passes.receptive import input_spatial_sizes
-from analyzer.receptive import Field, summarize
+from analyzer.receptive import UNKNOWN, Field, summarize
 from analyzer.report.model import (
     BatchTotals,
     DiagnosticReport,
@@ -64,20 +64,30 @@ def receptive_field(field: Field | None) -> ReceptiveField | None:
 
 
 def field_summary(analysis: Analysis, nodes: list[NodeReport]) -> FieldSummary | None:
-    """The last node with a local receptive field, against the model input's spatial size."""
-    for node in reversed(nodes):
-        rf = node.receptive_field
-        if rf is None or rf.global_:
+    """The last feature map of the main path against the model input's spatial size: the
+    last node whose units still stand for positions (squeeze-and-excitation gates and
+    normalisation statistics only add global context; tokens after attention see the whole
+    input). Pooled tensors, flattened features and heads are not feature maps. None when
+    that field is unknown."""
+    shapes = analysis.shapes.shapes
+    for report, field in zip(reversed(nodes), reversed(analysis.fields.per_node)):
+        if field is None or field.pooled:
             continue
+        if field.layout is not None and report.outputs and not field.positions_only(shapes.get(report.outputs[0].name)):
+            continue
+        if field is UNKNOWN or report.receptive_field is None:
+            return None
         sizes = input_spatial_sizes(analysis)
+        rf = report.receptive_field
         if sizes is None or len(sizes) != len(rf.size):
             return None
+        size = [s if field.is_global and isinstance(s, int) else r for r, s in zip(rf.size, sizes)]
         return FieldSummary(
-            node=node.name,
-            size=rf.size,
+            node=report.name,
+            size=size,
             stride=rf.stride,
             input=list(sizes),
-            ratio=[round(r / s, 3) if isinstance(s, int) and s > 0 else None for r, s in zip(rf.size, sizes)],
+            ratio=[round(r / s, 3) if isinstance(s, int) and s > 0 else None for r, s in zip(size, sizes)],
         )
     return None
 
