@@ -21,7 +21,14 @@ class InputError(Exception):
         return cls(path, [(location, message)])
 
     def lines(self) -> list[str]:
-        return [
+        """One line per problem; past analyzer.limits.MAX_PROBLEMS, the rest are counted."""
+        from analyzer.limits import MAX_PROBLEMS
+
+        lines = [
             f"{self.path}: {loc}: {msg}" if loc else f"{self.path}: {msg}"
-            for loc, msg in self.problems
+            for loc, msg in self.problems[:MAX_PROBLEMS]
         ]
+        if len(self.problems) > MAX_PROBLEMS:
+            rest = len(self.problems) - MAX_PROBLEMS
+            lines.append(f"{self.path}: and {rest:,} more problem{'s' if rest > 1 else ''}")
+        return lines

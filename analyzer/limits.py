@@ -23,8 +23,6 @@ MAX_RANK = 64
 """Dims of one tensor (numpy's limit; ONNX models use 8 at most in practice)."""
 MAX_DIM = 2**40
 """One dimension: 1,099,511,627,776 (a 10^12-pixel input side is still counted)."""
-MAX_ELEMENTS = 2**62
-"""Elements of one tensor: more than any runtime can index with int64 offsets."""
 MAX_SCAN_SIZE = 2**20
 """`convlint sizes --max`: 1,048,576 sizes per axis."""
 MAX_PROBLEMS = 50

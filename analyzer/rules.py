@@ -141,6 +141,15 @@ MODULE_CANNOT_RUN = _rule(
     "Use an input size the module accepts, or fix the module; `convlint sizes` on an ONNX export "
     "of it (at a size that works) lists the sizes it accepts.",
 )
+SIZE_OUT_OF_RANGE = _rule(
+    "S111", "size-out-of-range", "error",
+    "An output would be larger than convlint computes with: a dim over 2**40 or a rank over 64.",
+    "No runtime can allocate or index such a tensor; the sizes come from a hostile or broken "
+    "file (a padding of 2**62, a kernel of 10**18) rather than from a network that can run. "
+    "convlint stops there instead of building figures of thousands of digits.",
+    "Conv with pads=[2**62, 0, 2**62, 0] on an 8x8 input",
+    "Fix the attribute or input size that makes the output this large.",
+)
 CONV_CHANNEL_MISMATCH = _rule(
     "C101", "conv-channel-mismatch", "error",
     "A convolution's weight expects a different number of input channels than it gets.",

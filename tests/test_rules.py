@@ -82,6 +82,9 @@ CASES: dict[str, tuple[Callable, Callable]] = {
     "S106": (lambda c: from_spec([conv(kernel_size=[3, 3])], [3, 20], c), lambda c: from_spec([conv(kernel_size=[3])], [3, 20], c)),
     "S107": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], strides=[1, 1])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),
+    # 2**40 + 1 rows: past convlint's per-dim limit (2**40); 2**40 rows are still computed
+    "S111": (lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], pads=[2**39 + 1, 0, 2**39, 0])], {"x": [1, 3, 2, 8]}, {"w": W}, c),
+             lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], pads=[2**39, 0, 2**39, 0])], {"x": [1, 3, 2, 8]}, {"w": W}, c)),
     "S108": (lambda c: from_onnx([helper.make_node("Conv", ["x", ""], ["y"], kernel_shape=[3, 3])], {"x": [1, 3, 8, 8]}, {}, c),
              lambda c: from_onnx([helper.make_node("Conv", ["x", "w"], ["y"], kernel_shape=[3, 3])], {"x": [1, 3, 8, 8]}, {"w": W}, c)),
     "C101": (lambda c: from_spec([conv(kernel_size=1, in_channels=4)], [3, 8, 8], c), lambda c: from_spec([conv(kernel_size=1, in_channels=3)], [3, 8, 8], c)),

@@ -15,7 +15,9 @@ from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.frontends.json_positions import positions
+from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
+from analyzer.limits import MAX_DIM, describe
 
 BATCH = "N"
 
@@ -60,13 +62,32 @@ def _message(error: dict[str, Any]) -> str:
         return "unknown field"
     if kind == "missing":
         return "missing required field"
+    if isinstance(error.get("input"), Digits):
+        return f"{error['input']}: sizes are at most {describe(MAX_DIM)}"
     message = error["msg"]
     return message.removeprefix("Value error, ")
 
 
+def _number(text: str) -> int | Digits:
+    """An integer of the spec: one too long to be a size is never converted (Python refuses
+    past 4,300 digits, and converting long ones is slow)."""
+    return int(text) if len(text) <= MAX_DIGITS else Digits(len(text.lstrip("-")))
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def read_json(path: str, text: str | bytes) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, parse_int=_number, parse_float=_finite, parse_constant=_constant)
     except json.JSONDecodeError as error:
         raise InputError.one(
             path, f"line {error.lineno} column {error.colno}", f"invalid JSON: {error.msg}"
@@ -75,6 +96,8 @@ def read_json(path: str, text: str | bytes) -> Any:
         raise InputError.one(path, None, "invalid JSON: nested too deeply") from None
     except UnicodeDecodeError as error:
         raise InputError.one(path, None, f"not a UTF-8 JSON file: {error.reason}") from None
+    except ValueError as error:  # from the number readers above
+        raise InputError.one(path, None, f"invalid JSON: {error}") from None
 
 
 def validate(path: str, data: Any):

@@ -12,26 +12,60 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
+from analyzer.limits import MAX_DIM, describe
+
 MAX_SPATIAL = 3
 
-PositiveInt = Annotated[int, Field(ge=1)]
-NonNegativeInt = Annotated[int, Field(ge=0)]
+PositiveInt = Annotated[int, Field(ge=1, le=MAX_DIM)]
+NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_DIM)]
 Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s/]([^/]*[^\s/])?$")]
 
 
+class Digits:
+    """An integer too long to be a size, as the spec reader hands it on (never converted:
+    a 5,000-digit number is past Python's own limit, and nothing needs its value)."""
+
+    __slots__ = ("count",)
+
+    def __init__(self, count: int):
+        self.count = count
+
+    def __str__(self) -> str:
+        return f"a {self.count:,}-digit number"
+
+
+MAX_DIGITS = 20
+"""Integers in a spec with more digits than this are read as :class:`Digits`."""
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer within convlint's size limit (analyzer.limits.MAX_DIM)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -MAX_DIM <= value <= MAX_DIM
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and -MAX_DIM <= value <= MAX_DIM
+
+
+def _too_large(value: Any) -> bool:
+    if isinstance(value, list):
+        return any(_too_large(v) for v in value)
+    return isinstance(value, Digits) or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                         and not -MAX_DIM <= value <= MAX_DIM)
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    if isinstance(value, Digits) or (isinstance(value, int) and abs(value) > 10**MAX_DIGITS):
+        return str(value) if isinstance(value, Digits) else str(Digits(len(str(abs(value)))))
+    return json.dumps(value, default=str)[:80]
 
 
 def _error(kind: str, message: str, value: Any) -> PydanticCustomError:
-    import json
-
-    shown = json.dumps(value, default=str)
-    return PydanticCustomError(kind, message + ", got {value}", {"value": shown[:80]})
+    if _too_large(value):
+        message += f" (sizes are at most {describe(MAX_DIM)})"
+    return PydanticCustomError(kind, message + ", got {value}", {"value": _shown(value)})
 
 
 def _per_axis(minimum: int, what: str):

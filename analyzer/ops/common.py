@@ -80,6 +80,16 @@ def equal_sizes(ctx: InferContext, column: Sequence[Dim], rule: Rule, where: str
     return first
 
 
+LISTED = 8
+"""Input shapes a message lists (a Concat or Sum may take thousands)."""
+
+
+def shapes_text(ctx: InferContext, shapes: Sequence[Shape], joiner: str = ", ") -> str:
+    """Shapes for a message: the first few distinct ones, and how many more there are."""
+    shown = joiner.join(ctx.fmt(s) for s in dict.fromkeys(shapes[:LISTED]))
+    return shown + (f" and {len(shapes) - LISTED:,} more" if len(shapes) > LISTED else "")
+
+
 def broadcast(ctx: InferContext, shapes: Sequence[Shape]) -> Shape:
     rank = max(len(s) for s in shapes)
     padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
@@ -96,7 +106,7 @@ def broadcast(ctx: InferContext, shapes: Sequence[Shape]) -> Shape:
             bad.append(column)
         out.append(dim)
     if bad:
-        listed = " and ".join(ctx.fmt(s) for s in shapes)
+        listed = shapes_text(ctx, shapes, " and ")
         dims = "; ".join(" vs ".join(map(str, column)) for column in bad)
         ctx.fail(BROADCAST_MISMATCH, f"shapes {listed} do not broadcast ({dims})", partial=tuple(out))
     return tuple(out)

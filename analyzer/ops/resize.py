@@ -257,12 +257,16 @@ def rf_resample(ctx: RfContext) -> Field | None:
         coordinate = _coordinate(r)
         if coordinate is None or r.scale <= 0:
             return None
+        if isinstance(r.out_size, int) and r.out_size < 1:
+            raise FieldUnknown("resampled to an empty axis: no unit is left")
         scale = (
             Fraction(r.out_size - 1, r.in_size - 1)
             if r.transform == "align_corners" and isinstance(r.in_size, int) and r.in_size > 1
             and isinstance(r.out_size, int) and r.out_size > 1
             else Fraction(r.scale).limit_denominator(MAX_PERIOD)
         )
+        if scale == 0:
+            raise FieldUnknown(f"a scale of {r.scale:g} is below what the field can follow (1/{MAX_PERIOD})")
         resampled = axis_field.resample(scale, coordinate, _taps(r))
         axes[axis] = resampled.with_border_units(r.out_size) if isinstance(r.out_size, int) else resampled
     out = field.on_axes(lambda axis, f: axes[axis])

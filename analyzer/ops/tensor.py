@@ -22,6 +22,7 @@ from analyzer.ops.common import (
     rf_global,
     rf_metadata,
     rf_union,
+    shapes_text,
 )
 from analyzer.ops.values import MAX_FOLD
 from analyzer.ops.window import Window, rf_shift
@@ -151,9 +152,8 @@ def infer_concat(ctx: InferContext) -> None:
     bad: list[int] = []
     for a in range(rank):
         column = [s[a] for s in shapes]
-        if a == axis:
-            total = prod(column)
-            out.append(_sum(column) if total is not None else None)
+        if a == axis:  # summable when every size is known (or a scanned expression)
+            out.append(_sum(column) if all(type(d) is int or is_expr(d) for d in column) else None)
             continue
         scanned = equal_sizes(ctx, column, CONCAT_MISMATCH,
                               f"concatenated inputs differ in {_axis_label(ctx, a, rank)}")
@@ -167,7 +167,7 @@ def infer_concat(ctx: InferContext) -> None:
         else:
             out.append(sizes.pop() if sizes else (column[0] if len(set(column)) == 1 else None))
     if bad:
-        listed = ", ".join(ctx.fmt(s) for s in shapes)
+        listed = shapes_text(ctx, shapes)
         where = " and ".join(_axis_label(ctx, a, rank) for a in bad)
         ctx.fail(
             CONCAT_MISMATCH,

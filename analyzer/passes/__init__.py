@@ -27,7 +27,7 @@ class Analysis:
 def analyze(model: Model, debug: bool = False) -> Analysis:
     shapes = infer_shapes(model, debug=debug)
     params = count_parameters(model, shapes)
-    fields = receptive_fields(model, shapes)
+    fields = receptive_fields(model, shapes, debug)
     costs = cost(model, shapes)
     diagnostics = [*model.notes, *shapes.diagnostics, *fields.diagnostics, *floor_drops(model, shapes),
                    *fixed_size_dependencies(model, shapes)]

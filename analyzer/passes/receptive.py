@@ -18,7 +18,13 @@ from analyzer.ops.base import PooledField, RfContext
 from analyzer.ops.common import rf_metadata, rf_union
 from analyzer.passes.shapes import ShapeResult
 from analyzer.receptive import IDENTITY_AXIS, UNKNOWN, Field, FieldUnknown
-from analyzer.rules import CLASSIFIER_FIELD, FIELD_EXCEEDS_INPUT, FIELD_UNKNOWN, Diagnostic
+from analyzer.rules import (
+    ANALYSIS_FAILED,
+    CLASSIFIER_FIELD,
+    FIELD_EXCEEDS_INPUT,
+    FIELD_UNKNOWN,
+    Diagnostic,
+)
 
 LOOK_AHEAD = 16
 """Nodes looked at from a model input for the transpose that says its layout."""
@@ -76,7 +82,7 @@ def input_spatial_sizes(analysis) -> tuple | None:
     return None
 
 
-def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
+def receptive_fields(model: Model, shapes: ShapeResult, debug: bool = False) -> FieldResult:
     fields: dict[str, Field | None] = {}
     result = FieldResult(fields)
     sizes = None
@@ -113,6 +119,15 @@ def receptive_fields(model: Model, shapes: ShapeResult) -> FieldResult:
                 out = opdef.rf(ctx)
             except FieldUnknown as error:
                 out, why = None, str(error)
+            except Exception as error:  # a bug in a transform must not take the whole report down
+                if debug:
+                    raise
+                result.diagnostics.append(Diagnostic(
+                    ANALYSIS_FAILED.code, ANALYSIS_FAILED.severity, name,
+                    f"internal error following the receptive field through {node.op}: "
+                    f"{type(error).__name__}: {error}", node.location,
+                ))
+                out, why = None, "convlint failed here (U199)"
             if out is None and opdef.rf is not rf_metadata:
                 out = _beyond_reach(in_fields)
                 if out is UNKNOWN:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.graph import ConstTensor, Model, Shape, format_shape
+from analyzer.limits import MAX_DIM, MAX_RANK, describe
 from analyzer.ops.base import Constraint, InferContext, ShapeError, UnknownInput
 from analyzer.rules import (
     ANALYSIS_FAILED,
@@ -19,6 +20,7 @@ from analyzer.rules import (
     MISSING_INPUT,
     NOT_MODELLED,
     SHAPE_FROM_ONNX,
+    SIZE_OUT_OF_RANGE,
     UNKNOWN_DIM,
     Diagnostic,
 )
@@ -86,7 +88,7 @@ class _Outcome:
         """The rule found the node itself invalid (a required input missing, an attribute of
         the wrong kind or out of range): the op's other rules (receptive field, MACs) do not
         run on it."""
-        return self.error is not None and self.error[0] in (MISSING_INPUT, INVALID_ATTRIBUTE)
+        return self.error is not None and self.error[0] in (MISSING_INPUT, INVALID_ATTRIBUTE, SIZE_OUT_OF_RANGE)
 
     def out_shapes_for(self, node) -> Sequence[Shape | None]:
         """The output shapes as written for ``node``: None for an output it leaves out."""
@@ -162,7 +164,29 @@ def _run(opdef, ctx: InferContext, debug: bool) -> _Outcome:
             raise
         return _Outcome([None] * outputs, [None] * outputs, [None] * outputs, {}, {}, ctx.reports,
                         internal=f"internal error modelling {ctx.node.op}: {type(error).__name__}: {error}")
+    beyond = _out_of_range(ctx.out_shapes)
+    if beyond is not None:
+        return _Outcome([None] * outputs, [None] * outputs, [None] * outputs, ctx.bound, ctx.resolved,
+                        ctx.reports, (SIZE_OUT_OF_RANGE, beyond, None))
     return _Outcome(ctx.out_shapes, ctx.out_dtypes, ctx.out_values, ctx.bound, ctx.resolved, ctx.reports)
+
+
+def _out_of_range(shapes: list[Shape | None]) -> str | None:
+    """Why an output is beyond what convlint computes with (analyzer.limits), else None: such
+    sizes are refused where they arise, so that no figure downstream is built from them (with
+    at most 64 dims of at most 2**40, every product stays far below Python's 4,300-digit
+    limit for printing an integer)."""
+    for index, shape in enumerate(shapes):
+        if shape is None:
+            continue
+        what = f"output {index}" if len(shapes) > 1 else "the output"
+        if len(shape) > MAX_RANK:
+            return f"{what} would have rank {len(shape):,}, over convlint's limit of {MAX_RANK}"
+        for axis, dim in enumerate(shape):
+            if type(dim) is int and dim > MAX_DIM:
+                return (f"{what} would be {dim:,} along axis {axis}, over convlint's limit of "
+                        f"{describe(MAX_DIM)} per dim")
+    return None
 
 
 def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | None = None) -> ShapeResult:
