@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 
 from analyzer import __version__
+from analyzer.limits import MAX_SCAN_SIZE
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 DEBUG = False
@@ -317,8 +318,9 @@ class _progress:
 @app.command()
 def sizes(
     path: PathArgument,
-    low: Annotated[int, typer.Option("--min", min=1, metavar="N", help="Smallest size to try.")] = 1,
-    high: Annotated[int, typer.Option("--max", min=1, metavar="N", help="Largest size to try.")] = 4096,
+    low: Annotated[int, typer.Option("--min", min=1, max=MAX_SCAN_SIZE, metavar="N", help="Smallest size to try.")] = 1,
+    high: Annotated[int, typer.Option("--max", min=1, max=MAX_SCAN_SIZE, metavar="N",
+                                      help=f"Largest size to try (at most {MAX_SCAN_SIZE:,}).")] = 4096,
     check: Annotated[
         list[int] | None, typer.Option("--size", "-s", metavar="N", help="Say whether this size is valid, and why not (repeatable).")
     ] = None,

@@ -24,6 +24,7 @@ from typing import Any
 
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, parse_input_shapes
+from analyzer.limits import MAX_DIM
 from analyzer.rules import RULES, SEVERITY_RANK, Severity
 
 KEYS = ("select", "extend-select", "ignore", "per-node-ignores", "fail-on", "input-shape", "override-shape",
@@ -86,40 +87,74 @@ def find_config(start: Path) -> Path | None:
         if dedicated.is_file():
             return dedicated
         project = folder / "pyproject.toml"
-        if project.is_file() and "tool" in (table := _read_toml(project)) and "convlint" in table["tool"]:
-            return project
+        if project.is_file():
+            tool = _read_toml(project).get("tool")
+            if isinstance(tool, dict) and "convlint" in tool:
+                return project
     return None
 
 
+MAX_CONFIG_BYTES = 16 * 2**20
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file, read only if it is a regular file of at most 16 MiB."""
+    from analyzer.files import open_regular
+
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
         import tomli as tomllib  # type: ignore[no-redef]
+    with open_regular(str(path)) as handle:
+        try:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        except OSError as error:
+            raise InputError.one(str(path), None, f"cannot read: {error.strerror or error}") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError.one(str(path), None, "a configuration file larger than 16 MiB")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
-        raise InputError.one(str(path), None, f"cannot read: {error}") from None
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        raise InputError.one(str(path), None, f"not UTF-8 text: {error.reason}") from None
     except tomllib.TOMLDecodeError as error:
         raise InputError.one(str(path), None, f"invalid TOML: {error}") from None
+    except RecursionError:
+        raise InputError.one(str(path), None, "invalid TOML: nested too deeply") from None
+
+
+def _table(path: Path) -> tuple[dict[str, Any], str]:
+    """convlint's table of a configuration file, and how messages name it."""
+    document = _read_toml(path)
+    if path.name != "pyproject.toml":
+        return document, "top level"
+    tool = document.get("tool", {})
+    if not isinstance(tool, dict):
+        raise InputError.one(str(path), "tool", f"must be a table, not {_kind(tool)}")
+    table = tool.get("convlint", {})
+    if not isinstance(table, dict):
+        raise InputError.one(str(path), "[tool.convlint]", f"must be a table, not {_kind(table)}")
+    return table, "[tool.convlint]"
+
+
+def _kind(value: Any) -> str:
+    """What a TOML value is, for messages (never the value itself: it may be huge)."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "an array",
+             dict: "a table"}
+    return names.get(type(value), "a date or time")
 
 
 def load_settings(path: Path) -> Settings:
-    table = _read_toml(path)
-    if path.name == "pyproject.toml":
-        table = table.get("tool", {}).get("convlint", {})
-        where = "[tool.convlint]"
-    else:
-        where = "top level"
+    table, where = _table(path)
     source = str(path)
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
-        raise InputError.one(source, where, f"unknown key {unknown[0]!r} (known: {', '.join(KEYS)})")
+        raise InputError.one(source, where, f"unknown key {unknown[0][:40]!r} (known: {', '.join(KEYS)})")
 
     def strings(key: str) -> tuple[str, ...]:
         value = table.get(key, [])
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise InputError.one(source, f"{where} {key}", "must be a list of strings")
+            raise InputError.one(source, f"{where} {key}", f"must be a list of strings, not {_kind(value)}"
+                                 + (" with other values" if isinstance(value, list) else ""))
         return tuple(value)
 
     per_node = table.get("per-node-ignores", {})
@@ -129,13 +164,15 @@ def load_settings(path: Path) -> Settings:
         raise InputError.one(source, f"{where} per-node-ignores", "must map node name patterns to lists of codes")
     override = table.get("override-shape", False)
     if not isinstance(override, bool):
-        raise InputError.one(source, f"{where} override-shape", f"must be true or false, not {override!r}")
+        raise InputError.one(source, f"{where} override-shape", f"must be true or false, not {_kind(override)}")
     batch = table.get("batch")
-    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or batch < 1):
-        raise InputError.one(source, f"{where} batch", f"must be a positive integer, not {batch!r}")
+    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_DIM):
+        shown = f"{batch:,}" if isinstance(batch, int) and not isinstance(batch, bool) else _kind(batch)
+        raise InputError.one(source, f"{where} batch", f"must be a positive integer up to 2**40, not {shown}")
     fail_on = table.get("fail-on", "error")
-    if fail_on not in SEVERITY_RANK:
-        raise InputError.one(source, f"{where} fail-on", f"must be error, warning or info, not {fail_on!r}")
+    if not isinstance(fail_on, str) or fail_on not in SEVERITY_RANK:
+        shown = repr(fail_on[:40]) if isinstance(fail_on, str) else _kind(fail_on)
+        raise InputError.one(source, f"{where} fail-on", f"must be error, warning or info, not {shown}")
     settings = Settings(
         select=strings("select"),
         extend_select=strings("extend-select"),
@@ -185,7 +222,7 @@ def resolve_settings(cli: Cli, start: Path) -> Settings:
     if not cli.isolated:
         path = cli.config or find_config(start)
         if path is not None:
-            if not path.is_file():
+            if not path.exists():
                 raise InputError.one(str(path), None, "no such configuration file")
             base = load_settings(path)
     # --select replaces the configured selection; --extend-select and --ignore add to it.

@@ -37,7 +37,9 @@ def to_dict(model: Model, result: SizesResult) -> dict:
     }
 
 
-def _dims(model: Model, shape) -> list:
+def _dims(model: Model, shape) -> list | None:
+    if shape is None:
+        return None  # declared without a shape: even the rank is unknown
     dims = list(shape[1:] if model.per_sample else shape)
     return ["?" if d is None else d for d in dims]
 

@@ -240,6 +240,7 @@ def export_spec(analysis: Analysis) -> dict[str, Any]:
         inputs.append({"name": exporter.names[tensor], "shape": list(shape[1:])})
     layers: list[Layer] = []
     failed: set[str] = set()
+    broken = {d.node: d for d in reversed(analysis.diagnostics) if d.severity == "error" and d.node}
     for name in model.order:
         node = model.nodes[name]
         outputs = [t for t in node.outputs if t]
@@ -248,6 +249,11 @@ def export_spec(analysis: Analysis) -> dict[str, Any]:
         sources = exporter.data_inputs(node)
         if any(t in failed for t in sources):
             failed.update(outputs)  # already reported where it started
+            continue
+        if name in analysis.shapes.failed:  # its attributes or inputs do not make a layer
+            error = broken.get(name)
+            problems.append(f"{name}: {error.message} [{error.code}]" if error else f"{name}: no output shape")
+            failed.update(outputs)
             continue
         try:
             if node.domain or node.op not in table:
