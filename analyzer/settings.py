@@ -18,6 +18,7 @@ prefix, per-node ignores, the fail level; read from ``[tool.convlint]`` in the n
 from __future__ import annotations
 
 import fnmatch
+import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,10 @@ def find_config(start: Path) -> Path | None:
     directory = start if start.is_dir() else start.parent
     for folder in (directory.resolve(), *directory.resolve().parents):
         dedicated = folder / "convlint.toml"
-        if dedicated.is_file():
+        if os.path.lexists(dedicated):  # read (or refused, when not a regular file), never skipped
             return dedicated
         project = folder / "pyproject.toml"
-        if project.is_file():
+        if os.path.lexists(project):
             tool = _read_toml(project).get("tool")
             if isinstance(tool, dict) and "convlint" in tool:
                 return project

@@ -23,9 +23,11 @@ import numpy as np
 import onnx
 import pytest
 from conftest import SAMPLES
+from corpus.make_corpus import doubling_functions
 from onnx import TensorProto, helper, numpy_helper
 
 from analyzer.limits import MAX_DIM, MAX_FIELD_BYTES, MAX_LIST_VALUES, MAX_NODE_INPUTS, MAX_RANK
+from analyzer.lint import check_one as _check_one
 
 
 def convlint(*args: str, cwd: Path | None = None, timeout: float = 30,
@@ -72,19 +74,6 @@ def segfaulting_model() -> onnx.ModelProto:
     return model([helper.make_node("RegexFullMatch", [""], ["r"], pattern="a"),
                   helper.make_node("Warp", ["x"], ["y"], domain="com.acme")],
                  opset=22, extra=[helper.make_opsetid("com.acme", 1)])
-
-
-def doubling_functions(levels: int) -> onnx.ModelProto:
-    """Model-local functions F_i = F_{i-1} . F_{i-1}: expanding F_{levels-1} takes 2**levels steps."""
-    functions = []
-    for i in range(levels):
-        body = ([helper.make_node("Relu", ["a"], ["b"])] if i == 0 else
-                [helper.make_node(f"F{i - 1}", ["a"], ["t"], domain="local"),
-                 helper.make_node(f"F{i - 1}", ["t"], ["b"], domain="local")])
-        functions.append(helper.make_function("local", f"F{i}", ["a"], ["b"], body,
-                                              [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]))
-    return model([helper.make_node(f"F{levels - 1}", ["x"], ["y"], domain="local")],
-                 extra=[helper.make_opsetid("local", 1)], functions=functions)
 
 
 def test_the_segfault_really_happens_in_onnx(tmp_path):
@@ -202,9 +191,6 @@ def test_a_folder_that_cannot_be_searched_is_named(tmp_path, monkeypatch):
     assert [(e.path, e.message) for e in found.errors] == [(str(locked), "cannot search this folder: Permission denied")]
 
 
-from analyzer.lint import check_one as _check_one  # noqa: E402
-
-
 def _dies_on(path: str, settings):
     """check_one, but the worker process dies on one file (as a crash in native code would)."""
     if path.endswith("die.json"):
@@ -225,3 +211,354 @@ def test_check_names_the_file_whose_worker_died(tmp_path, monkeypatch):
     assert [(Path(e.path).name, e.message.split(": ", 1)[1]) for e in run.errors] == [
         ("die.json", "the process analysing this file died (killed, or a crash in native code): "
                      "a bug in convlint or its dependencies; please report it")]
+
+
+# -- 4. external-data locations are never opened, whatever they are -------------------------------
+@pytest.mark.parametrize(("location", "why"), [
+    ("weights\0.bin", "which contains a NUL byte"),
+    ("loop.bin", "a link loop"),
+    ("../outside.bin", "outside the model's folder"),
+])
+def test_unusable_external_locations_are_u104(tmp_path, location, why):
+    (tmp_path / "loop.bin").symlink_to(tmp_path / "loop.bin")
+    tensor = TensorProto(name="w", dims=[4, 3, 3, 3], data_type=TensorProto.FLOAT, data_location=TensorProto.EXTERNAL)
+    entry = tensor.external_data.add()
+    entry.key, entry.value = "location", location
+    path = save(tmp_path / "model.onnx", model([helper.make_node("Conv", ["x", "w"], ["y"])], inits=[tensor]))
+    done = convlint("analyze", str(path), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    (found,) = report["diagnostics"]
+    assert found["code"] == "U104" and why in found["message"] and found["location"] == "/graph/initializer/0"
+    assert report["totals"]["params"] == 4 * 3 * 3 * 3
+
+
+# -- 5, 11, 12. sizes stay linear and memory follows the structure, not the declared sizes --------
+def _peak_rss_mib(done_before: int) -> float:
+    return (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - done_before) / 1024
+
+
+def _node_with_inputs(count: int) -> onnx.ModelProto:
+    return model([helper.make_node("Concat", ["x"] * count, ["y"], axis=1)])
+
+
+@pytest.mark.parametrize(("made", "place", "message"), [
+    (lambda: _node_with_inputs(MAX_NODE_INPUTS + 1), f"/graph/node/0/input/{MAX_NODE_INPUTS}",
+     f"a node with more than {MAX_NODE_INPUTS:,} inputs and outputs, convlint's limit"),
+    (lambda: model([helper.make_node("Relu", ["x"], ["y"], name="n" * (MAX_FIELD_BYTES + 1))]), "/graph/node/0/name",
+     f"{MAX_FIELD_BYTES + 1:,} bytes, over convlint's limit of 1 MiB for one name, dims list, attribute or type"),
+    (lambda: model([helper.make_node("MaxPool", ["x"], ["y"], kernel_shape=[1] * (MAX_LIST_VALUES + 1))]),
+     "/graph/node/0/attribute/0", f"more than {MAX_LIST_VALUES:,} values in one attribute, convlint's limit"),
+    (lambda: model([helper.make_node("Relu", ["x"], ["y"])],
+                   inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, [1] * 300_000)]),
+     "/graph/input/0", "over convlint's limit of 1 MiB for one name, dims list, attribute or type"),
+], ids=["inputs", "name", "kernel-values", "rank"])
+def test_counts_and_sizes_past_the_limits_are_refused_with_their_place(tmp_path, made, place, message):
+    path = save(tmp_path / "big.onnx", made())
+    started = time.monotonic()
+    line = one_error_line(convlint("analyze", str(path)))
+    assert time.monotonic() - started < 10
+    assert line.startswith(f"error: {path}: {place}: ") and line.endswith(message)
+
+
+def test_an_initializer_with_too_many_dims_is_refused(tmp_path):
+    tensor = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1] * (MAX_RANK + 1))
+    path = save(tmp_path / "rank.onnx", model([helper.make_node("Add", ["x", "w"], ["y"])], inits=[tensor]))
+    line = one_error_line(convlint("analyze", str(path)))
+    assert line == f"error: {path}: /graph/initializer/0: initializer 'w' has {MAX_RANK + 1} dims, over convlint's limit of {MAX_RANK}"
+
+
+def test_an_input_dim_past_the_limit_is_refused(tmp_path):
+    """A (1, 2**62, 1, 1) input, 100,000 times concatenated, built a product of 100,000 huge
+    integers; dims past 2**40 are refused where they are declared."""
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2**62, 1, 1])]
+    path = save(tmp_path / "wide.onnx", model([helper.make_node("Concat", ["x"] * 1000, ["y"], axis=1)], inputs=inputs))
+    line = one_error_line(convlint("analyze", str(path)))
+    assert line == (f"error: {path}: /graph/input/0: input 'x' has a dim of {2**62:,}, over convlint's limit of "
+                    f"2**40 = {MAX_DIM:,}")
+
+
+def test_a_concat_of_many_inputs_is_linear(tmp_path):
+    """99,999 inputs of 2**39 channels: the sum is over the per-dim limit (S111), found in time."""
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2**39, 1, 1])]
+    path = save(tmp_path / "concat.onnx", model([helper.make_node("Concat", ["x"] * 99_999, ["y"], axis=1)], inputs=inputs))
+    started = time.monotonic()
+    done = convlint("analyze", str(path), "-f", "json")
+    assert time.monotonic() - started < 10
+    (found,) = findings(done)
+    assert found["code"] == "S111" and f"{99_999 * 2**39:,} along axis 1" in found["message"]
+
+
+def test_a_sparse_unknown_field_is_skipped_not_copied(tmp_path):
+    """4 GiB of an unknown top-level field (a hole: 4 KB on disk) used to be copied into the
+    slim model and parsed again (6 GiB). The child's peak RSS stays that of a small model."""
+    path = tmp_path / "sparse.onnx"
+    head = model([helper.make_node("Relu", ["x"], ["y"])]).SerializeToString()
+    size = 4 * 2**30
+    key = (100 << 3) | 2
+    with open(path, "wb") as handle:
+        handle.write(head + bytes([key & 0x7F | 0x80, key >> 7]) + _varint(size))
+        handle.truncate(handle.tell() + size)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    done = convlint("analyze", str(path), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["nodes"][0]["outputs"][0]["shape"] == [1, 3, 8, 8]
+    assert _peak_rss_mib(before) < 300
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value >= 0x80:
+        out.append(value & 0x7F | 0x80)
+        value >>= 7
+    return bytes(out + bytes([value]))
+
+
+# -- 6. huge and tiny numbers --------------------------------------------------------------------
+def write_spec(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def _layer_spec(layer: str, shape: str = "3,8,8") -> str:
+    """A spec written by hand (numbers as the attacker types them, beyond what json.dumps writes)."""
+    return '{"inputs":[{"name":"x","shape":[' + shape + ']}],"layers":[' + layer + ']}'
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (_layer_spec('{"name":"c","op":"conv","out_channels":4,"kernel_size":1' + "0" * 400 + "}"),
+     "/layers/0/kernel_size: a 401-digit number: sizes are at most 2**40 = 1,099,511,627,776"),
+    (_layer_spec('{"name":"c","op":"relu"}', "3,8," + "9" * 5000),
+     "/inputs/0/shape/2: a 5,000-digit number: sizes are at most 2**40 = 1,099,511,627,776"),
+    (_layer_spec('{"name":"u","op":"upsample","scale_factor":1e999}'), "invalid JSON: 1e999 is not a finite number"),
+    (_layer_spec('{"name":"c","op":"conv","out_channels":' + str(2**40 + 1) + ',"kernel_size":1}'),
+     "/layers/0/out_channels: Input should be less than or equal to 1099511627776"),
+], ids=["kernel-401-digits", "shape-5000-digits", "infinite-scale", "channels-over-limit"])
+def test_spec_numbers_out_of_range_are_refused(tmp_path, text, message):
+    path = write_spec(tmp_path / "spec.json", text)
+    assert one_error_line(convlint("analyze", str(path))) == f"error: {path}: {message}"
+
+
+def test_thousands_of_problems_are_counted_past_fifty(tmp_path):
+    layers = [{"name": f"c{i}", "op": "conv", "inputs": ["x"], "out_channels": 7, "kernel_size": 1} for i in range(5000)]
+    text = json.dumps({"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": layers})
+    path = write_spec(tmp_path / "spec.json", text.replace('"out_channels": 7', '"out_channels": ' + "9" * 1000))
+    done = convlint("analyze", str(path))
+    lines = done.stderr.decode().strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 51
+    assert lines[-1] == f"error: {path}: and 4,950 more problems"
+
+
+@pytest.mark.parametrize("scale", [1e-30, 1e-40, 1e-6])
+def test_tiny_resize_scales_empty_the_map_and_the_conv_after_it_says_so(tmp_path, scale):
+    """onnxruntime makes a (1, 3, 0, 0) tensor of these (checked here): the conv after it cannot run."""
+    import onnxruntime as ort
+
+    scales = numpy_helper.from_array(np.array([1, 1, scale, scale], np.float32), "s")
+    resize = helper.make_node("Resize", ["x", "", "s"], ["r"], mode="nearest")
+    alone = model([resize], inits=[scales])
+    ran = ort.InferenceSession(alone.SerializeToString()).run(None, {"x": np.ones((1, 3, 8, 8), np.float32)})[0]
+    assert ran.shape == (1, 3, 0, 0)
+    path = save(tmp_path / "tiny.onnx", model([resize, helper.make_node("Conv", ["r", "w"], ["y"])],
+                                              inits=[scales, weight("w", 4, 3, 3, 3)]))
+    report = json.loads(convlint("analyze", str(path), "-f", "json").stdout)
+    assert report["nodes"][0]["outputs"][0]["shape"] == [1, 3, 0, 0]
+    assert [d["code"] for d in report["diagnostics"]] == ["R103", "S101"]
+
+
+def test_sizes_refuses_a_scan_past_its_limit(tmp_path):
+    for value in (10**12, 10**30):
+        done = convlint("sizes", str(SAMPLES / "seed.json"), "--max", str(value))
+        assert done.returncode == 2 and b"1048576" in done.stderr and b"Traceback" not in done.stderr
+
+
+# -- 7. text encodings ---------------------------------------------------------------------------
+def test_invalid_utf8_in_a_dim_param_and_a_name_prints_in_every_format(tmp_path):
+    made = model([helper.make_node("Conv", ["x", "w"], ["y"], name="QQ")], inits=[weight("w", 4, 3, 9, 9)],
+                 inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, ["NN", 3, 8, 8])])
+    path = save(tmp_path / "utf8.onnx", made.SerializeToString().replace(b"NN", b"\xff\xfe").replace(b"QQ", b"\xc3\x28"))
+    for fmt in ("text", "json", "html", "markdown", "sarif", "github"):  # the finding (S101) names the node
+        done = convlint("analyze", str(path), "-f", fmt)
+        assert done.returncode == 1, (fmt, done.stderr)
+        text = done.stdout.decode("utf-8")
+        assert "\ufffd" in text or "\\ufffd" in text  # the HTML page's data block is ASCII JSON
+    report = json.loads(convlint("analyze", str(path), "-f", "json").stdout)
+    assert report["inputs"][0]["shape"][0] == "\ufffd\ufffd" and report["nodes"][0]["name"] == "\ufffd("
+    assert report["diagnostics"][0]["node"] == "\ufffd("
+
+
+def test_a_file_name_that_is_not_utf8_prints_in_every_format(tmp_path):
+    path = tmp_path / "bad\udcffname.json"  # the byte 0xff, as Python hands an undecodable name over
+    path.write_bytes((SAMPLES / "seed.json").read_bytes())
+    for fmt in ("text", "json", "html", "markdown", "sarif", "github"):
+        done = convlint("check" if fmt in ("sarif", "github") else "analyze", path.name, "-f", fmt, cwd=tmp_path)
+        assert done.returncode == 0, (fmt, done.stderr)
+        text = done.stdout.decode("utf-8")  # JSON (also the HTML page's data) escapes the backslash
+        assert ("bad\\\\udcffname.json" if fmt in ("json", "sarif", "html") else "bad\\udcffname.json") in text
+    json.loads(convlint("analyze", str(path), "-f", "json").stdout)
+
+
+# -- 8. other commands on odd models -------------------------------------------------------------
+@pytest.mark.parametrize(("node", "inits", "message"), [
+    (helper.make_node("Conv", ["x", "w"], ["y"], strides=[0, 0]), [weight("w", 4, 3, 3, 3)], "strides must be positive, got [0, 0] [S107]"),
+    (helper.make_node("Conv", ["x", "w"], ["y"]), [weight("w", 4, 3, 9, 9)],
+     "along H, the window (kernel 9, 9 wide) is larger than the padded input (8 + 0 padding) [S101]"),
+    (helper.make_node("Conv", ["x", "w"], ["y"]), [numpy_helper.from_array(np.array(1.0, np.float32), "w")],
+     "weight () has rank 0, but the input (1, 3, 8, 8) has rank 4 [S106]"),
+    (helper.make_node("Concat", ["x", "x"], ["y"], axis=99), [], "axis=99 is outside a rank-4 tensor [S107]"),
+])
+def test_export_spec_names_the_node_that_cannot_be_a_layer(tmp_path, node, inits, message):
+    path = save(tmp_path / "odd.onnx", model([node], inits=inits))
+    done = convlint("export-spec", str(path))
+    assert done.returncode == 1 and done.stdout == b""
+    assert done.stderr.decode().strip() == f"error: {path}: {node.op_type}_0: {message}"
+
+
+def test_sizes_json_on_an_input_without_a_shape(tmp_path):
+    path = save(tmp_path / "noshape.onnx", model([helper.make_node("Relu", ["x"], ["y"])],
+                                                 inputs=[helper.make_tensor_value_info("x", TensorProto.FLOAT, None)]))
+    done = convlint("sizes", str(path), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["inputs"] == [{"name": "x", "shape": None}]
+
+
+# -- 9. configuration files ----------------------------------------------------------------------
+@pytest.mark.parametrize(("toml", "message"), [
+    ("[tool]\nconvlint = 5\n", "[tool.convlint]: must be a table, not an integer"),
+    ("[tool.convlint]\nfail-on = [1]\n", "[tool.convlint] fail-on: must be error, warning or info, not an array"),
+    ("[tool.convlint]\nselect = " + "[" * 100_000 + "]" * 100_000 + "\n", "invalid TOML: nested too deeply"),
+    ("[tool.convlint]\nx = " + "{a=" * 100_000 + "}" * 100_000 + "\n", "invalid TOML: nested too deeply"),
+    ("[tool.convlint]\nselect = \"S\"\n", "[tool.convlint] select: must be a list of strings, not a string"),
+    ("[tool.convlint]\nbatch = true\n", "[tool.convlint] batch: must be a positive integer up to 2**40, not a boolean"),
+], ids=["convlint-int", "fail-on-list", "deep-arrays", "deep-tables", "select-string", "batch-bool"])
+def test_config_errors_name_the_file_and_key(tmp_path, toml, message):
+    (tmp_path / "pyproject.toml").write_text(toml)
+    (tmp_path / "seed.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    line = one_error_line(convlint("check", "seed.json", cwd=tmp_path))
+    assert line == f"error: {tmp_path / 'pyproject.toml'}: {message}"
+
+
+def test_a_tool_table_that_is_not_a_table_is_not_ours(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("tool = 5\n")
+    (tmp_path / "seed.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    assert convlint("check", "seed.json", cwd=tmp_path).returncode == 0
+
+
+def test_a_config_file_that_is_a_fifo_is_refused(tmp_path):
+    os.mkfifo(tmp_path / "convlint.toml")
+    (tmp_path / "seed.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    line = one_error_line(convlint("check", "seed.json", cwd=tmp_path, timeout=10))
+    assert line == f"error: {tmp_path / 'convlint.toml'}: is a FIFO (named pipe), not a regular file"
+
+
+# -- 10. output injection through names ------------------------------------------------------------
+FORGED = "conv\n::error file=README.md,line=1,title=Security::Forged annotation\n"
+CLEAR = "\x1b[2J\x1b[H\x1b[32mAll checks passed"
+FENCE = "a\n```\n\nApproved by security `x` <img src=https://evil.example/x.png> ![i](https://evil.example/i.png) [l](https://evil.example) @org/team :x: $x$ | |"
+MARKUP = "[bold red]rich[/] [link=https://evil.example]x[/link]"
+HOSTILE = (FORGED, CLEAR, FENCE, MARKUP, "\u202eevil\u202c", "conv\r::warning::carriage")
+
+
+def hostile_model(tmp_path: Path) -> Path:
+    """Every string a report shows, hostile: node names (each with a finding: a kernel larger
+    than its input), the input's name, a dim_param, a custom op's type and domain, the graph's
+    name."""
+    nodes, inits = [], []
+    for i, name in enumerate(HOSTILE):
+        nodes.append(helper.make_node("Conv", ["x\n::error::input", f"w{i}"], [f"y{i}"], name=name))
+        inits.append(weight(f"w{i}", 4, 3, 9, 9))
+    nodes.append(helper.make_node(f"Op{FENCE}", ["x\n::error::input"], ["z"], domain=f"dom{FORGED}", name=CLEAR + "op"))
+    made = model(nodes, inputs=[helper.make_tensor_value_info("x\n::error::input", TensorProto.FLOAT,
+                                                              [FORGED + "<img src=x onerror=alert(1)>", 3, 8, 8])],
+                 inits=inits, extra=[helper.make_opsetid(f"dom{FORGED}", 1)])
+    made.graph.name = FENCE
+    return save(tmp_path / "hostile.onnx", made)
+
+
+def _no_controls(text: str) -> None:
+    """One line per line: no ESC, CR, bidi override or other control character survives."""
+    assert not re.search("[\x00-\x09\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", text), repr(text[:200])
+
+
+def _no_forged_commands(text: str, allowed: int = 0) -> None:
+    """GitHub Actions runs every line that starts with ``::`` as a workflow command."""
+    assert sum(1 for line in text.splitlines() if line.lstrip().startswith("::")) == allowed
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> Path:
+    return hostile_model(tmp_path_factory.mktemp("hostile"))
+
+
+@pytest.mark.parametrize("command", [
+    ("analyze", "-f", "text"), ("check",), ("check", "-f", "text"), ("diff",), ("sizes",), ("export-spec",),
+    ("analyze", "-f", "markdown"),
+], ids=lambda c: "-".join(c))
+def test_text_outputs_keep_names_on_their_line(hostile, command):
+    args = [command[0], str(hostile), *([str(hostile)] if command[0] == "diff" else []), *command[1:]]
+    done = convlint(*args)
+    assert b"Traceback" not in done.stderr and b"internal error" not in done.stderr
+    for stream in (done.stdout.decode(), done.stderr.decode()):
+        _no_controls(stream)
+        _no_forged_commands(stream)
+        assert not any(line.startswith("All checks passed") for line in stream.splitlines())  # a fake verdict
+
+
+def test_github_annotations_are_one_command_per_finding(hostile):
+    done = convlint("check", str(hostile), "-f", "github")
+    text = done.stdout.decode()
+    _no_controls(text)
+    lines = text.splitlines()
+    report = json.loads(convlint("analyze", str(hostile), "-f", "json").stdout)
+    assert len(lines) == len(report["diagnostics"]) and all(re.match(r"::(error|warning|notice) file=", line) for line in lines)
+    codes = [d["code"] for d in report["diagnostics"]]
+    for line, code in zip(lines, codes):  # the properties end at the first "::"; the message follows
+        properties, _, _ = line[2:].partition("::")
+        assert re.fullmatch(rf"(error|warning|notice) file=[^,:]+(,line=\d+,col=\d+)?,title={code} [a-z-]+", properties)
+
+
+def test_markdown_stays_in_its_cells_code_spans_and_diagram(hostile):
+    text = convlint("check", str(hostile), "-f", "markdown").stdout.decode()
+    _no_controls(text)
+    fences = [line for line in text.splitlines() if line.startswith("```")]
+    assert fences == ["```mermaid", "```"]  # one diagram, and nothing else opens or closes a fence
+    mermaid = text[text.index("```mermaid"):text.index("```", text.index("```mermaid") + 3)]
+    label = r'"[^"<>`]*(<br/>[^"<>`]*)*"'
+    forms = [r"```mermaid", r"graph TD", rf"  n\d+\[{label}\]", r"  class n\d+ (error|warning|info)",
+             rf"  n\d+ -->\|{label}\| n\d+", r"  classDef \w+ [^\s]+"]
+    for line in mermaid.strip().splitlines():  # every line of the diagram is one the formatter writes
+        assert any(re.fullmatch(form, line) for form in forms), line
+    prose = re.sub(r"(`+)(?!`).*?(?<!`)\1(?!`)", "", text.replace(mermaid, ""))  # code spans hold text, not markup
+    assert not re.search(r"(?<!\\)<(?!/?(details|summary|br/?)>)", prose), "an HTML tag from a name"
+    assert not re.search(r"(?<!\\)!(?<!\\)\[|(?<!\\)\]\(", prose), "an image or link from a name"
+    assert not re.search(r"(?<!\\)@org", prose), "a mention from a name"
+    table = [line for line in text.splitlines() if line.startswith("| :x: |")]
+    assert table and all(len(re.split(r"(?<!\\)\|", line)) == 7 for line in table), "a cell split by a name"
+
+
+@pytest.mark.parametrize("command", [("analyze", "-f", "json"), ("check", "-f", "json"), ("check", "-f", "sarif")],
+                         ids=lambda c: "-".join(c))
+def test_json_formats_carry_names_exactly(hostile, command):
+    document = json.loads(convlint(command[0], str(hostile), *command[1:]).stdout)
+    text = json.dumps(document)
+    for name in HOSTILE:
+        assert json.dumps(name)[1:-1] in text  # as JSON strings, unchanged
+
+
+def test_spec_names_with_control_characters_are_refused(tmp_path):
+    path = write_spec(tmp_path / "spec.json", json.dumps(
+        {"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": [{"name": FORGED.strip(), "op": "relu"}]}))
+    line = one_error_line(convlint("analyze", str(path)))
+    assert line.endswith("/layers/0/name: must be a name: no '/', no control characters, no space at either end")
+    _no_forged_commands(line)
+
+
+def test_error_lines_escape_paths_and_names(tmp_path):
+    path = tmp_path / "model\n::error::forged.json"
+    path.write_text(json.dumps({"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": [
+        {"name": "a", "op": "relu", "inputs": ["b"]}, {"name": "b", "op": "relu", "inputs": ["a"]}]}))
+    done = convlint("analyze", str(path))
+    text = done.stderr.decode()
+    assert done.returncode == 2 and "the graph has a cycle" in text
+    _no_controls(text)
+    _no_forged_commands(text)

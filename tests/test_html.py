@@ -250,3 +250,34 @@ def test_broken_unet_opens_on_its_error_in_chromium(browser, tmp_path):
     page.screenshot(path=str(tmp_path / "unet_bad_size.png"))
     assert (tmp_path / "unet_bad_size.png").stat().st_size > 10_000
     assert problems == []
+
+
+def test_model_strings_never_become_elements_in_chromium(browser, tmp_path):
+    """Names, a dim_param, an op type and the graph's name carry markup; the page, driven as a
+    reviewer would (every box, every finding, the table sorted), shows them as text only."""
+    attack = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    nodes = [helper.make_node(f"Op{attack}", ["x"], ["z"], domain="com.acme", name=f"custom{attack}"),
+             helper.make_node("Relu", ["x"], ["r"], name=f"relu{attack}"),
+             helper.make_node("Conv", ["r", "w"], ["c"], name=f"conv{attack}", pads=[1, 1, 1, 1])]
+    graph = helper.make_graph(nodes, f"graph{attack}",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [f"N{attack}", 3, f"H{attack}", 8])],
+                              [helper.make_tensor_value_info(t, TensorProto.FLOAT, None) for t in ("c", "z")],
+                              [helper.make_tensor("w", TensorProto.FLOAT, [4, 3, 3, 3], [0.0] * 4 * 3 * 9)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.acme", 1)])
+    path = tmp_path / "attack.onnx"
+    onnx.save(model, path)
+    report, page, problems = open_page(browser, path, tmp_path)
+    assert page.locator("#title").text_content() == f"graph{attack}"
+    for box in page.locator("g.box").all():  # the handlers run as on a click (geometry aside)
+        box.dispatch_event("click")
+    for finding in page.locator("#summary .finding").all():
+        finding.dispatch_event("click")
+    page.click("button[data-panel=nodes]")
+    page.click("#nodes th[data-key=name]")
+    assert page.evaluate("window.__pwned") is None
+    assert page.locator("img, iframe, object, embed").count() == 0
+    assert page.locator("script").count() == 2  # the data block and the program
+    summary = page.locator("#summary").text_content()
+    assert f"N{attack}" in summary and f"on a H{attack}x8 input" in summary  # the dim_params, as text
+    assert page.locator("#nodes tbody tr").count() == len(report.nodes)
+    assert problems == []

@@ -117,27 +117,18 @@ ORIGINAL = (SAMPLES / "tiny_resnet.onnx").read_bytes()
 
 @st.composite
 def mutations(draw):
-    data = bytearray(ORIGINAL)
-    for _ in range(draw(st.integers(1, 8))):
-        action = draw(st.sampled_from(["flip", "set", "cut", "insert"]))
-        position = draw(st.integers(0, len(data) - 1))
-        if action == "flip":
-            data[position] ^= 1 << draw(st.integers(0, 7))
-        elif action == "set":
-            data[position] = draw(st.integers(0, 255))
-        elif action == "cut":
-            del data[position: position + draw(st.integers(1, 64))]
-        else:
-            data[position:position] = draw(st.binary(min_size=1, max_size=16))
-        if not data:
-            data = bytearray(b"\x00")
-    return bytes(data)
+    return _mutated(bytearray(ORIGINAL), draw)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(data=mutations())
 def test_mutated_onnx_files_never_crash(tmp_path_factory, data):
-    path = tmp_path_factory.mktemp("mutated") / "model.onnx"
+    _report_or_one_error(tmp_path_factory.mktemp("mutated") / "model.onnx", data)
+
+
+def _report_or_one_error(path, data: bytes) -> None:
+    """``convlint analyze`` on ``data`` ends in a JSON report without U199, or in error lines
+    naming the file (never a traceback or an internal error)."""
     path.write_bytes(data)
     result = runner.invoke(app, ["analyze", str(path), "--format", "json"])
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
@@ -145,8 +136,9 @@ def test_mutated_onnx_files_never_crash(tmp_path_factory, data):
     if result.exit_code == 2:
         lines = result.stderr.strip().splitlines()
         assert lines and all(line.startswith(f"error: {path}") for line in lines)
+        assert "internal error" not in result.stderr
     else:
-        json.loads(result.stdout)
+        assert "U199" not in [d["code"] for d in json.loads(result.stdout)["diagnostics"]]
 
 
 _INTS = [0, 1, -1, 2, 3, 7, 2**31]
@@ -212,3 +204,93 @@ def test_edited_models_get_findings_never_internal_errors(model):
         return
     assert [d.message for d in report.diagnostics if d.code == "U199"] == []
     assert len(report.nodes) == len(model.graph.node)
+
+
+def _seed_with_functions_and_custom_ops() -> bytes:
+    """A model whose unmodelled parts send it to onnx shape inference in the child process: a
+    custom-domain op, and a model-local function calling another twice."""
+    from onnx import TensorProto, helper
+
+    inner = helper.make_function("local", "Inner", ["a"], ["b"], [helper.make_node("Relu", ["a"], ["b"])],
+                                 [helper.make_opsetid("", 17)])
+    outer = helper.make_function("local", "Outer", ["a"], ["b"],
+                                 [helper.make_node("Inner", ["a"], ["t"], domain="local"),
+                                  helper.make_node("Inner", ["t"], ["b"], domain="local")],
+                                 [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)])
+    graph = helper.make_graph(
+        [helper.make_node("Outer", ["x"], ["f"], domain="local"),
+         helper.make_node("Warp", ["f"], ["w"], domain="com.acme", mode="bilinear"),
+         helper.make_node("Conv", ["w", "k"], ["y"], pads=[1, 1, 1, 1])],
+        "functions", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 16, 16])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        [helper.make_tensor("k", TensorProto.FLOAT, [4, 3, 3, 3], [0.5] * 108)])
+    model = helper.make_model(graph, functions=[inner, outer], opset_imports=[
+        helper.make_opsetid("", 17), helper.make_opsetid("local", 1), helper.make_opsetid("com.acme", 1)])
+    return model.SerializeToString()
+
+
+FUNCTIONS = _seed_with_functions_and_custom_ops()
+
+
+def _mutated(data: bytearray, draw) -> bytes:
+    for _ in range(draw(st.integers(1, 8))):
+        action = draw(st.sampled_from(["flip", "set", "cut", "insert"]))
+        position = draw(st.integers(0, max(0, len(data) - 1)))
+        if action == "flip" and data:
+            data[position] ^= 1 << draw(st.integers(0, 7))
+        elif action == "set" and data:
+            data[position] = draw(st.integers(0, 255))
+        elif action == "cut":
+            del data[position: position + draw(st.integers(1, 64))]
+        else:
+            data[position:position] = draw(st.binary(min_size=1, max_size=16))
+    return bytes(data or b"\x00")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_models_with_functions_and_custom_ops_never_crash(tmp_path_factory, data):
+    """Wire-level mutations of a model that goes through onnx shape inference (in the child):
+    whatever the child meets, convlint ends in a report or one clear input error."""
+    _report_or_one_error(tmp_path_factory.mktemp("functions") / "model.onnx", _mutated(bytearray(FUNCTIONS), data.draw))
+
+
+def _toml(value) -> str:
+    """A TOML value (JSON's string escapes are TOML's basic-string escapes)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if isinstance(value, int) or math.isfinite(value) else "nan"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return "{" + ", ".join(f"{json.dumps(k)} = {_toml(v)}" for k, v in value.items()) + "}"
+
+
+_KEYS = st.sampled_from(["select", "extend-select", "ignore", "per-node-ignores", "fail-on", "input-shape",
+                         "override-shape", "batch", "exclude", "unknown-key"])
+_LEAVES = st.one_of(st.booleans(), st.integers(-2**63, 2**63 - 1), st.floats(allow_nan=False), st.text(max_size=12),
+                    st.sampled_from(["error", "warning", "S", "F101", "ALL", "image=1x3x8x8", "*/x/*"]))
+_VALUES = st.recursive(_LEAVES, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                        st.dictionaries(st.text(max_size=6), inner, max_size=3)),
+                       max_leaves=10)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(table=st.dictionaries(_KEYS, _VALUES, max_size=4), pyproject=st.booleans())
+def test_random_configuration_files_are_read_or_refused_in_one_line(tmp_path_factory, table, pyproject):
+    folder = tmp_path_factory.mktemp("config")
+    (folder / "seed.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    body = "".join(f"{json.dumps(key)} = {_toml(value)}\n" for key, value in table.items())
+    name = "pyproject.toml" if pyproject else "convlint.toml"
+    (folder / name).write_text(("[tool.convlint]\n" if pyproject else "") + body)
+    result = runner.invoke(app, ["check", str(folder / "seed.json"), "--config", str(folder / name)])
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code in (0, 1, 2)
+    if result.exit_code == 2:
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), lines
+        assert "internal error" not in lines[0]

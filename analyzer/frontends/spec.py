@@ -62,6 +62,10 @@ def _message(error: dict[str, Any]) -> str:
         return "unknown field"
     if kind == "missing":
         return "missing required field"
+    if kind == "string_pattern_mismatch":
+        if "/" in error.get("ctx", {}).get("pattern", ""):
+            return "must be a name: no '/', no control characters, no space at either end"
+        return "must not contain control characters"
     if isinstance(error.get("input"), Digits):
         return f"{error['input']}: sizes are at most {describe(MAX_DIM)}"
     message = error["msg"]

@@ -23,6 +23,7 @@ from analyzer.frontends.spec_types import (
     PositiveInt,
     Scale,
     Size,
+    Title,
 )
 from analyzer.ops import CONVLINT_DOMAIN
 
@@ -491,7 +492,7 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     schema_: str | None = Field(None, alias="$schema", description="Path or URL of this schema.")
-    name: str | None = Field(None, description="Model name (default: the file name).")
+    name: Title | None = Field(None, description="Model name (default: the file name).")
     description: str | None = None
     inputs: Annotated[list[InputSpec], Field(min_length=1)]
     layers: Annotated[list[AnyLayer], Field(min_length=1)]

@@ -18,7 +18,15 @@ MAX_SPATIAL = 3
 
 PositiveInt = Annotated[int, Field(ge=1, le=MAX_DIM)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_DIM)]
-Name = Annotated[str, Field(min_length=1, max_length=256, pattern=r"^[^\s/]([^/]*[^\s/])?$")]
+_UNPRINTABLE = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+"""Control characters, line separators and bidirectional overrides: never part of a name."""
+Name = Annotated[str, Field(
+    min_length=1, max_length=256,
+    pattern=rf"^[^\s/{_UNPRINTABLE}]([^/{_UNPRINTABLE}]*[^\s/{_UNPRINTABLE}])?$",
+    description="No slash, no control characters, no leading or trailing space.",
+)]
+Title = Annotated[str, Field(max_length=256, pattern=rf"^[^{_UNPRINTABLE}]*$")]
+"""Free text shown in reports (a model's name): any printable characters."""
 
 
 class Digits:

@@ -84,6 +84,52 @@ FILES = {
 }
 
 
+def doubling_functions(levels: int) -> onnx.ModelProto:
+    """F_i = F_{i-1} . F_{i-1}: onnx's shape inference expands F_{levels-1} 2**levels times."""
+    functions = []
+    for i in range(levels):
+        body = ([helper.make_node("Relu", ["a"], ["b"])] if i == 0 else
+                [helper.make_node(f"F{i - 1}", ["a"], ["t"], domain="local"),
+                 helper.make_node(f"F{i - 1}", ["t"], ["b"], domain="local")])
+        functions.append(helper.make_function("local", f"F{i}", ["a"], ["b"], body,
+                                              [helper.make_opsetid("", 17), helper.make_opsetid("local", 1)]))
+    made = model([helper.make_node(f"F{levels - 1}", ["x"], ["y"], domain="local")],
+                 extra_opsets=[helper.make_opsetid("local", 1)])
+    made.functions.extend(functions)
+    return made
+
+
+def renamed(made: onnx.ModelProto, old: bytes, new: bytes) -> bytes:
+    """The model's bytes with a placeholder string replaced (invalid UTF-8 has no helper)."""
+    return made.SerializeToString().replace(old, new)
+
+
+FILES |= {
+    # issue 13: native code, injection, encodings, sizes, numbers
+    "onnx_segfault.onnx": lambda: model([helper.make_node("RegexFullMatch", [""], ["r"], pattern="a"),
+                                         helper.make_node("Warp", ["x"], ["y"], domain="com.acme")],
+                                        opset=22, extra_opsets=[helper.make_opsetid("com.acme", 1)]),
+    "function_expansion.onnx": lambda: doubling_functions(39),
+    "external_data_nul.onnx": lambda: model([helper.make_node("Conv", ["x", "w"], ["y"])],
+                                            inits=[external("w", [4, 3, 3, 3], "weights\0.bin")]),
+    "markup_dim_param.onnx": lambda: model([helper.make_node("Relu", ["x"], ["y"])], inputs=[
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, "<img src=x onerror=alert(1)>", 8])]),
+    "forged_annotation.onnx": lambda: model([helper.make_node(
+        "Conv", ["x", "w"], ["y"], name="conv\n::error file=README.md,line=1::Forged\n")], inits=[weight("w", 4, 3, 9, 9)]),
+    "invalid_utf8.onnx": lambda: renamed(model([helper.make_node("Relu", ["x"], ["y"], name="QQ")], inputs=[
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, ["NN", 3, 8, 8])]), b"NN", b"\xff\xfe"),
+    "pads_out_of_range.onnx": lambda: model([helper.make_node("Conv", ["x", "w"], ["y"], pads=[2**62, 0, 2**62, 0])],
+                                            inits=[weight("w", 4, 3, 3, 3)]),
+    "input_dim_out_of_range.onnx": lambda: model([helper.make_node("Relu", ["x"], ["y"])], inputs=[
+        helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2**62, 1, 1])]),
+    "resize_to_nothing.onnx": lambda: model([helper.make_node("Resize", ["x", "", "s"], ["r"], mode="nearest"),
+                                             helper.make_node("Conv", ["r", "w"], ["y"])],
+                                            inits=[numpy_helper.from_array(np.array([1, 1, 1e-30, 1e-30], np.float32), "s"),
+                                                   weight("w", 4, 3, 3, 3)]),
+    "concat_axis_out_of_range.onnx": lambda: model([helper.make_node("Concat", ["x", "x"], ["y"], axis=99)]),
+}
+
+
 def main() -> None:
     for name, make in FILES.items():
         made = make()
