@@ -27,8 +27,10 @@ MAX_SCAN_SIZE = 2**20
 """`convlint sizes --max`: 1,048,576 sizes per axis."""
 MAX_PROBLEMS = 50
 """Problems listed for one unreadable file; the rest are counted."""
-CHILD_SECONDS = 5.0
-"""Wall-clock time onnx shape inference may take in its child process."""
+CHILD_SECONDS = 5
+"""CPU time onnx shape inference may take in its child process."""
+CHILD_GRACE = 3
+"""Wall-clock seconds it is given beyond that (start-up, a busy machine) before it is stopped."""
 CHILD_MEMORY = 2 * 2**30
 """Address space of that child process (bytes)."""
 

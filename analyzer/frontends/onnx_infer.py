@@ -18,15 +18,16 @@ import sys
 from dataclasses import dataclass, field
 
 from analyzer.graph import Shape
-from analyzer.limits import CHILD_MEMORY, CHILD_SECONDS
+from analyzer.limits import CHILD_GRACE, CHILD_MEMORY, CHILD_SECONDS
 
 _CHILD = r"""
 import json, resource, sys
-limit = int(sys.argv[1])
+limit, seconds = int(sys.argv[1]), int(sys.argv[2])
 hard = resource.getrlimit(resource.RLIMIT_AS)[1]
 if hard != resource.RLIM_INFINITY:
     limit = min(limit, hard)
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds + 1))
 data = sys.stdin.buffer.read()
 size = int.from_bytes(data[:8], "little")
 wanted = set(json.loads(data[8:8 + size]))
@@ -58,22 +59,27 @@ class Inferred:
     failure: str | None = None
 
 
-def infer_in_child(model: bytes, wanted: list[str], seconds: float = CHILD_SECONDS,
+def infer_in_child(model: bytes, wanted: list[str], seconds: int = CHILD_SECONDS,
                    memory: int = CHILD_MEMORY) -> Inferred:
     """Run onnx shape inference on ``model`` (serialised ModelProto) in a child process and
-    return the shapes of the ``wanted`` tensors it could infer."""
+    return the shapes of the ``wanted`` tensors it could infer.
+
+    The child may use ``seconds`` of CPU time (the kernel stops it: SIGXCPU), which a busy
+    machine does not shorten; the wall clock allows a little more, for a child that waits."""
     header = json.dumps(wanted).encode()
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-c", _CHILD, str(memory)],
+            [sys.executable, "-I", "-c", _CHILD, str(memory), str(seconds)],
             input=len(header).to_bytes(8, "little") + header + model,
-            capture_output=True, timeout=seconds, env=environment, check=False,
+            capture_output=True, timeout=seconds + CHILD_GRACE, env=environment, check=False,
         )
     except subprocess.TimeoutExpired:
-        return Inferred(failure=f"did not finish within {seconds:g} s (stopped)")
+        return Inferred(failure=f"did not finish within {seconds + CHILD_GRACE:g} s (stopped)")
     except OSError as error:
         return Inferred(failure=f"could not be started ({error.strerror or error})")
+    if done.returncode == -signal.SIGXCPU:
+        return Inferred(failure=f"did not finish within {seconds} s of CPU time (stopped)")
     if done.returncode < 0:
         return Inferred(failure=f"crashed ({_signal_name(-done.returncode)})")
     if done.returncode != 0:
