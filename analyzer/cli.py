@@ -13,15 +13,69 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+from typer.core import TyperGroup
 
 from analyzer import __version__
 from analyzer.limits import MAX_SCAN_SIZE
+
+try:  # typer vendors click since 0.22
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 DEBUG = False
 """--debug before the command: internal errors show their traceback."""
 
+
+def usage_message(error: Exception) -> str:
+    """A usage error in one line, as every convlint error: ``--max: 0 is not in the range ...``."""
+    param = getattr(error, "param", None)
+    if isinstance(error, click_errors.MissingParameter) and param is not None:
+        return f"missing {param.param_type_name} {_param_name(param)}"
+    if isinstance(error, click_errors.BadParameter) and param is not None:
+        return f"{_param_name(param)}: {_sentence(error.message.removeprefix('Value error, '))}"
+    return _sentence(error.format_message())
+
+
+def _param_name(param) -> str:
+    """An option by its long name, an argument by its metavar (``--max``, ``MODEL``)."""
+    if param.param_type_name == "option" and param.opts:
+        return max(param.opts, key=len)
+    return getattr(param, "metavar", None) or str(param.name).upper()
+
+
+def _sentence(text: str) -> str:
+    """click's message as the rest of a one-line convlint error: lower case first, no full stop."""
+    text = " ".join(text.split()).removesuffix(".")
+    return text[:1].lower() + text[1:] if text[1:2].islower() or len(text) == 1 else text
+
+
+class _Group(TyperGroup):
+    """typer's group, with usage errors on one line (``error: --max: ...``, exit code 2)
+    instead of a boxed panel with the usage; --help, --version and exit codes unchanged."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError:
+            code = EXIT_INPUT  # the help is already printed
+        except click_errors.ClickException as error:
+            from analyzer.formatters.escape import terminal
+
+            typer.echo(f"error: {terminal(usage_message(error))}", err=True)
+            code = getattr(error, "exit_code", EXIT_INPUT)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            code = EXIT_FINDINGS
+        code = code if isinstance(code, int) else EXIT_OK
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
+    cls=_Group,
     name="convlint",
     help="Static analysis of convolutional networks: shapes, receptive fields, parameters and "
     "mismatches of ONNX models and JSON architecture specs, without running them.",

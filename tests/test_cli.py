@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
 
@@ -94,3 +95,33 @@ def test_library_entry_point_and_graph():
     assert model.graph.number_of_nodes() == len(model.nodes)
     assert model.graph.edges["layer1.0.bn2", "layer1.0.add"]["tensors"] == ["layer1.0.bn2"]
     assert next(iter(nx.topological_sort(model.graph))) == "conv1"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["sizes", "samples/seed.json", "--max", "10**12"], "error: --max: input should be a valid integer"),
+        (["sizes", "samples/seed.json", "--max", "0"], "error: --max: input should be greater than or equal to 1"),
+        (["analyze"], "error: missing argument MODEL"),
+        (["frobnicate"], "error: no such command 'frobnicate'"),
+        (["analyze", "samples/seed.json", "--frob"], "error: no such option: --frob"),
+        (["analyze", "samples/seed.json", "-f", "yaml"], "error: --format: 'yaml' is not one of 'text', "),
+        (["rule"], "error: missing argument CODE"),
+    ],
+)
+def test_usage_errors_are_one_line(arguments, expected):
+    """Misuse is reported like every other convlint error: one line on stderr, exit code 2,
+    no boxed panel and no usage block (as the installed command runs it)."""
+    done = subprocess.run([sys.executable, "-m", "analyzer", *arguments], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(expected), line
+
+
+def test_help_and_version_still_work():
+    for arguments in (["--help"], ["sizes", "-h"]):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 0 and "Usage: convlint" in result.stdout
+    bare = runner.invoke(app, [])  # no command: the help, and exit code 2 (as before)
+    assert bare.exit_code == 2 and "Usage: convlint" in bare.stdout
