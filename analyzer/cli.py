@@ -10,7 +10,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from typer.core import TyperGroup
@@ -95,6 +95,9 @@ class Format(str, Enum):
     html = "html"
 
 
+FormatT = TypeVar("FormatT", bound=Enum)
+
+
 class ScanFormat(str, Enum):
     text = "text"
     json = "json"
@@ -114,7 +117,8 @@ class SchemaName(str, Enum):
 PathArgument = Annotated[str, typer.Argument(
     metavar="MODEL", help="An ONNX model, a JSON architecture spec, or a PyTorch module as package.module:name "
     "(an nn.Module, its class, or a function building it; needs --input-shape and convlint[torch]).")]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FORMAT_HELP = "Output format (default: the one --output's extension names, else text)."
+FormatOption = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE.")]
 SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
 ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", metavar="CODES", help="Rule codes or prefixes to add to the selection.")]
@@ -170,6 +174,24 @@ def _fail_input(lines: list[str]) -> NoReturn:
     raise typer.Exit(EXIT_INPUT)
 
 
+EXTENSIONS = {".txt": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif",
+              ".html": "html", ".htm": "html"}
+"""The format an --output file's extension names, when --format is not given."""
+
+
+def _chosen(format: FormatT | None, output: Path | None, formats: type[FormatT], command: str) -> FormatT:
+    """The format asked for; else the one the output file's extension names; else text."""
+    if format is not None:
+        return format
+    named = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    if named is None:
+        return formats("text")
+    if named not in formats.__members__:
+        _fail_input([f"--output {output}: `convlint {command}` writes no {named} "
+                     f"({', '.join(formats.__members__)}); give --format"])
+    return formats(named)
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -183,7 +205,7 @@ def _write(text: str, output: Path | None) -> None:
 @app.command()
 def analyze(
     path: PathArgument,
-    format: FormatOption = Format.text,
+    format: FormatOption = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -200,6 +222,7 @@ def analyze(
     from analyzer.api import analyze_path
     from analyzer.errors import InputError
 
+    format = _chosen(format, output, Format, "analyze")
     settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
     sizes = _input_sizes(settings)
@@ -225,7 +248,7 @@ def analyze(
 @app.command()
 def check(
     paths: Annotated[list[str] | None, typer.Argument(metavar="PATHS", help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
-    format: FormatOption = Format.text,
+    format: FormatOption = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -243,6 +266,7 @@ def check(
     from analyzer.formatters.findings import FORMATS
     from analyzer.lint import check_paths, is_spec
 
+    format = _chosen(format, output, Format, "check")
     if format is Format.html:
         _fail_input(["--format html draws one model: use `convlint analyze MODEL --format html`"])
     paths = paths or ["."]
@@ -269,7 +293,7 @@ class DiffFormat(str, Enum):
 def diff(
     old: Annotated[str, typer.Argument(metavar="OLD", help="The model before the change (ONNX or spec).")],
     new: Annotated[str, typer.Argument(metavar="NEW", help="The model after the change (ONNX or spec).")],
-    format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
+    format: Annotated[DiffFormat | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -289,6 +313,7 @@ def diff(
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
+    format = _chosen(format, output, DiffFormat, "diff")
     settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
     models = [_load(path, _input_sizes(settings)) for path in (old, new)]
@@ -378,7 +403,7 @@ def sizes(
     check: Annotated[
         list[int] | None, typer.Option("--size", "-s", metavar="N", help="Say whether this size is valid, and why not (repeatable).")
     ] = None,
-    format: Annotated[ScanFormat, typer.Option("--format", "-f", help="Output format.")] = ScanFormat.text,
+    format: Annotated[ScanFormat | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
 ) -> None:
@@ -386,6 +411,7 @@ def sizes(
     from analyzer.formatters.sizes import render_json, render_text
     from analyzer.passes.sizes import scan_sizes
 
+    format = _chosen(format, output, ScanFormat, "sizes")
     if low > high:
         _fail_input([f"--min {low} is larger than --max {high}"])
     model = _load(path, _shapes_only(input_shape))

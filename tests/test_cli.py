@@ -125,3 +125,41 @@ def test_help_and_version_still_work():
         assert result.exit_code == 0 and "Usage: convlint" in result.stdout
     bare = runner.invoke(app, [])  # no command: the help, and exit code 2 (as before)
     assert bare.exit_code == 2 and "Usage: convlint" in bare.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "looks_like"),
+    [
+        (["analyze", "samples/seed.json"], "report.html", lambda t: t.lstrip().lower().startswith("<!doctype html")),
+        (["analyze", "samples/seed.json"], "report.json", lambda t: json.loads(t)["nodes"][0]["name"] == "conv1"),
+        (["analyze", "samples/seed.json"], "report.md", lambda t: t.startswith("### ") and "| F101 |" in t),
+        (["analyze", "samples/seed.json"], "report.sarif", lambda t: json.loads(t)["version"] == "2.1.0"),
+        (["analyze", "samples/seed.json"], "report.txt", lambda t: "warning[F101] conv1" in t),
+        (["analyze", "samples/seed.json"], "report.log", lambda t: "warning[F101] conv1" in t),
+        (["check", "samples/seed.json"], "lint.SARIF", lambda t: json.loads(t)["runs"][0]["results"][0]["ruleId"] == "F101"),
+        (["check", "samples/seed.json"], "lint.json", lambda t: json.loads(t)["summary"]["warnings"] == 1),
+        (["diff", "samples/tiny_resnet.onnx", "samples/tiny_resnet_wide.onnx"], "diff.json",
+         lambda t: isinstance(json.loads(t), dict)),
+        (["diff", "samples/tiny_resnet.onnx", "samples/tiny_resnet_wide.onnx"], "diff.md", lambda t: t.startswith("#")),
+        (["sizes", "samples/seed.json", "--max", "20"], "sizes.json", lambda t: json.loads(t)["axes"][0]["name"] == "H"),
+        (["analyze", "samples/seed.json", "--format", "text"], "report.json", lambda t: "warning[F101] conv1" in t),
+    ],
+)
+def test_output_format_follows_the_file_extension(tmp_path, monkeypatch, command, name, looks_like):
+    """-o FILE without --format writes the format FILE's extension names; --format wins."""
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / name
+    result = runner.invoke(app, [*command, "-o", str(target)])
+    assert result.exit_code in (0, 1), result.stderr
+    assert looks_like(target.read_text())
+
+
+def test_an_extension_the_command_cannot_write_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / "scan.sarif"
+    result = runner.invoke(app, ["sizes", "samples/seed.json", "-o", str(target)])
+    assert result.exit_code == 2 and not target.exists()
+    assert result.stderr == (f"error: --output {target}: `convlint sizes` writes no sarif (text, json); "
+                             "give --format\n")
+    result = runner.invoke(app, ["check", "samples/seed.json", "-o", str(tmp_path / "lint.html")])
+    assert result.exit_code == 2 and "--format html draws one model" in result.stderr
