@@ -261,6 +261,9 @@ def check(
     isolated: IsolatedOption = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Parallel processes (default: one per core).")] = None,
     models_only: Annotated[bool, typer.Option("--models-only", help="Skip named .json files that are not convlint specs (for pre-commit).")] = False,
+    exclude: Annotated[str | None, typer.Option("--exclude", metavar="GLOBS", help="Files and folders to leave out of folder searches, comma-separated (replaces the configured and default exclusions).")] = None,
+    extend_exclude: Annotated[str | None, typer.Option("--extend-exclude", metavar="GLOBS", help="Files and folders to leave out as well, comma-separated.")] = None,
+    force_exclude: Annotated[bool, typer.Option("--force-exclude", help="Apply the exclusions to files named one by one too (pre-commit).")] = False,
 ) -> None:
     """Lint models for CI and pre-commit: findings only, exit code 1 at the fail level."""
     from analyzer.formatters.findings import FORMATS
@@ -269,13 +272,13 @@ def check(
     format = _chosen(format, output, Format, "check")
     if format is Format.html:
         _fail_input(["--format html draws one model: use `convlint analyze MODEL --format html`"])
-    paths = paths or ["."]
-    if models_only:
-        paths = [p for p in paths if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
-    settings = _settings(paths[0] if paths else ".", select, extend_select, ignore, fail_on, input_shape, config,
-                         isolated, override_shape, batch)
+    named = paths or ["."]
+    if models_only:  # pre-commit names staged files: other JSON files are none of convlint's business
+        named = [p for p in named if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
+    settings = _settings(named[0] if named else ".", select, extend_select, ignore, fail_on, input_shape, config,
+                         isolated, override_shape, batch, _globs(exclude), _globs(extend_exclude), force_exclude)
     with _progress() as progress:
-        run = check_paths(paths, settings, jobs, progress)
+        run = check_paths(named, settings, jobs, progress)
     _write(FORMATS[format.value](run, False), output)
     if run.errors:
         raise typer.Exit(EXIT_INPUT)
@@ -355,14 +358,20 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip().upper() for v in (value or "").split(",") if v.strip())
 
 
+def _globs(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
 def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, config, isolated,
-              override_shape: bool = False, batch: int | None = None):
+              override_shape: bool = False, batch: int | None = None, exclude: tuple[str, ...] = (),
+              extend_exclude: tuple[str, ...] = (), force_exclude: bool = False):
     from analyzer.errors import InputError
     from analyzer.settings import Cli, resolve_settings
 
     cli = Cli(select=_split(select), extend_select=_split(extend_select), ignore=_split(ignore),
               fail_on=fail_on.value if fail_on else None, input_shape=tuple(input_shape or ()),
-              override_shape=override_shape, batch=batch, config=config, isolated=isolated)
+              override_shape=override_shape, batch=batch, config=config, isolated=isolated,
+              exclude=exclude, extend_exclude=extend_exclude, force_exclude=force_exclude)
     try:
         return resolve_settings(cli, Path(start) if Path(start).exists() else Path.cwd())
     except InputError as error:

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import resource
 import subprocess
 import sys
 import time
@@ -24,8 +22,6 @@ import onnx
 import pytest
 from conftest import SAMPLES
 from onnx import TensorProto, helper, numpy_helper
-
-from analyzer.limits import MAX_DIM, MAX_FIELD_BYTES, MAX_LIST_VALUES, MAX_NODE_INPUTS, MAX_RANK
 
 
 def convlint(*args: str, cwd: Path | None = None, timeout: float = 30,
@@ -199,7 +195,7 @@ def test_a_folder_that_cannot_be_searched_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "scandir", refusing)
     found = expand([str(tmp_path)])
     assert found.files == [str(tmp_path / "seed.json")]
-    assert [(e.path, e.message) for e in found.errors] == [(str(locked), "cannot search this folder: Permission denied")]
+    assert [(e.path, e.message) for e in found.errors] == [(str(locked), f"{locked}: cannot search this folder: Permission denied")]
 
 
 from analyzer.lint import check_one as _check_one  # noqa: E402
@@ -225,3 +221,25 @@ def test_check_names_the_file_whose_worker_died(tmp_path, monkeypatch):
     assert [(Path(e.path).name, e.message.split(": ", 1)[1]) for e in run.errors] == [
         ("die.json", "the process analysing this file died (killed, or a crash in native code): "
                      "a bug in convlint or its dependencies; please report it")]
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('exclude = "legacy"', "[tool.convlint] exclude: must be a list of strings, not a string"),
+        ("extend-exclude = [1]", "[tool.convlint] extend-exclude: must be a list of strings, not an array with other values"),
+        ('force-exclude = "yes"', "[tool.convlint] force-exclude: must be true or false, not a string"),
+        ("exclude = [" + ", ".join(['"x"'] * 1001) + "]", "[tool.convlint] exclude: 1,001 patterns; at most 1,000"),
+        ('exlude = ["x"]', "[tool.convlint]: unknown key 'exlude'"),
+    ],
+)
+def test_exclusion_settings_from_a_hostile_config(tmp_path, setting, message):
+    """A pull request can change pyproject.toml: the exclusion keys are typed and bounded
+    (each file a folder search meets is matched against every pattern)."""
+    (tmp_path / "pyproject.toml").write_text(f"[tool.convlint]\n{setting}\n")
+    (tmp_path / "seed.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    done = subprocess.run([sys.executable, "-m", "analyzer", "check", "."], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'pyproject.toml'}: {message}"), line
