@@ -253,9 +253,17 @@ def test_sarif_of_analyze_and_of_an_unreadable_file(tmp_path):
     document = json.loads(runner.invoke(app, ["analyze", str(SAMPLES / "seed.json"), "-f", "sarif"]).stdout)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
-    document = json.loads(check(str(tmp_path / "bad.onnx"), "-f", "sarif").stdout)
+    (tmp_path / "empty").mkdir()
+    document = json.loads(check(str(tmp_path / "bad.onnx"), str(tmp_path / "empty"), str(SAMPLES / "seed.json"),
+                                "-f", "sarif").stdout)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
-    assert document["runs"][0]["results"][0]["level"] == "error"
+    run = document["runs"][0]
+    assert [(r["ruleId"], r["level"]) for r in run["results"]] == [("F101", "warning"), ("E000", "error"),
+                                                                    ("E000", "error")]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:  # code scanning shows a result's rule from driver.rules
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+    assert len({r["id"] for r in rules}) == len(rules)
 
 
 def test_github_annotations():
