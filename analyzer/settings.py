@@ -169,8 +169,8 @@ def load_settings(path: Path) -> Settings:
     source = str(path)
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
-        raise InputError.one(source, where, f"unknown key {unknown[0][:40]!r} (known: {', '.join(KEYS)})"
-                             + did_you_mean(unknown[0], KEYS))
+        raise InputError.one(source, where, f"unknown key {unknown[0][:40]!r}{did_you_mean(unknown[0], KEYS)}; "
+                             f"known: {', '.join(KEYS)}")
 
     def strings(key: str) -> tuple[str, ...]:
         value = table.get(key, [])

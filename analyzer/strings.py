@@ -48,6 +48,6 @@ def closest(word: str, known: Iterable[str]) -> str | None:
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
-    """``; did you mean 'out_channels'?`` to end a message about an unknown name, or ''."""
+    """`` (did you mean 'out_channels'?)`` to follow an unknown name in a message, or ''."""
     match = closest(word, known)
-    return f"; did you mean {match!r}?" if match is not None else ""
+    return f" (did you mean {match!r}?)" if match is not None else ""

@@ -230,7 +230,7 @@ def test_check_names_the_file_whose_worker_died(tmp_path, monkeypatch):
         ("extend-exclude = [1]", "[tool.convlint] extend-exclude: must be a list of strings, not an array with other values"),
         ('force-exclude = "yes"', "[tool.convlint] force-exclude: must be true or false, not a string"),
         ("exclude = [" + ", ".join(['"x"'] * 1001) + "]", "[tool.convlint] exclude: 1,001 patterns; at most 1,000"),
-        ('exlude = ["x"]', "[tool.convlint]: unknown key 'exlude'"),
+        ('exlude = ["x"]', "[tool.convlint]: unknown key 'exlude' (did you mean 'exclude'?); known: select"),
     ],
 )
 def test_exclusion_settings_from_a_hostile_config(tmp_path, setting, message):

@@ -93,9 +93,9 @@ def test_convlint_toml_and_config_errors(project):
     result = check("seed.json", cwd=project)
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        f"error: {project / 'convlint.toml'}: top level: unknown key 'ignored' (known: select, extend-select, ignore, "
-        "per-node-ignores, fail-on, input-shape, override-shape, batch, exclude, extend-exclude, force-exclude); "
-        "did you mean 'ignore'?")
+        f"error: {project / 'convlint.toml'}: top level: unknown key 'ignored' (did you mean 'ignore'?); known: "
+        "select, extend-select, ignore, per-node-ignores, fail-on, input-shape, override-shape, batch, exclude, "
+        "extend-exclude, force-exclude")
     (project / "convlint.toml").write_text('select = ["Q"]\n')
     result = check("seed.json", cwd=project)
     assert result.returncode == 2 and "unknown rule code or prefix 'Q'" in result.stderr

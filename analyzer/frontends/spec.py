@@ -18,6 +18,7 @@ from analyzer.frontends.json_positions import positions
 from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
 from analyzer.limits import MAX_DIM, describe
+from analyzer.strings import did_you_mean
 
 BATCH = "N"
 
@@ -49,23 +50,61 @@ def _loc(error: dict[str, Any]) -> tuple[Any, ...]:
     return (*loc, "op") if error["type"] == "union_tag_invalid" else loc
 
 
+_EXPECTED = {
+    "int_type": "an integer", "bool_type": "true or false", "float_type": "a number", "string_type": "a string",
+    "list_type": "a list", "dict_type": "an object", "model_type": "an object",
+}
+"""What a field of each type must be: the spec is validated strictly, as its JSON Schema says
+(no "10" for 10, no 10.0 for an integer, no "yes" for true)."""
+
+
 def _message(error: dict[str, Any]) -> str:
     from analyzer.frontends.spec_layers import op_names
 
     kind = error["type"]
     if kind == "union_tag_invalid":
-        tag = error.get("ctx", {}).get("tag")
-        return f"unknown op {tag!r}; known ops: {', '.join(op_names())}"
+        tag = str(error.get("ctx", {}).get("tag"))
+        return f"unknown op {tag[:80]!r}{did_you_mean(tag, op_names())}; known ops: {', '.join(op_names())}"
     if kind == "union_tag_not_found":
         return "missing 'op'"
     if kind == "extra_forbidden":
-        return "unknown field"
+        return _unknown_field(error["loc"])
     if kind == "missing":
         return "missing required field"
     if isinstance(error.get("input"), Digits):
         return f"{error['input']}: sizes are at most {describe(MAX_DIM)}"
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, got {_json_value(error.get('input'))}"
     message = error["msg"]
     return message.removeprefix("Value error, ")
+
+
+def _json_value(value: Any) -> str:
+    """A JSON value for a message, and its kind where the text alone would hide it."""
+    shown = json.dumps(value, default=str)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    if isinstance(value, str):
+        return f"the string {shown}"
+    if isinstance(value, (list, dict)):
+        return f"{'a list' if isinstance(value, list) else 'an object'} {shown}"
+    return shown
+
+
+def _unknown_field(loc: tuple[Any, ...]) -> str:
+    """``unknown field of this conv layer (did you mean 'out_channels'?)``: the fields of the object the
+    location is in (a layer, by its op; an input; the spec)."""
+    from analyzer.frontends.spec_layers import LAYERS, InputSpec, Spec
+
+    name = str(loc[-1])
+    if len(loc) == 4 and loc[0] == "layers" and loc[2] in LAYERS:  # ("layers", 3, op, field)
+        owner, fields = f"this {loc[2]} layer", LAYERS[loc[2]].model_fields
+    elif len(loc) == 3 and loc[0] == "inputs":
+        owner, fields = "this input", InputSpec.model_fields
+    elif len(loc) == 1:
+        owner, fields = "the spec", {f.alias or n: f for n, f in Spec.model_fields.items()}
+    else:
+        return "unknown field"
+    return f"unknown field of {owner}{did_you_mean(name, [f for f in fields if f != 'op'])}"
 
 
 def _number(text: str) -> int | Digits:
