@@ -207,3 +207,38 @@ def test_did_you_mean_for_inputs_and_the_spec(tmp_path):
         f"error: {path}: /inputs/0/dype: unknown field of this input (did you mean 'dtype'?)",
         f"error: {path}: /outpts: unknown field of the spec (did you mean 'outputs'?)",
     ]
+
+
+@pytest.mark.parametrize(
+    ("shape", "layer", "evidence"),
+    [
+        ([1, 3, 224, 224], {**VALID_LAYER, "in_channels": 3}, "has in_channels=3"),
+        ([1, 3, 224, 224], {**VALID_LAYER, "kernel_size": [7, 7]}, "has a 2-D kernel_size [7, 7]"),
+        ([1, 16, 100], {**VALID_LAYER, "kernel_size": 3, "stride": [2]}, "has a 1-D stride [2]"),
+        ([1, 3, 32, 32], {"name": "c", "op": "batch_norm", "num_features": 3}, "has num_features=3"),
+    ],
+)
+def test_an_input_written_with_a_batch_dim(tmp_path, shape, layer, evidence):
+    """Spec shapes are per sample: [1, 3, 224, 224] is 1 channel of a 3x224x224 volume. When
+    the layer reading it shows the 1 is a batch dim, the message says so (not "set in_channels
+    to 1", which would make the spec consistent and wrong)."""
+    result, path = run(tmp_path, {"inputs": [{"name": "x", "shape": shape}], "layers": [layer]})
+    assert result.exit_code == 2
+    per_sample = ", ".join(map(str, shape[1:]))
+    assert lines(result) == [
+        f"error: {path}: /inputs/0/shape: {shape} reads as 1 channel of {'x'.join(map(str, shape[1:]))}, "
+        f"but c (/layers/0) {evidence}: spec shapes are per sample, (C, *spatial), without the batch dim; "
+        f"write [{per_sample}] (--batch sets the batch size)"]
+    fixed, _ = run(tmp_path, {"inputs": [{"name": "x", "shape": shape[1:]}], "layers": [layer]})
+    assert fixed.exit_code == 0, fixed.stdout
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [{**VALID_LAYER, "in_channels": 1}, {**VALID_LAYER, "kernel_size": [3, 3]}, VALID_LAYER,
+     {"name": "c", "op": "batch_norm", "num_features": 1}],
+)
+def test_single_channel_inputs_are_not_mistaken_for_batched_ones(tmp_path, layer):
+    """[1, 28, 28] is a grey image; a layer that agrees (1 channel, 2-D sizes) is no evidence."""
+    result, _ = run(tmp_path, {"inputs": [{"name": "x", "shape": [1, 28, 28]}], "layers": [layer]})
+    assert result.exit_code == 0, result.stderr

@@ -165,10 +165,49 @@ def load_spec(path: str, text: str | bytes | None = None, sizes: InputSizes | No
     return model
 
 
+def _batch_dims(spec: Any) -> list[tuple[str, str]]:
+    """Inputs written with a batch dim (``[1, 3, 224, 224]``), as a layer reading one proves:
+    it expects the second dim as its channels (``in_channels=3``, ``num_features=3``), or it
+    gives per-axis sizes for one spatial axis fewer (``kernel_size [7, 7]``). Read per sample,
+    such an input is 1 channel of a 3x224x224 volume, and every figure after it is wrong."""
+    problems = []
+    for index, item in enumerate(spec.inputs):
+        shape = item.shape
+        if len(shape) < 3 or shape[0] != 1:
+            continue
+        readers = [(i, layer) for i, layer in enumerate(spec.layers)
+                   if (layer.inputs is None and i == 0 and index == 0) or item.name in (layer.inputs or ())]
+        for i, layer in readers:
+            evidence = _batch_evidence(layer, shape)
+            if evidence:
+                written = ", ".join(map(str, shape[1:]))
+                problems.append((f"/inputs/{index}/shape", (
+                    f"{list(shape)} reads as 1 channel of {'x'.join(map(str, shape[1:]))}, but {layer.name} "
+                    f"(/layers/{i}) {evidence}: spec shapes are per sample, (C, *spatial), without the batch dim; "
+                    f"write [{written}] (--batch sets the batch size)")))
+                break
+    return problems
+
+
+def _batch_evidence(layer: Any, shape: tuple[int, ...] | list[int]) -> str | None:
+    """What in ``layer`` shows that dim 0 of its input ``shape`` is a batch dim, if anything."""
+    for channels in ("in_channels", "num_features"):
+        if getattr(layer, channels, None) == shape[1] != 1:
+            return f"has {channels}={shape[1]}"
+    for size in ("kernel_size", "stride", "dilation"):
+        value = getattr(layer, size, None)
+        if isinstance(value, list) and len(value) == len(shape) - 2:
+            return f"has a {len(value)}-D {size} {value}"
+    return None
+
+
 def build_spec(path: str, spec: Any, sizes: InputSizes | None = None) -> Model:
     """The graph of a validated spec (:class:`~analyzer.frontends.spec_layers.Spec`)."""
     from analyzer.frontends.spec_layers import ATTR_FIELDS
 
+    batched = _batch_dims(spec)
+    if batched:
+        raise InputError(path, batched)
     builder = GraphBuilder(path, "spec", spec.name or Path(path).stem, per_sample=True)
     builder.opset = {"": 28, "convlint": 1}
     declared = [(item.name, (BATCH, *item.shape)) for item in spec.inputs]
