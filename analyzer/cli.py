@@ -16,7 +16,7 @@ import typer
 from typer.core import TyperGroup
 
 from analyzer import __version__
-from analyzer.limits import MAX_SCAN_SIZE
+from analyzer.limits import MAX_DIM, MAX_SCAN_SIZE
 
 try:  # typer vendors click since 0.22
     from typer._click import exceptions as click_errors
@@ -139,7 +139,7 @@ OverrideShapeOption = Annotated[
 ]
 BatchOption = Annotated[
     int | None,
-    typer.Option("--batch", min=1, metavar="N", help="Batch size: sets the inputs' batch dim, and totals give "
+    typer.Option("--batch", min=1, max=MAX_DIM, metavar="N", help="Batch size: sets the inputs' batch dim, and totals give "
                  "MACs and activation memory per batch of N as well as per sample."),
 ]
 
@@ -277,6 +277,7 @@ def check(
         named = [p for p in named if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
     settings = _settings(named[0] if named else ".", select, extend_select, ignore, fail_on, input_shape, config,
                          isolated, override_shape, batch, _globs(exclude), _globs(extend_exclude), force_exclude)
+    _input_sizes(settings)  # a malformed --input-shape is a usage error, not one per model
     with _progress() as progress:
         run = check_paths(named, settings, jobs, progress)
     _write(FORMATS[format.value](run, False), output)
