@@ -411,7 +411,7 @@ def sizes(
     high: Annotated[int, typer.Option("--max", min=1, max=MAX_SCAN_SIZE, metavar="N",
                                       help=f"Largest size to try (at most {MAX_SCAN_SIZE:,}).")] = 4096,
     check: Annotated[
-        list[int] | None, typer.Option("--size", "-s", metavar="N", help="Say whether this size is valid, and why not (repeatable).")
+        list[int] | None, typer.Option("--size", "-s", min=1, max=MAX_SCAN_SIZE, metavar="N", help="Say whether this size is valid, and why not, within --min..--max or not (repeatable).")
     ] = None,
     format: Annotated[ScanFormat | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     output: OutputOption = None,
