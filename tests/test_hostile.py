@@ -243,3 +243,23 @@ def test_exclusion_settings_from_a_hostile_config(tmp_path, setting, message):
     assert done.returncode == 2 and done.stdout == ""
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"error: {tmp_path / 'pyproject.toml'}: {message}"), line
+
+
+def test_suggestions_are_worded_only_for_the_problems_shown(monkeypatch):
+    """A spec with 100,000 misspelt fields: every problem is counted, and only the 50 shown
+    get a "did you mean" (each costs string comparisons: 100,000 would take seconds)."""
+    import analyzer.strings
+    from analyzer.errors import InputError
+    from analyzer.frontends.spec import validate
+    from analyzer.limits import MAX_PROBLEMS
+
+    calls = []
+    closest = analyzer.strings.closest
+    monkeypatch.setattr(analyzer.strings, "closest", lambda *a: calls.append(a) or closest(*a))
+    layer = {"name": "c", "op": "conv", "out_channels": 4, "kernel_size": 3} | {f"out_chanels_{i}": 1 for i in range(100_000)}
+    with pytest.raises(InputError) as raised:
+        validate("many.json", {"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": [layer]})
+    lines = raised.value.lines()
+    assert len(lines) == MAX_PROBLEMS + 1 and lines[-1] == "many.json: and 99,950 more problems"
+    assert lines[0] == "many.json: /layers/0/out_chanels_0: unknown field of this conv layer (did you mean 'out_channels'?)"
+    assert len(calls) == MAX_PROBLEMS

@@ -17,7 +17,7 @@ from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.frontends.json_positions import positions
 from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
-from analyzer.limits import MAX_DIM, describe
+from analyzer.limits import MAX_DIM, MAX_PROBLEMS, describe
 from analyzer.strings import did_you_mean
 
 BATCH = "N"
@@ -147,10 +147,14 @@ def validate(path: str, data: Any):
     try:
         return Spec.model_validate(data)
     except ValidationError as error:
-        problems = [
+        errors = error.errors(include_url=False)
+        # Only the problems shown are worded (a suggestion costs a few string comparisons);
+        # the rest are counted.
+        problems: list[tuple[str | None, str]] = [
             (pointer(_location(_loc(e), data)) if e["loc"] else "/", _message(e))  # type: ignore[arg-type]
-            for e in error.errors(include_url=False)
+            for e in errors[:MAX_PROBLEMS]
         ]
+        problems += [(None, "")] * (len(errors) - len(problems))
         raise InputError(path, problems) from None
     except RecursionError:
         raise InputError.one(path, None, "the spec is nested too deeply") from None
