@@ -124,7 +124,7 @@ SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", h
 ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", metavar="CODES", help="Rule codes or prefixes to add to the selection.")]
 IgnoreOption = Annotated[str | None, typer.Option("--ignore", metavar="CODES", help="Rule codes or prefixes not to report, comma-separated.")]
 FailOnOption = Annotated[FailOn | None, typer.Option("--fail-on", help="Exit with 1 on findings of this severity or above (default: error).")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Read settings from this pyproject.toml or convlint.toml.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Read settings from FILE: a convlint.toml, or the [tool.convlint] table of a pyproject.toml-style file.")]
 IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
 InputShapeOption = Annotated[
     list[str] | None,

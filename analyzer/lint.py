@@ -96,7 +96,7 @@ def expand(paths: list[str], exclusions: Exclusions | None = None) -> Found:
         if any(c in item for c in "*?["):
             matches = sorted(glob.glob(item, recursive=True))
             if not matches:
-                found.errors.append(_file_error(item, f"{item}: no file matches this pattern"))
+                found.errors.append(_file_error(item, f"no models found under {item} (no file matches this pattern)"))
                 continue
             base = _glob_base(item)
             for match in matches:

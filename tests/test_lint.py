@@ -164,10 +164,10 @@ def test_a_path_without_models_fails_and_is_named(tmp_path, monkeypatch, where):
     (tmp_path / "docs" / "notes.txt").write_text("no model")
     result = check(where)
     assert result.exit_code == 2
-    expected = ("no file matches this pattern" if where == "empty/*.onnx"
+    expected = ("(no file matches this pattern)" if where == "empty/*.onnx"
                 else "(ONNX files or convlint specs)")
     error = result.stdout.splitlines()[0]
-    assert error.startswith("error: ") and where in error and error.endswith(expected), error
+    assert error == f"error: no models found under {where} {expected}"
     document = json.loads(check(where, "-f", "json").stdout)
     assert [e["path"] for e in document["errors"]] == [where]
     assert check(where, "missing.onnx").stdout.splitlines()[1] == "error: missing.onnx: no such file or folder"
