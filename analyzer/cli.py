@@ -355,12 +355,14 @@ def export_spec(
     _write(dump(spec), output)
 
 
-def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip().upper() for v in (value or "").split(",") if v.strip())
-
-
 def _globs(value: str | None) -> tuple[str, ...]:
+    """A comma-separated option's items."""
     return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    """Rule codes or prefixes, as written in any case."""
+    return tuple(v.upper() for v in _globs(value))
 
 
 def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, config, isolated,
