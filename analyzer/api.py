@@ -153,8 +153,8 @@ class SizesReport:
         return next(a for a in self.result.axes if a.name == name)
 
     def accepts(self, size: int) -> bool:
-        """Whether every scanned axis accepts ``size``."""
-        return all(size in a.valid for a in self.result.axes)
+        """Whether every scanned axis accepts ``size`` (inside the scanned range or not)."""
+        return all(a.accepts(size) for a in self.result.axes)
 
     def to_dict(self) -> dict[str, Any]:
         """As ``convlint sizes --format json`` writes it."""

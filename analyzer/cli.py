@@ -10,18 +10,72 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TypeVar
 
 import typer
+from typer.core import TyperGroup
 
 from analyzer import __version__
-from analyzer.limits import MAX_SCAN_SIZE
+from analyzer.limits import MAX_DIM, MAX_SCAN_SIZE
+
+try:  # typer vendors click since 0.22
+    from typer._click import exceptions as click_errors
+except ImportError:  # pragma: no cover - older typer
+    from click import exceptions as click_errors  # type: ignore[no-redef]
 
 EXIT_OK, EXIT_FINDINGS, EXIT_INPUT = 0, 1, 2
 DEBUG = False
 """--debug before the command: internal errors show their traceback."""
 
+
+def usage_message(error: Exception) -> str:
+    """A usage error in one line, as every convlint error: ``--max: 0 is not in the range ...``."""
+    param = getattr(error, "param", None)
+    if isinstance(error, click_errors.MissingParameter) and param is not None:
+        return f"missing {param.param_type_name} {_param_name(param)}"
+    if isinstance(error, click_errors.BadParameter) and param is not None:
+        return f"{_param_name(param)}: {_sentence(error.message.removeprefix('Value error, '))}"
+    return _sentence(error.format_message())
+
+
+def _param_name(param) -> str:
+    """An option by its long name, an argument by its metavar (``--max``, ``MODEL``)."""
+    if param.param_type_name == "option" and param.opts:
+        return max(param.opts, key=len)
+    return getattr(param, "metavar", None) or str(param.name).upper()
+
+
+def _sentence(text: str) -> str:
+    """click's message as the rest of a one-line convlint error: lower case first, no full stop."""
+    text = " ".join(text.split()).removesuffix(".")
+    return text[:1].lower() + text[1:] if text[1:2].islower() or len(text) == 1 else text
+
+
+class _Group(TyperGroup):
+    """typer's group, with usage errors on one line (``error: --max: ...``, exit code 2)
+    instead of a boxed panel with the usage; --help, --version and exit codes unchanged."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click_errors.NoArgsIsHelpError:
+            code = EXIT_INPUT  # the help is already printed
+        except click_errors.ClickException as error:
+            from analyzer.formatters.escape import terminal
+
+            typer.echo(f"error: {terminal(usage_message(error))}", err=True)
+            code = getattr(error, "exit_code", EXIT_INPUT)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            code = EXIT_FINDINGS
+        code = code if isinstance(code, int) else EXIT_OK
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
+    cls=_Group,
     name="convlint",
     help="Static analysis of convolutional networks: shapes, receptive fields, parameters and "
     "mismatches of ONNX models and JSON architecture specs, without running them.",
@@ -39,6 +93,9 @@ class Format(str, Enum):
     sarif = "sarif"
     github = "github"
     html = "html"
+
+
+FormatT = TypeVar("FormatT", bound=Enum)
 
 
 class ScanFormat(str, Enum):
@@ -60,13 +117,14 @@ class SchemaName(str, Enum):
 PathArgument = Annotated[str, typer.Argument(
     metavar="MODEL", help="An ONNX model, a JSON architecture spec, or a PyTorch module as package.module:name "
     "(an nn.Module, its class, or a function building it; needs --input-shape and convlint[torch]).")]
-FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+FORMAT_HELP = "Output format (default: the one --output's extension names, else text)."
+FormatOption = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE.")]
 SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
 ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", metavar="CODES", help="Rule codes or prefixes to add to the selection.")]
 IgnoreOption = Annotated[str | None, typer.Option("--ignore", metavar="CODES", help="Rule codes or prefixes not to report, comma-separated.")]
 FailOnOption = Annotated[FailOn | None, typer.Option("--fail-on", help="Exit with 1 on findings of this severity or above (default: error).")]
-ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Read settings from this pyproject.toml or convlint.toml.")]
+ConfigOption = Annotated[Path | None, typer.Option("--config", metavar="FILE", help="Read settings from FILE: a convlint.toml, or the [tool.convlint] table of a pyproject.toml-style file.")]
 IsolatedOption = Annotated[bool, typer.Option("--isolated", help="Ignore configuration files.")]
 InputShapeOption = Annotated[
     list[str] | None,
@@ -81,7 +139,7 @@ OverrideShapeOption = Annotated[
 ]
 BatchOption = Annotated[
     int | None,
-    typer.Option("--batch", min=1, metavar="N", help="Batch size: sets the inputs' batch dim, and totals give "
+    typer.Option("--batch", min=1, max=MAX_DIM, metavar="N", help="Batch size: sets the inputs' batch dim, and totals give "
                  "MACs and activation memory per batch of N as well as per sample."),
 ]
 
@@ -116,6 +174,24 @@ def _fail_input(lines: list[str]) -> NoReturn:
     raise typer.Exit(EXIT_INPUT)
 
 
+EXTENSIONS = {".txt": "text", ".json": "json", ".md": "markdown", ".markdown": "markdown", ".sarif": "sarif",
+              ".html": "html", ".htm": "html"}
+"""The format an --output file's extension names, when --format is not given."""
+
+
+def _chosen(format: FormatT | None, output: Path | None, formats: type[FormatT], command: str) -> FormatT:
+    """The format asked for; else the one the output file's extension names; else text."""
+    if format is not None:
+        return format
+    named = EXTENSIONS.get(output.suffix.lower()) if output is not None else None
+    if named is None:
+        return formats("text")
+    if named not in formats.__members__:
+        _fail_input([f"--output {output}: `convlint {command}` writes no {named} "
+                     f"({', '.join(formats.__members__)}); give --format"])
+    return formats(named)
+
+
 def _write(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
@@ -129,7 +205,7 @@ def _write(text: str, output: Path | None) -> None:
 @app.command()
 def analyze(
     path: PathArgument,
-    format: FormatOption = Format.text,
+    format: FormatOption = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -146,6 +222,7 @@ def analyze(
     from analyzer.api import analyze_path
     from analyzer.errors import InputError
 
+    format = _chosen(format, output, Format, "analyze")
     settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
     sizes = _input_sizes(settings)
@@ -171,7 +248,7 @@ def analyze(
 @app.command()
 def check(
     paths: Annotated[list[str] | None, typer.Argument(metavar="PATHS", help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
-    format: FormatOption = Format.text,
+    format: FormatOption = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -184,20 +261,25 @@ def check(
     isolated: IsolatedOption = False,
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help="Parallel processes (default: one per core).")] = None,
     models_only: Annotated[bool, typer.Option("--models-only", help="Skip named .json files that are not convlint specs (for pre-commit).")] = False,
+    exclude: Annotated[str | None, typer.Option("--exclude", metavar="GLOBS", help="Files and folders to leave out of folder searches, comma-separated (replaces the configured and default exclusions).")] = None,
+    extend_exclude: Annotated[str | None, typer.Option("--extend-exclude", metavar="GLOBS", help="Files and folders to leave out as well, comma-separated.")] = None,
+    force_exclude: Annotated[bool, typer.Option("--force-exclude", help="Apply the exclusions to files named one by one too (pre-commit).")] = False,
 ) -> None:
     """Lint models for CI and pre-commit: findings only, exit code 1 at the fail level."""
     from analyzer.formatters.findings import FORMATS
     from analyzer.lint import check_paths, is_spec
 
+    format = _chosen(format, output, Format, "check")
     if format is Format.html:
         _fail_input(["--format html draws one model: use `convlint analyze MODEL --format html`"])
-    paths = paths or ["."]
-    if models_only:
-        paths = [p for p in paths if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
-    settings = _settings(paths[0] if paths else ".", select, extend_select, ignore, fail_on, input_shape, config,
-                         isolated, override_shape, batch)
+    named = paths or ["."]
+    if models_only:  # pre-commit names staged files: other JSON files are none of convlint's business
+        named = [p for p in named if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]
+    settings = _settings(named[0] if named else ".", select, extend_select, ignore, fail_on, input_shape, config,
+                         isolated, override_shape, batch, _globs(exclude), _globs(extend_exclude), force_exclude)
+    _input_sizes(settings)  # a malformed --input-shape is a usage error, not one per model
     with _progress() as progress:
-        run = check_paths(paths, settings, jobs, progress)
+        run = check_paths(named, settings, jobs, progress)
     _write(FORMATS[format.value](run, False), output)
     if run.errors:
         raise typer.Exit(EXIT_INPUT)
@@ -215,7 +297,7 @@ class DiffFormat(str, Enum):
 def diff(
     old: Annotated[str, typer.Argument(metavar="OLD", help="The model before the change (ONNX or spec).")],
     new: Annotated[str, typer.Argument(metavar="NEW", help="The model after the change (ONNX or spec).")],
-    format: Annotated[DiffFormat, typer.Option("--format", "-f", help="Output format.")] = DiffFormat.text,
+    format: Annotated[DiffFormat | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -235,6 +317,7 @@ def diff(
     from analyzer.passes import analyze as run_passes
     from analyzer.report.build import build_report
 
+    format = _chosen(format, output, DiffFormat, "diff")
     settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
     models = [_load(path, _input_sizes(settings)) for path in (old, new)]
@@ -272,18 +355,26 @@ def export_spec(
     _write(dump(spec), output)
 
 
+def _globs(value: str | None) -> tuple[str, ...]:
+    """A comma-separated option's items."""
+    return tuple(v.strip() for v in (value or "").split(",") if v.strip())
+
+
 def _split(value: str | None) -> tuple[str, ...]:
-    return tuple(v.strip().upper() for v in (value or "").split(",") if v.strip())
+    """Rule codes or prefixes, as written in any case."""
+    return tuple(v.upper() for v in _globs(value))
 
 
 def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, config, isolated,
-              override_shape: bool = False, batch: int | None = None):
+              override_shape: bool = False, batch: int | None = None, exclude: tuple[str, ...] = (),
+              extend_exclude: tuple[str, ...] = (), force_exclude: bool = False):
     from analyzer.errors import InputError
     from analyzer.settings import Cli, resolve_settings
 
     cli = Cli(select=_split(select), extend_select=_split(extend_select), ignore=_split(ignore),
               fail_on=fail_on.value if fail_on else None, input_shape=tuple(input_shape or ()),
-              override_shape=override_shape, batch=batch, config=config, isolated=isolated)
+              override_shape=override_shape, batch=batch, config=config, isolated=isolated,
+              exclude=exclude, extend_exclude=extend_exclude, force_exclude=force_exclude)
     try:
         return resolve_settings(cli, Path(start) if Path(start).exists() else Path.cwd())
     except InputError as error:
@@ -322,9 +413,9 @@ def sizes(
     high: Annotated[int, typer.Option("--max", min=1, max=MAX_SCAN_SIZE, metavar="N",
                                       help=f"Largest size to try (at most {MAX_SCAN_SIZE:,}).")] = 4096,
     check: Annotated[
-        list[int] | None, typer.Option("--size", "-s", metavar="N", help="Say whether this size is valid, and why not (repeatable).")
+        list[int] | None, typer.Option("--size", "-s", min=1, max=MAX_SCAN_SIZE, metavar="N", help="Say whether this size is valid, and why not, within --min..--max or not (repeatable).")
     ] = None,
-    format: Annotated[ScanFormat, typer.Option("--format", "-f", help="Output format.")] = ScanFormat.text,
+    format: Annotated[ScanFormat | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
 ) -> None:
@@ -332,6 +423,7 @@ def sizes(
     from analyzer.formatters.sizes import render_json, render_text
     from analyzer.passes.sizes import scan_sizes
 
+    format = _chosen(format, output, ScanFormat, "sizes")
     if low > high:
         _fail_input([f"--min {low} is larger than --max {high}"])
     model = _load(path, _shapes_only(input_shape))

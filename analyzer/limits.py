@@ -25,6 +25,9 @@ MAX_DIM = 2**40
 """One dimension: 1,099,511,627,776 (a 10^12-pixel input side is still counted)."""
 MAX_SCAN_SIZE = 2**20
 """`convlint sizes --max`: 1,048,576 sizes per axis."""
+MAX_PATTERNS = 1_000
+"""Globs in one exclusion list of a configuration file or command line (each file met in a
+folder search is matched against every one)."""
 MAX_PROBLEMS = 50
 """Problems listed for one unreadable file; the rest are counted."""
 CHILD_SECONDS = 5

@@ -3,6 +3,7 @@ several), and gather one :class:`~analyzer.report.model.CheckReport`."""
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 from collections.abc import Callable
@@ -15,8 +16,38 @@ from analyzer.report.model import CheckReport, FileError, Report, Summary, Tool
 from analyzer.settings import Settings
 from analyzer.strings import printable
 
-SKIPPED_DIRS = {".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", ".mypy_cache",
-                ".pytest_cache", ".ruff_cache", "build", "dist", ".eggs"}
+DEFAULT_EXCLUDE = (".*", "__pycache__", "build", "dist", "node_modules", "venv")
+"""What folder searches leave out unless the ``exclude`` setting replaces it: hidden files and
+folders (.git, .venv, .tox...), caches, build output. Virtual environments of any name (a
+folder holding pyvenv.cfg) are always left out."""
+
+
+@dataclass(frozen=True)
+class Exclusions:
+    """ruff-like exclusion globs. A pattern without a slash matches any file or folder of that
+    name (``legacy``, ``*_old.onnx``); one with a slash matches a path relative to ``root``,
+    the folder of the configuration file (``models/archive``, ``specs/*.json``)."""
+
+    patterns: tuple[str, ...] = DEFAULT_EXCLUDE
+    root: str = "."
+    force: bool = False
+    """Also leave out files named one by one (pre-commit names every staged file)."""
+
+    def excluded(self, path: str, base: str) -> bool:
+        """Whether ``path``, met while searching ``base``, is left out (name patterns match
+        the names below ``base``)."""
+        names = Path(os.path.relpath(path, base)).parts
+        inside = os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))
+        relative = None if inside.startswith("..") else Path(inside).parts
+        for pattern in self.patterns:
+            pattern = pattern.removeprefix("./").rstrip("/")
+            if "/" not in pattern:
+                if any(fnmatch.fnmatchcase(name, pattern) for name in names if name not in (".", "..")):
+                    return True
+            elif relative and any(fnmatch.fnmatchcase("/".join(relative[:n]), pattern)
+                                  for n in range(1, len(relative) + 1)):
+                return True
+        return False
 
 
 def _file_error(path: str, message: str) -> FileError:
@@ -48,29 +79,40 @@ class Found:
     skipped: list[FileError] = field(default_factory=list)
 
 
-def expand(paths: list[str]) -> Found:
+def expand(paths: list[str], exclusions: Exclusions | None = None) -> Found:
     """Files, folders (searched for *.onnx and spec *.json) and globs -> model files.
 
     Within a folder or a glob's base folder, links that lead out of it and files that are not
-    regular files (FIFOs, devices) are skipped, and said so: a pull request can add both."""
+    regular files (FIFOs, devices) are skipped, and said so: a pull request can add both. What
+    ``exclusions`` match is left out in silence. A folder or glob that yields no model is an
+    error: a CI job pointed at the wrong place must not pass."""
+    exclusions = exclusions or Exclusions()
     found = Found()
     for item in paths:
+        before = len(found.files)
         if not item:
-            found.errors.append(_file_error('""', "the path is empty"))
-        elif any(c in item for c in "*?["):
+            found.errors.append(_file_error('""', '"": the path is empty'))
+            continue
+        if any(c in item for c in "*?["):
             matches = sorted(glob.glob(item, recursive=True))
             if not matches:
-                found.errors.append(_file_error(item, "no file matches this pattern"))
+                found.errors.append(_file_error(item, f"no models found under {item} (no file matches this pattern)"))
+                continue
             base = _glob_base(item)
             for match in matches:
-                if not os.path.isdir(match):
+                if not os.path.isdir(match) and not exclusions.excluded(match, base):
                     _candidate(match, base, found)
         elif os.path.isdir(item):
-            _walk(item, found)
+            _walk(item, found, exclusions)
         elif os.path.lexists(item):
-            found.files.append(item)
+            if not exclusions.force or not exclusions.excluded(item, exclusions.root):
+                found.files.append(item)
+            continue
         else:
-            found.errors.append(_file_error(item, "no such file or folder"))
+            found.errors.append(_file_error(item, f"{item}: no such file or folder"))
+            continue
+        if len(found.files) == before:
+            found.errors.append(_file_error(item, f"no models found under {item} (ONNX files or convlint specs)"))
     found.files = list(dict.fromkeys(found.files))
     return found
 
@@ -85,17 +127,18 @@ def _glob_base(pattern: str) -> str:
     return str(Path(*plain)) if plain else "."
 
 
-def _walk(folder: str, found: Found) -> None:
+def _walk(folder: str, found: Found, exclusions: Exclusions) -> None:
     def unreadable(error: OSError) -> None:
-        found.errors.append(_file_error(error.filename or folder,
-                                    f"cannot search this folder: {error.strerror or error}"))
+        where = error.filename or folder
+        found.errors.append(_file_error(where, f"{where}: cannot search this folder: {error.strerror or error}"))
 
     for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.startswith(".")
+        dirs[:] = sorted(d for d in dirs if not exclusions.excluded(os.path.join(root, d), folder)
                          and not os.path.lexists(os.path.join(root, d, "pyvenv.cfg")))
         for name in sorted(files):
-            if name.endswith((".onnx", ".json")):
-                _candidate(os.path.join(root, name), folder, found)
+            path = os.path.join(root, name)
+            if name.endswith((".onnx", ".json")) and not exclusions.excluded(path, folder):
+                _candidate(path, folder, found)
 
 
 def _candidate(path: str, folder: str, found: Found) -> None:
@@ -186,7 +229,7 @@ def _alone(path: str, settings: Settings) -> Outcome:
 
 def check_paths(paths: list[str], settings: Settings, jobs: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> CheckReport:
-    found = expand(paths)
+    found = expand(paths, settings.exclusions())
     files, errors = found.files, found.errors
     workers = min(jobs or os.cpu_count() or 1, len(files))
     outcomes = _analyse(files, settings, workers, progress)

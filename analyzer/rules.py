@@ -25,6 +25,13 @@ class Rule:
     fix: str
     default: bool = True
     """Reported unless deselected; rules off by default are opted into with ``select``."""
+    spec_severity: Severity | None = None
+    """The severity in JSON specs when it differs: a spec describes a PyTorch model, so what
+    PyTorch refuses to run is an error there."""
+
+    def severity_in(self, source_format: str) -> Severity:
+        """The severity of this rule's findings in a model of ``source_format`` (spec, onnx)."""
+        return self.spec_severity if source_format == "spec" and self.spec_severity else self.severity
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +56,8 @@ FAMILIES: dict[str, str] = {
 
 
 def _rule(code: str, name: str, severity: Severity, summary: str, why: str, example: str,
-          fix: str, default: bool = True) -> Rule:
-    rule = Rule(code, name, severity, summary, why, example, fix, default)
+          fix: str, default: bool = True, spec_severity: Severity | None = None) -> Rule:
+    rule = Rule(code, name, severity, summary, why, example, fix, default, spec_severity)
     RULES[code] = rule
     return rule
 
@@ -216,9 +223,11 @@ POOL_PADDING = _rule(
     "D103", "pool-padding-over-half-window", "warning",
     "A pool is padded by more than half its (dilated) window.",
     "PyTorch rejects such pools ('pad should be at most half of effective kernel size'); "
-    "border windows of a max pool would see mostly padding.",
-    "max_pool kernel_size=2, padding=2",
+    "border windows of a max pool would see mostly padding. In a JSON spec, which describes a "
+    "PyTorch model, it is an error: the model cannot run.",
+    "max_pool kernel_size=3, padding=2",
     "Pad pools by at most floor(kernel / 2).",
+    spec_severity="error",
 )
 CLASSIFIER_FIELD = _rule(
     "D104", "global-pool-field-smaller-than-input", "warning",

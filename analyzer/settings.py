@@ -10,6 +10,9 @@ prefix, per-node ignores, the fail level; read from ``[tool.convlint]`` in the n
     input-shape = ["image=1x3x224x224"]
     override-shape = false            # let input-shape and batch replace fixed ONNX dims
     batch = 8                         # batch size of the per-batch figures
+    extend-exclude = ["legacy"]       # `check` leaves these out of folder searches
+    exclude = [".*", "build"]         # replaces the default exclusions (DEFAULT_EXCLUDE)
+    force-exclude = false             # leave them out when named one by one too (pre-commit)
 
     [tool.convlint.per-node-ignores]  # ONNX node names (glob) -> codes
     "*/downsample/*" = ["F102"]
@@ -25,11 +28,12 @@ from typing import Any
 
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, parse_input_shapes
-from analyzer.limits import MAX_DIM
+from analyzer.limits import MAX_DIM, MAX_PATTERNS
 from analyzer.rules import RULES, SEVERITY_RANK, Severity
+from analyzer.strings import did_you_mean
 
 KEYS = ("select", "extend-select", "ignore", "per-node-ignores", "fail-on", "input-shape", "override-shape",
-        "batch")
+        "batch", "exclude", "extend-exclude", "force-exclude")
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,10 @@ class Settings:
     input_shape: tuple[str, ...] = ()
     override_shape: bool = False
     batch: int | None = None
+    exclude: tuple[str, ...] | None = None
+    """Globs `check` leaves out of folder searches (None: analyzer.lint.DEFAULT_EXCLUDE)."""
+    extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
     source: str | None = None
     """The configuration file these settings came from, if any."""
 
@@ -60,6 +68,15 @@ class Settings:
     def input_sizes(self) -> InputSizes:
         """The what-if input sizes asked for (ValueError for a malformed input shape)."""
         return InputSizes(parse_input_shapes(self.input_shape), self.batch, self.override_shape)
+
+    def exclusions(self):
+        """What `check` leaves out (:class:`analyzer.lint.Exclusions`); relative patterns are
+        relative to the configuration file's folder, else to the working folder."""
+        from analyzer.lint import DEFAULT_EXCLUDE, Exclusions
+
+        base = DEFAULT_EXCLUDE if self.exclude is None else self.exclude
+        root = str(Path(self.source).parent) if self.source else "."
+        return Exclusions(base + self.extend_exclude, root, self.force_exclude)
 
     def fails(self, severity: str) -> bool:
         return SEVERITY_RANK[severity] >= SEVERITY_RANK[self.fail_on]
@@ -124,14 +141,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _table(path: Path) -> tuple[dict[str, Any], str]:
-    """convlint's table of a configuration file, and how messages name it."""
+    """convlint's table of a configuration file, and how messages name it: the
+    ``[tool.convlint]`` table of a pyproject.toml or of any file with a ``tool`` table
+    (``--config``), else the whole file (convlint.toml)."""
     document = _read_toml(path)
-    if path.name != "pyproject.toml":
+    tool = document.get("tool")
+    if path.name != "pyproject.toml" and "tool" not in document:
         return document, "top level"
-    tool = document.get("tool", {})
     if not isinstance(tool, dict):
         raise InputError.one(str(path), "tool", f"must be a table, not {_kind(tool)}")
-    table = tool.get("convlint", {})
+    if "convlint" not in tool:
+        raise InputError.one(str(path), None, "no [tool.convlint] table")
+    table = tool["convlint"]
     if not isinstance(table, dict):
         raise InputError.one(str(path), "[tool.convlint]", f"must be a table, not {_kind(table)}")
     return table, "[tool.convlint]"
@@ -149,7 +170,8 @@ def load_settings(path: Path) -> Settings:
     source = str(path)
     unknown = sorted(set(table) - set(KEYS))
     if unknown:
-        raise InputError.one(source, where, f"unknown key {unknown[0][:40]!r} (known: {', '.join(KEYS)})")
+        raise InputError.one(source, where, f"unknown key {unknown[0][:40]!r}{did_you_mean(unknown[0], KEYS)}; "
+                             f"known: {', '.join(KEYS)}")
 
     def strings(key: str) -> tuple[str, ...]:
         value = table.get(key, [])
@@ -158,14 +180,20 @@ def load_settings(path: Path) -> Settings:
                                  + (" with other values" if isinstance(value, list) else ""))
         return tuple(value)
 
+    def globs(key: str) -> tuple[str, ...]:
+        patterns = strings(key)
+        if len(patterns) > MAX_PATTERNS:
+            raise InputError.one(source, f"{where} {key}", f"{len(patterns):,} patterns; at most {MAX_PATTERNS:,}")
+        return patterns
+
     per_node = table.get("per-node-ignores", {})
     if not isinstance(per_node, dict) or not all(
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in per_node.values()
     ):
         raise InputError.one(source, f"{where} per-node-ignores", "must map node name patterns to lists of codes")
-    override = table.get("override-shape", False)
-    if not isinstance(override, bool):
-        raise InputError.one(source, f"{where} override-shape", f"must be true or false, not {_kind(override)}")
+    for key in ("override-shape", "force-exclude"):
+        if not isinstance(table.get(key, False), bool):
+            raise InputError.one(source, f"{where} {key}", f"must be true or false, not {_kind(table[key])}")
     batch = table.get("batch")
     if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_DIM):
         shown = f"{batch:,}" if isinstance(batch, int) and not isinstance(batch, bool) else _kind(batch)
@@ -181,8 +209,11 @@ def load_settings(path: Path) -> Settings:
         per_node_ignores=tuple((pattern, tuple(codes)) for pattern, codes in per_node.items()),
         fail_on=fail_on,
         input_shape=strings("input-shape"),
-        override_shape=override,
+        override_shape=table.get("override-shape", False),
         batch=batch,
+        exclude=globs("exclude") if "exclude" in table else None,
+        extend_exclude=globs("extend-exclude"),
+        force_exclude=table.get("force-exclude", False),
         source=source,
     )
     for key, selectors in (("select", settings.select), ("extend-select", settings.extend_select),
@@ -208,6 +239,9 @@ class Cli:
     batch: int | None = None
     config: Path | None = None
     isolated: bool = False
+    exclude: tuple[str, ...] = ()
+    extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -226,8 +260,11 @@ def resolve_settings(cli: Cli, start: Path) -> Settings:
             if not path.exists():
                 raise InputError.one(str(path), None, "no such configuration file")
             base = load_settings(path)
-    # --select replaces the configured selection; --extend-select and --ignore add to it.
-    return base.override(select=cli.select, extend_select=base.extend_select + cli.extend_select,
-                         ignore=base.ignore + cli.ignore, fail_on=cli.fail_on,
-                         input_shape=cli.input_shape, batch=cli.batch,
-                         override_shape=cli.override_shape or None)
+    # --select replaces the configured selection, extend-select included (as ruff's does);
+    # --extend-select and --ignore add to it.
+    extend_select = cli.extend_select if cli.select else base.extend_select + cli.extend_select
+    settings = replace(base, extend_select=extend_select, ignore=base.ignore + cli.ignore,
+                       extend_exclude=base.extend_exclude + cli.extend_exclude,
+                       force_exclude=cli.force_exclude or base.force_exclude)
+    return settings.override(select=cli.select, fail_on=cli.fail_on, input_shape=cli.input_shape, batch=cli.batch,
+                             override_shape=cli.override_shape or None, exclude=cli.exclude)

@@ -65,9 +65,20 @@ class Expr:
         raise TypeError("a condition on a scanned size has no single truth value")
 
     def __repr__(self) -> str:
-        if self.op == "size":
-            return str(self.args[0])
-        return f"{self.op}({', '.join(map(repr, self.args))})"
+        """The expression as a formula people read: ``floor((H + 1) / 2)``, ``2*floor(H / 16)``
+        (sums, products and nested floors simplified), as messages and reports show it."""
+        return formula(self)
+
+    def symbols(self, memo: dict[int, frozenset[str]] | None = None) -> frozenset[str]:
+        """The names of the scanned sizes this expression depends on."""
+        memo = {} if memo is None else memo
+        key = id(self)
+        if key not in memo:
+            if self.op == "size":
+                memo[key] = frozenset((self.args[0],))
+            else:
+                memo[key] = frozenset().union(*(a.symbols(memo) for a in self.args if isinstance(a, Expr)))
+        return memo[key]
 
     # evaluation ------------------------------------------------------------------------------
     def evaluate(self, env: dict[str, Any], memo: dict[int, Any] | None = None) -> Any:
@@ -169,3 +180,148 @@ def scaled(size_: Number, factor: float, float32: bool) -> Number:
 
         return math.floor(f32(f32(size_) * f32(factor)))
     return math.floor(size_ * factor)
+
+
+# -- formulas ----------------------------------------------------------------------------------
+# An expression is shown as a sum of integer multiples of atoms plus a constant: sizes (``H``),
+# floors of such sums divided by an integer, and what has no simpler form (max, a product of
+# two sizes, a choice). Floors of floors merge (floor(floor(x / a) / b) = floor(x / (a*b)) for
+# integer x), and whole multiples leave a floor (floor((2H + 3) / 2) = H + 1), so the stride-2
+# stages of a network read as ``floor(H / 16)`` rather than as sixteen nested operations.
+Atom = tuple  # ("size", name) | ("floor", Linear, d) | ("mod", Linear, m) | ("text", str)
+Linear = tuple[tuple[tuple[Atom, int], ...], int]  # (sorted (atom, coefficient) pairs, constant)
+
+
+def _linear(terms: dict[Atom, int], constant: int) -> Linear:
+    return tuple(sorted(((a, c) for a, c in terms.items() if c), key=_order)), constant
+
+
+def _order(term: tuple[Atom, int]) -> tuple:
+    atom = term[0]
+    return (atom[0] != "size", repr(atom))
+
+
+def _constant(value: int) -> Linear:
+    return (), value
+
+
+def _add(a: Linear, b: Linear, sign: int = 1) -> Linear:
+    terms = dict(a[0])
+    for atom, coefficient in b[0]:
+        terms[atom] = terms.get(atom, 0) + sign * coefficient
+    return _linear(terms, a[1] + sign * b[1])
+
+
+def _scale(a: Linear, factor: int) -> Linear:
+    return _linear({atom: c * factor for atom, c in a[0]}, a[1] * factor)
+
+
+def _atom(atom: Atom) -> Linear:
+    return ((atom, 1),), 0
+
+
+def _floor(a: Linear, d: int) -> Linear:
+    """floor(a / d) for a positive integer d, simplified."""
+    if d == 1:
+        return a
+    whole = {atom: c // d for atom, c in a[0] if c % d == 0}
+    rest = {atom: c for atom, c in a[0] if c % d}
+    quotient, remainder = divmod(a[1], d)
+    if not rest:
+        return _linear(whole, quotient)
+    if len(rest) == 1:
+        ((atom, c),) = rest.items()
+        if c == 1 and atom[0] == "floor":  # floor((floor(m / e) + r) / d) = floor((m + r*e) / (d*e))
+            _, inner, e = atom
+            merged = _floor(_add(inner, _constant(remainder * e)), d * e)
+            return _add(_linear(whole, quotient), merged)
+    floored = _atom(("floor", _linear(rest, remainder), d))
+    return _add(_linear(whole, quotient), floored)
+
+
+def _linear_of(value: Any, memo: dict[int, Linear]) -> Linear:
+    if not isinstance(value, Expr):
+        return _constant(value) if isinstance(value, int) else _atom(("text", repr(value)))
+    key = id(value)
+    if key not in memo:
+        memo[key] = _reduce(value, memo)
+    return memo[key]
+
+
+def _reduce(expr: Expr, memo: dict[int, Linear]) -> Linear:
+    op, args = expr.op, expr.args
+    if op == "size":
+        return _atom(("size", args[0]))
+    if op in ("add", "sub"):
+        return _add(_linear_of(args[0], memo), _linear_of(args[1], memo), 1 if op == "add" else -1)
+    if op == "mul":
+        a, b = (_linear_of(x, memo) for x in args)
+        if not a[0] or not b[0]:
+            return _scale(b, a[1]) if not a[0] else _scale(a, b[1])
+        return _atom(("text", f"{_operand(a)} * {_operand(b)}"))
+    if op == "floordiv" and isinstance(args[1], int) and args[1] > 0:
+        return _floor(_linear_of(args[0], memo), args[1])
+    if op == "mod" and isinstance(args[1], int) and args[1] > 0:
+        a, m = _linear_of(args[0], memo), args[1]
+        reduced = _linear({atom: c % m for atom, c in a[0]}, a[1] % m)
+        return _constant(reduced[1]) if not reduced[0] else _atom(("mod", reduced, m))
+    if op in ("scale32", "scale64"):
+        factor = args[1]
+        if float(factor).is_integer():
+            return _scale(_linear_of(args[0], memo), int(factor))
+        return _atom(("text", f"floor({_render(_linear_of(args[0], memo))} * {factor:g})"))
+    return _atom(("text", _call(expr, memo)))
+
+
+_INFIX = {"ge": ">=", "gt": ">", "eq": "==", "and": "and", "or": "or"}
+
+
+def _call(expr: Expr, memo: dict[int, Linear]) -> str:
+    parts = [_render(_linear_of(a, memo)) if not isinstance(a, float) else f"{a:g}" for a in expr.args]
+    if expr.op in _INFIX:
+        return f"{parts[0]} {_INFIX[expr.op]} {parts[1]}"
+    if expr.op == "not":
+        return f"not ({parts[0]})"
+    if expr.op == "where":
+        return f"({parts[1]} if {parts[0]} else {parts[2]})"
+    return f"{expr.op}({', '.join(parts)})"
+
+
+def _render_atom(atom: Atom) -> str:
+    kind = atom[0]
+    if kind == "size":
+        return atom[1]
+    if kind == "floor":
+        return f"floor({_operand(atom[1])} / {atom[2]})"
+    if kind == "mod":
+        return f"{_operand(atom[1])} % {atom[2]}"
+    return atom[1]
+
+
+def _operand(a: Linear) -> str:
+    """A sum inside a larger formula: parenthesised unless it is one plain term."""
+    text = _render(a)
+    single = len(a[0]) == 1 and a[1] == 0 and a[0][0][1] == 1
+    return text if single or not a[0] else f"({text})"
+
+
+def _render(a: Linear) -> str:
+    pieces: list[str] = []
+    for atom, c in a[0]:
+        if atom[0] == "floor" and c < 0 and a[0] and all(k < 0 for _, k in atom[1][0]):
+            atom, c = ("ceil", _scale(atom[1], -1), atom[2]), -c  # -floor(-x / d) = ceil(x / d)
+        body = f"ceil({_operand(atom[1])} / {atom[2]})" if atom[0] == "ceil" else _render_atom(atom)
+        if atom[0] == "mod" and (len(a[0]) > 1 or a[1] or c != 1):
+            body = f"({body})"  # % binds as * does, and after a unary minus
+        size = abs(c)
+        term = body if size == 1 else f"{size}*{body}"
+        pieces.append(("- " if c < 0 else "+ ") + term)
+    if a[1] or not pieces:
+        pieces.append(("- " if a[1] < 0 else "+ ") + str(abs(a[1])))
+    text = " ".join(pieces)
+    return text[2:] if text.startswith("+ ") else "-" + text[2:]
+
+
+def formula(expr: Expr) -> str:
+    """``expr`` as a simplified formula (see above)."""
+    return _render(_linear_of(expr, {}))

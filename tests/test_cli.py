@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT, SAMPLES
 from typer.testing import CliRunner
 
@@ -94,3 +95,71 @@ def test_library_entry_point_and_graph():
     assert model.graph.number_of_nodes() == len(model.nodes)
     assert model.graph.edges["layer1.0.bn2", "layer1.0.add"]["tensors"] == ["layer1.0.bn2"]
     assert next(iter(nx.topological_sort(model.graph))) == "conv1"
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        (["sizes", "samples/seed.json", "--max", "10**12"], "error: --max: input should be a valid integer"),
+        (["sizes", "samples/seed.json", "--max", "0"], "error: --max: input should be greater than or equal to 1"),
+        (["analyze"], "error: missing argument MODEL"),
+        (["frobnicate"], "error: no such command 'frobnicate'"),
+        (["analyze", "samples/seed.json", "--frob"], "error: no such option: --frob"),
+        (["analyze", "samples/seed.json", "-f", "yaml"], "error: --format: 'yaml' is not one of 'text', "),
+        (["rule"], "error: missing argument CODE"),
+    ],
+)
+def test_usage_errors_are_one_line(arguments, expected):
+    """Misuse is reported like every other convlint error: one line on stderr, exit code 2,
+    no boxed panel and no usage block (as the installed command runs it)."""
+    done = subprocess.run([sys.executable, "-m", "analyzer", *arguments], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(expected), line
+
+
+def test_help_and_version_still_work():
+    for arguments in (["--help"], ["sizes", "-h"]):
+        result = runner.invoke(app, arguments)
+        assert result.exit_code == 0 and "Usage: convlint" in result.stdout
+    bare = runner.invoke(app, [])  # no command: the help, and exit code 2 (as before)
+    assert bare.exit_code == 2 and "Usage: convlint" in bare.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "name", "looks_like"),
+    [
+        (["analyze", "samples/seed.json"], "report.html", lambda t: t.lstrip().lower().startswith("<!doctype html")),
+        (["analyze", "samples/seed.json"], "report.json", lambda t: json.loads(t)["nodes"][0]["name"] == "conv1"),
+        (["analyze", "samples/seed.json"], "report.md", lambda t: t.startswith("### ") and "| F101 |" in t),
+        (["analyze", "samples/seed.json"], "report.sarif", lambda t: json.loads(t)["version"] == "2.1.0"),
+        (["analyze", "samples/seed.json"], "report.txt", lambda t: "warning[F101] conv1" in t),
+        (["analyze", "samples/seed.json"], "report.log", lambda t: "warning[F101] conv1" in t),
+        (["check", "samples/seed.json"], "lint.SARIF", lambda t: json.loads(t)["runs"][0]["results"][0]["ruleId"] == "F101"),
+        (["check", "samples/seed.json"], "lint.json", lambda t: json.loads(t)["summary"]["warnings"] == 1),
+        (["diff", "samples/tiny_resnet.onnx", "samples/tiny_resnet_wide.onnx"], "diff.json",
+         lambda t: isinstance(json.loads(t), dict)),
+        (["diff", "samples/tiny_resnet.onnx", "samples/tiny_resnet_wide.onnx"], "diff.md", lambda t: t.startswith("#")),
+        (["sizes", "samples/seed.json", "--max", "20"], "sizes.json", lambda t: json.loads(t)["axes"][0]["name"] == "H"),
+        (["analyze", "samples/seed.json", "--format", "text"], "report.json", lambda t: "warning[F101] conv1" in t),
+    ],
+)
+def test_output_format_follows_the_file_extension(tmp_path, monkeypatch, command, name, looks_like):
+    """-o FILE without --format writes the format FILE's extension names; --format wins."""
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / name
+    result = runner.invoke(app, [*command, "-o", str(target)])
+    assert result.exit_code in (0, 1), result.stderr
+    assert looks_like(target.read_text())
+
+
+def test_an_extension_the_command_cannot_write_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    target = tmp_path / "scan.sarif"
+    result = runner.invoke(app, ["sizes", "samples/seed.json", "-o", str(target)])
+    assert result.exit_code == 2 and not target.exists()
+    assert result.stderr == (f"error: --output {target}: `convlint sizes` writes no sarif (text, json); "
+                             "give --format\n")
+    result = runner.invoke(app, ["check", "samples/seed.json", "-o", str(tmp_path / "lint.html")])
+    assert result.exit_code == 2 and "--format html draws one model" in result.stderr

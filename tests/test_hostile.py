@@ -188,7 +188,7 @@ def test_a_folder_that_cannot_be_searched_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "scandir", refusing)
     found = expand([str(tmp_path)])
     assert found.files == [str(tmp_path / "seed.json")]
-    assert [(e.path, e.message) for e in found.errors] == [(str(locked), "cannot search this folder: Permission denied")]
+    assert [(e.path, e.message) for e in found.errors] == [(str(locked), f"{locked}: cannot search this folder: Permission denied")]
 
 
 def _dies_on(path: str, settings):
@@ -562,3 +562,45 @@ def test_error_lines_escape_paths_and_names(tmp_path):
     assert done.returncode == 2 and "the graph has a cycle" in text
     _no_controls(text)
     _no_forged_commands(text)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('exclude = "legacy"', "[tool.convlint] exclude: must be a list of strings, not a string"),
+        ("extend-exclude = [1]", "[tool.convlint] extend-exclude: must be a list of strings, not an array with other values"),
+        ('force-exclude = "yes"', "[tool.convlint] force-exclude: must be true or false, not a string"),
+        ("exclude = [" + ", ".join(['"x"'] * 1001) + "]", "[tool.convlint] exclude: 1,001 patterns; at most 1,000"),
+        ('exlude = ["x"]', "[tool.convlint]: unknown key 'exlude' (did you mean 'exclude'?); known: select"),
+    ],
+)
+def test_exclusion_settings_from_a_hostile_config(tmp_path, setting, message):
+    """A pull request can change pyproject.toml: the exclusion keys are typed and bounded
+    (each file a folder search meets is matched against every pattern)."""
+    (tmp_path / "pyproject.toml").write_text(f"[tool.convlint]\n{setting}\n")
+    (tmp_path / "seed.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    done = subprocess.run([sys.executable, "-m", "analyzer", "check", "."], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: {tmp_path / 'pyproject.toml'}: {message}"), line
+
+
+def test_suggestions_are_worded_only_for_the_problems_shown(monkeypatch):
+    """A spec with 100,000 misspelt fields: every problem is counted, and only the 50 shown
+    get a "did you mean" (each costs string comparisons: 100,000 would take seconds)."""
+    import analyzer.strings
+    from analyzer.errors import InputError
+    from analyzer.frontends.spec import validate
+    from analyzer.limits import MAX_PROBLEMS
+
+    calls = []
+    closest = analyzer.strings.closest
+    monkeypatch.setattr(analyzer.strings, "closest", lambda *a: calls.append(a) or closest(*a))
+    layer = {"name": "c", "op": "conv", "out_channels": 4, "kernel_size": 3} | {f"out_chanels_{i}": 1 for i in range(100_000)}
+    with pytest.raises(InputError) as raised:
+        validate("many.json", {"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": [layer]})
+    lines = raised.value.lines()
+    assert len(lines) == MAX_PROBLEMS + 1 and lines[-1] == "many.json: and 99,950 more problems"
+    assert lines[0] == "many.json: /layers/0/out_chanels_0: unknown field of this conv layer (did you mean 'out_channels'?)"
+    assert len(calls) == MAX_PROBLEMS

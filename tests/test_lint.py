@@ -92,10 +92,35 @@ def test_convlint_toml_and_config_errors(project):
     (project / "convlint.toml").write_text('ignored = ["F101"]\n')
     result = check("seed.json", cwd=project)
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {project / 'convlint.toml'}: top level: unknown key 'ignored' (known: select, extend-select, ignore, per-node-ignores, fail-on, input-shape, override-shape, batch)"
+    assert result.stderr.strip() == (
+        f"error: {project / 'convlint.toml'}: top level: unknown key 'ignored' (did you mean 'ignore'?); known: "
+        "select, extend-select, ignore, per-node-ignores, fail-on, input-shape, override-shape, batch, exclude, "
+        "extend-exclude, force-exclude")
     (project / "convlint.toml").write_text('select = ["Q"]\n')
     result = check("seed.json", cwd=project)
     assert result.returncode == 2 and "unknown rule code or prefix 'Q'" in result.stderr
+
+
+def test_select_on_the_command_line_replaces_the_configured_extend_select(project):
+    """As ruff: --select is the whole selection; the file's extend-select does not add to it,
+    its ignore still applies, and --extend-select given with it does add."""
+    (project / "pyproject.toml").write_text('[tool.convlint]\nextend-select = ["F101"]\nignore = ["S104"]\n')
+    assert codes(check(str(project), "-f", "json")) == ["C101", "F101"]
+    assert codes(check(str(project), "-f", "json", "--select", "C,S")) == ["C101"]
+    assert codes(check(str(project), "-f", "json", "--select", "C", "--extend-select", "F")) == ["C101", "F101"]
+
+
+def test_config_option_reads_a_pyproject_style_file(project):
+    """--config FILE takes a convlint.toml (top-level keys) or any file with a [tool.convlint]
+    table; a pyproject-style file without one is refused, naming the file."""
+    (project / "ci.toml").write_text('[project]\nname = "x"\n\n[tool.convlint]\nselect = ["C"]\n')
+    assert codes(check(str(project), "-f", "json", "--config", str(project / "ci.toml"))) == ["C101"]
+    (project / "ci.toml").write_text('[tool.black]\nline-length = 80\n')
+    result = check(str(project), "--config", str(project / "ci.toml"))
+    assert result.exit_code == 2
+    assert result.stderr == f"error: {project / 'ci.toml'}: no [tool.convlint] table\n"
+    (project / "plain.toml").write_text('select = ["S"]\n')
+    assert codes(check(str(project), "-f", "json", "--config", str(project / "plain.toml"))) == ["S104"]
 
 
 def test_per_node_ignores_for_onnx(tmp_path):
@@ -128,6 +153,79 @@ def test_folders_and_globs(tmp_path):
     assert check(str(tmp_path / "nothing" / "*.onnx")).exit_code == 2
 
 
+@pytest.mark.parametrize("where", ["empty", "empty/*.onnx", "docs", "docs/*.json", "docs/**/*.txt"])
+def test_a_path_without_models_fails_and_is_named(tmp_path, monkeypatch, where):
+    """An empty folder, a glob matching nothing or only other files: exit code 2 and a line
+    naming the path, so a CI job pointed at the wrong place fails."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "package.json").write_text('{"name": "not a spec"}')
+    (tmp_path / "docs" / "notes.txt").write_text("no model")
+    result = check(where)
+    assert result.exit_code == 2
+    expected = ("(no file matches this pattern)" if where == "empty/*.onnx"
+                else "(ONNX files or convlint specs)")
+    error = result.stdout.splitlines()[0]
+    assert error == f"error: no models found under {where} {expected}"
+    document = json.loads(check(where, "-f", "json").stdout)
+    assert [e["path"] for e in document["errors"]] == [where]
+    assert check(where, "missing.onnx").stdout.splitlines()[1] == "error: missing.onnx: no such file or folder"
+
+
+def test_check_with_models_only_and_nothing_left_passes(tmp_path, monkeypatch):
+    """pre-commit names staged files; when none is a model there is nothing to check (not
+    the whole folder)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "package.json").write_text('{"name": "not a spec"}')
+    shutil.copy(SAMPLES / "broken_channels.json", tmp_path / "broken.json")
+    result = check("package.json", "--models-only")
+    assert result.exit_code == 0 and result.stdout == "All checks passed: 0 errors, 0 warnings in 0 models.\n"
+
+
+def _tree(root: Path) -> None:
+    for folder in ("models/legacy", "models/archive/old", ".git", "node_modules/pkg", "env", "build"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    (root / "env" / "pyvenv.cfg").write_text("home = /usr/bin\n")  # a virtualenv of any name
+    for target in ("models/seed.json", "models/legacy/seed.json", "models/archive/old/seed.json",
+                   "models/seed_old.json", ".git/seed.json", "node_modules/pkg/seed.json", "env/seed.json",
+                   "build/seed.json"):
+        shutil.copy(SAMPLES / "seed.json", root / target)
+
+
+def checked(result) -> list[str]:
+    return sorted(Path(f["model"]["path"]).as_posix() for f in json.loads(result.stdout)["files"])
+
+
+def test_default_and_configured_exclusions(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _tree(tmp_path)
+    everything = ["models/archive/old/seed.json", "models/legacy/seed.json", "models/seed.json", "models/seed_old.json"]
+    assert checked(check(".", "-f", "json")) == everything  # .git, node_modules, env/, build/ left out
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.convlint]\nextend-exclude = ["legacy", "*_old.json", "models/archive"]\n')
+    assert checked(check(".", "-f", "json")) == ["models/seed.json"]
+    assert check("models/*/*.json").exit_code == 2  # the glob's one match is excluded: no models
+    # exclude replaces the defaults: build/ is searched now, .git still not (".*" kept)
+    (tmp_path / "pyproject.toml").write_text('[tool.convlint]\nexclude = [".*", "node_modules"]\n')
+    assert checked(check(".", "-f", "json")) == ["build/seed.json", *everything]
+    assert checked(check(".", "-f", "json", "--exclude", "models")) == [
+        ".git/seed.json", "build/seed.json", "node_modules/pkg/seed.json"]
+    result = check(".", "--extend-exclude", "models,build")
+    assert result.exit_code == 2 and result.stdout.startswith("error: no models found under .")
+
+
+def test_named_files_are_checked_unless_force_exclude(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    _tree(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[tool.convlint]\nextend-exclude = ["legacy"]\n')
+    assert checked(check("models/legacy/seed.json", "-f", "json")) == ["models/legacy/seed.json"]
+    assert checked(check("models/legacy/seed.json", "-f", "json", "--force-exclude")) == []
+    (tmp_path / "pyproject.toml").write_text('[tool.convlint]\nextend-exclude = ["legacy"]\nforce-exclude = true\n')
+    assert checked(check("models/legacy/seed.json", "models/seed.json", "-f", "json")) == ["models/seed.json"]
+    assert check("models/legacy", "-f", "json").exit_code == 0  # a folder named explicitly is searched
+
+
 def test_parallel_and_serial_runs_agree():
     serial = json.loads(check(str(SAMPLES), "-f", "json", "--isolated", "--jobs", "1").stdout)
     parallel = json.loads(check(str(SAMPLES), "-f", "json", "--isolated", "--jobs", "2").stdout)
@@ -155,9 +253,17 @@ def test_sarif_of_analyze_and_of_an_unreadable_file(tmp_path):
     document = json.loads(runner.invoke(app, ["analyze", str(SAMPLES / "seed.json"), "-f", "sarif"]).stdout)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
     (tmp_path / "bad.onnx").write_bytes(b"\x00garbage")
-    document = json.loads(check(str(tmp_path / "bad.onnx"), "-f", "sarif").stdout)
+    (tmp_path / "empty").mkdir()
+    document = json.loads(check(str(tmp_path / "bad.onnx"), str(tmp_path / "empty"), str(SAMPLES / "seed.json"),
+                                "-f", "sarif").stdout)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(document)
-    assert document["runs"][0]["results"][0]["level"] == "error"
+    run = document["runs"][0]
+    assert [(r["ruleId"], r["level"]) for r in run["results"]] == [("F101", "warning"), ("E000", "error"),
+                                                                    ("E000", "error")]
+    rules = run["tool"]["driver"]["rules"]
+    for result in run["results"]:  # code scanning shows a result's rule from driver.rules
+        assert rules[result["ruleIndex"]]["id"] == result["ruleId"]
+    assert len({r["id"] for r in rules}) == len(rules)
 
 
 def test_github_annotations():

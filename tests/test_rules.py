@@ -135,9 +135,10 @@ def test_every_rule_has_a_case():
 
 @pytest.mark.parametrize("code", sorted(CASES))
 def test_rule_fires(code):
-    found = [d for d in CASES[code][0](code).diagnostics]
+    report = CASES[code][0](code)
+    found = list(report.diagnostics)
     assert found and {d.code for d in found} == {code}
-    assert all(d.severity == RULES[code].severity for d in found)
+    assert all(d.severity == RULES[code].severity_in(report.model.format) for d in found)
 
 
 @pytest.mark.parametrize("code", sorted(CASES))
@@ -167,3 +168,28 @@ def test_a_bug_in_an_op_rule_is_a_finding_not_a_crash(monkeypatch):
                                   [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3])],
                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
         analyze(build_graph("m.onnx", helper.make_model(graph), {}), debug=True)
+
+
+@pytest.mark.parametrize("op", ["max_pool", "avg_pool"])
+def test_an_over_padded_pool_is_an_error_in_a_spec_and_a_warning_in_onnx(op):
+    """PyTorch refuses to run the pool a spec describes; onnxruntime runs the same ONNX pool
+    (padding 2 around a 3x3 window), so there D103 stays a warning."""
+    import onnxruntime as ort
+    import torch
+
+    module = (torch.nn.MaxPool2d if op == "max_pool" else torch.nn.AvgPool2d)(3, padding=2)
+    with pytest.raises(RuntimeError, match="pad should be at most half of effective kernel size"):
+        module(torch.zeros(1, 3, 8, 8))
+    layer = {"name": "p", "op": op, "kernel_size": 3, "padding": 2}
+    (finding,) = from_spec([layer], [3, 8, 8], "D103").diagnostics
+    assert finding.severity == "error"
+
+    onnx_op = "MaxPool" if op == "max_pool" else "AveragePool"
+    nodes = [helper.make_node(onnx_op, ["x"], ["y"], kernel_shape=[3, 3], pads=[2, 2, 2, 2])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    assert session.run(None, {"x": np.zeros((1, 3, 8, 8), np.float32)})[0].shape == (1, 3, 10, 10)
+    (finding,) = from_onnx(nodes, {"x": [1, 3, 8, 8]}, {}, "D103").diagnostics
+    assert finding.severity == "warning"

@@ -4,6 +4,7 @@ at each size and against onnxruntime actually running the model."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 
@@ -82,7 +83,47 @@ def test_describe():
     assert describe("H", list(range(193, 225)), 1, 4096) == "193 <= H <= 224"
     assert describe("H", [224], 1, 4096) == "H == 224"
     assert describe("H", list(range(1, 4097)), 1, 4096) == "any H"
-    assert describe("H", [3, 5, 6], 1, 10) == "3, 5-6"
+    assert describe("H", [3, 5, 6], 1, 10) == "H == 3 or 5 <= H <= 6"
+    assert describe("H", [v for v in range(24, 4097) if v % 4], 1, 4096) == "H % 4 != 0 and H >= 25"
+    assert describe("H", [v for v in range(16, 4097) if v % 16 < 4], 1, 4096) == "H % 16 <= 3 and H >= 16"
+    assert describe("H", [3, 4, 5, 9, *(v for v in range(24, 4097) if v % 4)], 1, 4096) == (
+        "3 <= H <= 5 or H == 9 or (H % 4 != 0 and H >= 25)")
+    scattered = [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, 987, 1597]
+    assert describe("H", scattered, 1, 2000) == "1-3, 5, 8, 13, 21, 34, 55, 89, 144, 233, 377, 610, ... (2 more ranges)"
+
+
+def _rule_holds(rule: str, value: int) -> bool:
+    return bool(eval(rule, {"__builtins__": {}}, {"H": value}))  # the rules are Python conditions
+
+
+def test_described_rules_are_exactly_the_sets():
+    """Random sets made of a few runs and a periodic tail: the rule describes each exactly
+    (checked size by size, the rule evaluated as the Python condition it is), and a set
+    without such a rule is listed as ranges."""
+    import random
+
+    rng = random.Random(15)
+    for _ in range(300):
+        low, high = rng.choice([1, 1, 5]), rng.choice([100, 600, 4096])
+        period, start = rng.randint(1, 40), rng.randint(low, high // 2)
+        residues = set(rng.sample(range(period), rng.randint(0, period)))
+        runs = [(a, a + rng.randint(0, 5)) for a in sorted(rng.sample(range(low, start), min(3, start - low)))]
+        members = {v for v in range(start, high + 1) if v % period in residues}
+        members |= {v for a, b in runs for v in range(a, min(b, high) + 1)}
+        sizes = sorted(members)
+        rule = describe("H", sizes, low, high)
+        if not sizes:
+            assert rule == "none"
+        elif rule.startswith("any"):
+            assert sizes == list(range(low, high + 1))
+        elif "H" not in rule:  # no rule: the ranges, all of them when there are few
+            if not rule.endswith("more ranges)"):
+                listed = [range(int(a), int(b or a) + 1) for a, _, b in (r.partition("-") for r in rule.split(", "))]
+                assert [v for r in listed for v in r] == sizes
+        else:
+            assert [v for v in range(low, high + 1) if _rule_holds(rule, v)] == sizes, (rule, period, residues)
+    noise = sorted(rng.sample(range(1, 4097), 500))
+    assert describe("H", noise, 1, 4096).endswith("more ranges)")
 
 
 def _fcn(decoder: str) -> onnx.ModelProto:
@@ -199,3 +240,152 @@ def test_cli_text_and_exit_codes(tmp_path):
     result = runner.invoke(app, ["sizes", str(path)])
     assert result.exit_code == 1  # no valid size at all
     assert runner.invoke(app, ["sizes", str(path), "--min", "10", "--max", "5"]).exit_code == 2
+
+
+def errors_at_dims(model, dims: tuple[int, ...]) -> list[str]:
+    """Error findings of the ordinary analysis with the spatial input dims set to ``dims``."""
+    original = {t: model.tensors[t].shape for t in model.inputs}
+    try:
+        for t, shape in original.items():
+            if shape is not None and len(shape) >= 3:
+                model.tensors[t] = Tensor(t, "input", (*shape[:2], *dims), model.tensors[t].dtype)
+        return [f"{d.node}:{d.code}:{d.message}" for d in analyze(model).diagnostics if d.severity == "error"]
+    finally:
+        for t, shape in original.items():
+            model.tensors[t].shape = shape
+
+
+def _unet_at(tmp_path, height: int, width: int):
+    document = json.loads((SAMPLES / "unet.json").read_text())
+    document["inputs"][0]["shape"] = [1, height, width]
+    path = tmp_path / f"unet_{height}x{width}.json"
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_each_axis_is_judged_on_its_own(tmp_path):
+    """A 97x130 U-Net: H=97 fails at cat1, W=130 at cat2. The scan of H does not reject every
+    height because W is wrong (nor blame H for it): each axis's verdicts are those of the
+    ordinary analysis with the other axis at a valid size, and the declared size names both."""
+    path = _unet_at(tmp_path, 97, 130)
+    model = load(str(path))
+    result = scan_sizes(model, 1, 80)
+    height, width = result.axes
+    for size in range(1, 81):
+        found = errors_at_dims(model, (size, 128))
+        assert height.accepts(size) == (not found), size
+        if found:
+            reason = height.reason(size)
+            assert found[0].startswith(f"{reason.node}:{reason.code}:")
+            assert "(W)" not in found[0] and "along W" not in found[0]
+        assert width.accepts(size) == (not errors_at_dims(model, (128, size))), size
+    assert (height.declared, width.declared) == (97, 130)
+    assert height.reason(97).node == "cat1" and width.reason(130).node == "cat2"
+    assert errors_at_dims(model, (97, 128))[0].startswith("cat1:S103:") and "axis 1 (H)" in errors_at_dims(model, (97, 128))[0]
+    assert errors_at_dims(model, (96, 130))[0].startswith("cat2:S103:") and "axis 2 (W)" in errors_at_dims(model, (96, 130))[0]
+    text = runner.invoke(app, ["sizes", str(path), "--max", "300"]).stdout
+    assert "H: valid sizes in 1..300: H % 16 == 0 (18 sizes, smallest 16)" in text
+    assert text.endswith("The declared input image (1, 97, 130) is rejected:\n"
+                         "  H=97: rejected by cat1 (/layers/43): concatenated inputs differ in axis 1 (H) [S103]\n"
+                         "  W=130: rejected by cat2 (/layers/37): concatenated inputs differ in axis 2 (W) [S103]\n")
+
+
+def test_sizes_outside_the_scanned_range_are_answered(tmp_path):
+    """--size beyond --min..--max is evaluated, not ignored: the verdicts agree with the
+    ordinary analysis at that size."""
+    model = load(str(SAMPLES / "unet.json"))
+    result = scan_sizes(model, 1, 64)
+    for size in (100, 128, 4000, 4096, 5000):
+        found = errors_at(model, size)
+        for axis in result.axes:
+            assert axis.accepts(size) == (not found), size
+            if found:
+                assert found[0] == f"{axis.reason(size).node}:{axis.reason(size).code}"
+    done = runner.invoke(app, ["sizes", str(SAMPLES / "unet.json"), "--max", "64", "--size", "100", "--size", "4096"])
+    assert "  H=100 (outside 1..64): rejected by cat3 (/layers/31): concatenated inputs differ in axis 1 (H) [S103]" in done.stdout
+    assert "  H=4096 (outside 1..64): valid" in done.stdout
+    document = json.loads(runner.invoke(app, ["sizes", str(SAMPLES / "unet.json"), "--max", "64", "--size", "100",
+                                              "-f", "json"]).stdout)
+    assert document["checked"][0] == {"axis": "H", "size": 100, "valid": False, "node": "cat3", "code": "S103",
+                                      "message": "concatenated inputs differ in axis 1 (H)", "location": "/layers/31"}
+    assert runner.invoke(app, ["sizes", str(SAMPLES / "unet.json"), "--size", "0"]).exit_code == 2
+
+
+def test_floor_drops_are_summarised_as_a_rule():
+    """VGG-16's five stride-2 pools drop the last row unless H is a multiple of 32: one rule,
+    not 127 ranges; each size agrees with the F101 warnings of the ordinary analysis."""
+    model = load(str(SAMPLES / "vgg16.json"))
+    axis = scan_sizes(model, 1, 600).axes[0]
+    assert axis.drop_rule == "H % 32 != 0 and H >= 33"
+    for size in (32, 33, 64, 100, 224, 225, 599):
+        warned = any(d.code == "F101" for d in analyze(_with_dims(model, (size, size))).diagnostics)
+        assert (size in axis.dropping) == warned, size
+
+
+def _with_dims(model, dims):
+    for t in model.inputs:
+        shape = model.tensors[t].shape
+        model.tensors[t] = Tensor(t, "input", (*shape[:2], *dims), model.tensors[t].dtype)
+    return model
+
+
+def test_messages_show_formulas_people_read(tmp_path):
+    """A check that fails at every size (4 channels added to 8) shows the shapes as formulas
+    of the scanned sizes; the formula is PyTorch's: it gives the size a strided Conv2d makes."""
+    import re
+
+    import torch
+
+    document = {"inputs": [{"name": "x", "shape": [3, 32, 32]}], "layers": [
+        {"name": "a", "op": "conv", "inputs": ["x"], "out_channels": 8, "kernel_size": 3, "padding": 1},
+        {"name": "b", "op": "conv", "inputs": ["x"], "out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1},
+        {"name": "sum", "op": "add", "inputs": ["a", "b"]}]}
+    path = tmp_path / "branches.json"
+    path.write_text(json.dumps(document))
+    text = runner.invoke(app, ["sizes", str(path), "--max", "64"]).stdout
+    assert "add(" not in text and "floordiv(" not in text
+    line = next(line for line in text.splitlines() if "do not broadcast" in line)
+    assert line.endswith("sum (/layers/2): shapes (8, H, W) and (4, floor((H + 1) / 2), floor((W + 1) / 2)) do not "
+                         "broadcast (8 vs 4) [S102]")
+    formula = re.search(r"\(4, (floor\(\(H \+ 1\) / 2\)),", line).group(1)
+    conv = torch.nn.Conv2d(3, 4, 3, stride=2, padding=1)
+    for height in range(1, 40):
+        out = conv(torch.zeros(1, 3, height, 5)).shape[2]
+        assert eval(formula, {"floor": math.floor, "H": height}) == out
+
+
+def test_formulas_evaluate_as_the_expressions_do():
+    """Random size expressions (strides, paddings, ceil and floor divisions, max, products and
+    choices, as shape rules build them): the formula, read as Python, gives every size what
+    the expression gives."""
+    import random
+
+    from analyzer.symbolic import cdiv, ge, maximum, minimum, scaled, size, where
+
+    rng = random.Random(13)
+    sizes = np.arange(1, 300)
+    H = size("H")
+    for _ in range(300):
+        expr = H
+        for _ in range(rng.randint(1, 8)):
+            k, s, p = rng.randint(1, 7), rng.randint(1, 4), rng.randint(0, 3)
+            step = rng.randrange(9)
+            if step < 3:
+                expr = (expr + 2 * p - k) // s + 1
+            elif step == 3:
+                expr = cdiv(expr + p - k, s) + 1
+            elif step == 4:
+                expr = expr * s + rng.randint(-2, 2)
+            elif step == 5:
+                expr = maximum(expr - k, minimum(expr, 5))
+            elif step == 6:
+                expr = where(ge(expr, 10 + k), expr - 1, expr)
+            elif step == 7:
+                expr = scaled(expr, 2.0, False) + expr % s
+            else:
+                expr = (H - expr) * s + expr
+        text = repr(expr)
+        assert "add(" not in text and "floordiv(" not in text
+        namespace = {"floor": math.floor, "ceil": math.ceil, "max": max, "min": min}
+        got = [eval(text, namespace, {"H": int(h)}) for h in sizes]
+        assert got == list(expr.evaluate({"H": sizes})), text

@@ -155,3 +155,35 @@ def test_fixed_dims_are_replaced_only_when_asked(tmp_path):
     assert report["nodes"][-1]["outputs"][0]["shape"] == list(run_all_tensors(with_input_dims(LITERAL_RESHAPE, (1, 3, 16, 16)))["y"])
     disagree = runner.invoke(app, ["analyze", str(path), "--input-shape", "x=1x3x16x16", "--batch", "2", "--override-shape"])
     assert disagree.exit_code == 2 and "--batch 2 and --input-shape 1x3x16x16 for 'x' disagree on the batch size" in disagree.stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("image=1x3x-5x64", "dim -5 must be positive"),
+        ("1x3x0x64", "dim 0 must be positive"),
+        ("image=1x3x" + "9" * 30 + "x64", "dim 999999999999999999999999 is larger than 2**40 = 1,099,511,627,776"),
+        ("image=1x3x2199023255552x64", "dim 2199023255552 is larger than 2**40"),
+        ("image=1x3x3.5x64", "dim '3.5' is neither a positive integer nor a name"),
+        ("image=1xx3x64", "expected NAME=1x3x224x224"),
+        ("image=", "expected NAME=1x3x224x224"),
+    ],
+)
+def test_input_shape_refuses_dims_that_are_not_sizes(given, message):
+    """A dim is a positive integer or a name (a symbolic dim): -5 is neither, and is refused
+    before any analysis (onnxruntime refuses a negative dim as well)."""
+    for command in (["analyze", str(SAMPLES / "tiny_resnet.onnx")], ["sizes", str(SAMPLES / "tiny_resnet.onnx")],
+                    ["check", str(SAMPLES / "tiny_resnet.onnx")]):
+        result = runner.invoke(app, [*command, "--input-shape", given])
+        assert result.exit_code == 2
+        (line,) = result.stderr.splitlines()
+        assert line.startswith(f"error: --input-shape {given!r}: {message}"), line
+    with pytest.raises(ValueError, match="must be positive"):
+        from analyzer.api import analyze as analyze_api
+
+        analyze_api(str(SAMPLES / "tiny_resnet.onnx"), input_shape=(1, 3, -5, 64))
+
+
+def test_input_shape_names_stay_symbolic():
+    code, report = cli_json(str(SAMPLES / "tiny_resnet.onnx"), "--input-shape", "image=Bx3x64x64")
+    assert code == 0 and report["inputs"][0]["shape"] == ["B", 3, 64, 64]

@@ -158,8 +158,22 @@ def mermaid(report: Report) -> list[str]:
 
 
 # -- SARIF 2.1.0 --------------------------------------------------------------------------------
+UNREADABLE = {
+    "id": "E000",
+    "name": "UnreadableInput",
+    "shortDescription": {"text": "A model could not be read, or a path named no model."},
+    "fullDescription": {"text": "The file is not a valid ONNX model or convlint spec (or cannot be opened), or "
+                                "a folder or glob holds no model: nothing was checked there (exit code 2)."},
+    "help": {"text": "Fix the file or the path; the message names the place in the file and what was expected.",
+             "markdown": "Fix the file or the path; the message names the place in the file and what was expected."},
+    "defaultConfiguration": {"level": "error", "enabled": True},
+    "properties": {"tags": ["input"], "precision": "very-high"},
+}
+"""The rule of the results for inputs that could not be read (not a convlint rule: not selectable)."""
+
+
 def _sarif_rules() -> list[dict]:
-    rules = []
+    rules = [UNREADABLE]
     for rule in sorted(RULES.values(), key=lambda r: r.code):
         help_text = f"{rule.summary}\n\nWhy: {rule.why}\n\nExample: {rule.example}\n\nFix: {rule.fix}"
         rules.append({
@@ -200,7 +214,8 @@ def render_sarif(run: CheckReport, color: bool = False) -> str:
             })
     for e in run.errors:
         results.append({
-            "ruleId": "E000",
+            "ruleId": UNREADABLE["id"],
+            "ruleIndex": index[UNREADABLE["id"]],
             "level": "error",
             "message": {"text": e.message},
             "locations": [{"physicalLocation": {"artifactLocation": {"uri": relative(e.path), "uriBaseId": "%SRCROOT%"},

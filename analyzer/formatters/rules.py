@@ -5,6 +5,11 @@ from __future__ import annotations
 from analyzer.rules import FAMILIES, RULES, Rule
 
 
+def _severity(rule: Rule) -> str:
+    """``warning``, or ``warning (error in JSON specs)`` for a rule whose severity differs there."""
+    return rule.severity + (f" ({rule.spec_severity} in JSON specs)" if rule.spec_severity else "")
+
+
 def _sections(rule: Rule) -> list[tuple[str, str]]:
     return [("What it does", rule.summary), ("Why is this bad?", rule.why),
             ("Example", rule.example), ("Fix", rule.fix)]
@@ -12,7 +17,7 @@ def _sections(rule: Rule) -> list[tuple[str, str]]:
 
 def rule_text(rule: Rule) -> str:
     default = "" if rule.default else " (off by default: select it to enable)"
-    lines = [f"{rule.code} ({rule.name}): {rule.severity}{default}", ""]
+    lines = [f"{rule.code} ({rule.name}): {_severity(rule)}{default}", ""]
     for title, body in _sections(rule):
         lines += [f"## {title}", body, ""]
     return "\n".join(lines)
@@ -20,6 +25,7 @@ def rule_text(rule: Rule) -> str:
 
 def rules_table() -> str:
     rows = [f"{r.code:<6} {r.severity:<8} {'on ' if r.default else 'off'}  {r.name:<38} {r.summary}"
+            + (f" ({r.spec_severity} in JSON specs)" if r.spec_severity else "")
             for r in sorted(RULES.values(), key=lambda r: r.code)]
     return "\n".join([f"{'code':<6} {'severity':<8} dflt {'name':<38} summary", *rows]) + "\n"
 
@@ -38,12 +44,12 @@ def rules_markdown() -> str:
     ]
     ordered = sorted(RULES.values(), key=lambda r: (list(FAMILIES).index(r.code[0]), r.code))
     for r in ordered:
-        lines.append(f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity} | "
+        lines.append(f"| [{r.code}](#{r.code.lower()}) | {r.name} | {_severity(r)} | "
                      f"{'on' if r.default else 'off'} | {r.summary} |")
     for family, title in FAMILIES.items():
         lines += ["", f"## {family}: {title}"]
         for r in (r for r in ordered if r.code.startswith(family)):
-            lines += ["", f"### {r.code}", "", f"**{r.name}** ({r.severity}"
+            lines += ["", f"### {r.code}", "", f"**{r.name}** ({_severity(r)}"
                       f"{'' if r.default else ', off by default'})", ""]
             for heading, body in _sections(r):
                 lines += [f"*{heading}* {body}", ""]

@@ -6,9 +6,7 @@ import json
 
 from analyzer.formatters.escape import printable, text_lines
 from analyzer.graph import Model, format_shape
-from analyzer.passes.sizes import AxisScan, SizesResult, describe
-
-EXAMPLES = 3
+from analyzer.passes.sizes import AxisScan, Rejection, SizesResult, describe
 
 
 def to_dict(model: Model, result: SizesResult) -> dict:
@@ -31,6 +29,7 @@ def to_dict(model: Model, result: SizesResult) -> dict:
                     for r in a.rejections
                 ],
                 "blind_from": a.blind_from,
+                "declared": None if a.declared is None else {"size": a.declared, **_why(a, a.declared)},
             }
             for a in result.axes
         ],
@@ -47,18 +46,26 @@ def _dims(model: Model, shape) -> list | None:
 def render_json(model: Model, result: SizesResult, checked: list[int]) -> str:
     document = to_dict(model, result)
     if checked:
-        document["checked"] = [
-            {"axis": a.name, "size": v, "valid": v in a.valid, **_why(a, v)} for a in result.axes for v in checked
-        ]
+        document["checked"] = [{"axis": a.name, "size": v, **_why(a, v)} for a in result.axes for v in checked]
     return json.dumps(document, indent=2) + "\n"
 
 
 def _why(axis: AxisScan, value: int) -> dict:
-    rejection = axis.reason(value)
+    verdict = axis.verdict(value)
+    rejection = verdict.rejection
     if rejection is None:
-        return {"drops_input": value in axis.dropping}
-    return {"node": rejection.node, "code": rejection.code, "message": rejection.message,
+        return {"valid": True, "drops_input": verdict.drops}
+    return {"valid": False, "node": rejection.node, "code": rejection.code, "message": rejection.message,
             "location": rejection.location}
+
+
+def _by(rejection: Rejection) -> str:
+    where = f" ({rejection.location})" if rejection.location else ""
+    return f"{rejection.node}{where}: {rejection.message} [{rejection.code}]"
+
+
+def _plural(count: int) -> str:
+    return f"{count:,} size{'s' if count != 1 else ''}"
 
 
 def render_text(model: Model, result: SizesResult, checked: list[int]) -> str:
@@ -68,27 +75,32 @@ def render_text(model: Model, result: SizesResult, checked: list[int]) -> str:
         lines.append("no spatial input axes to scan")
     for axis in result.axes:
         lines.append("")
-        count = len(axis.valid)
         smallest = f", smallest {axis.valid[0]}" if axis.valid else ""
-        lines.append(f"{axis.name}: valid sizes in {axis.low}..{axis.high}: {axis.rule} ({count} sizes{smallest})")
+        lines.append(f"{axis.name}: valid sizes in {axis.low}..{axis.high}: {axis.rule} "
+                     f"({_plural(len(axis.valid))}{smallest})")
         if axis.rejections:
             lines.append("  rejected:")
             for r in axis.rejections:
-                where = f" ({r.location})" if r.location else ""
-                sizes = describe(axis.name, r.sizes, axis.low, axis.high)
                 example = f", e.g. {r.sizes[len(r.sizes) // 2]}" if len(r.sizes) > 1 else ""
-                count = f"{len(r.sizes)} size{'s' if len(r.sizes) > 1 else ''}"
-                lines.append(f"    {sizes} ({count}{example}): {r.node}{where}: {r.message} [{r.code}]")
-        drops = f"{axis.drop_rule} ({len(axis.dropping)} sizes)" if axis.dropping else "none"
+                lines.append(f"    {describe(axis.name, r.sizes, axis.low, axis.high)} "
+                             f"({_plural(len(r.sizes))}{example}): {_by(r)}")
+        drops = f"{axis.drop_rule} ({_plural(len(axis.dropping))})" if axis.dropping else "none"
         lines.append(f"  valid but never reading some input rows/columns (floor drop): {drops}")
         if axis.blind_from:
             lines.append(f"  note: sizes cannot be followed beyond {axis.blind_from} (unknown dims there)")
         for value in checked:
-            rejection = axis.reason(value)
-            if rejection is not None:
-                lines.append(f"  {axis.name}={value}: rejected by {rejection.node}"
-                             f"{f' ({rejection.location})' if rejection.location else ''}: {rejection.message} [{rejection.code}]")
-            elif axis.low <= value <= axis.high:
-                drop = ", but some input rows/columns are never read" if value in axis.dropping else ""
-                lines.append(f"  {axis.name}={value}: valid{drop}")
+            lines.append(f"  {_verdict_text(axis, value)}")
+    rejected = [a for a in result.axes if a.declared is not None and not a.accepts(a.declared)]
+    if rejected:  # the axes to blame, each judged on its own
+        lines += ["", f"The declared input {inputs} is rejected:"]
+        lines += [f"  {_verdict_text(a, a.declared)}" for a in rejected]  # type: ignore[arg-type]
     return text_lines(lines)
+
+
+def _verdict_text(axis: AxisScan, value: int) -> str:
+    outside = "" if axis.low <= value <= axis.high else f" (outside {axis.low}..{axis.high})"
+    verdict = axis.verdict(value)
+    if verdict.rejection is not None:
+        return f"{axis.name}={value}{outside}: rejected by {_by(verdict.rejection)}"
+    drop = ", but some input rows/columns are never read" if verdict.drops else ""
+    return f"{axis.name}={value}{outside}: valid{drop}"

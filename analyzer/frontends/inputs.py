@@ -3,11 +3,13 @@ against and applied to the input shapes a source declares. Shared by every front
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from analyzer.errors import InputError
 from analyzer.graph import Shape
+from analyzer.limits import MAX_DIM, describe
 
 
 @dataclass(frozen=True)
@@ -25,18 +27,32 @@ class InputSizes:
 
 
 def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, Shape]:
-    """``NAME=1x3x224x224`` (or just ``1x3x224x224`` for a single input); non-numbers stay symbolic."""
+    """``NAME=1x3x224x224`` (or just ``1x3x224x224`` for a single input). A dim is a positive
+    integer (at most analyzer.limits.MAX_DIM) or a name, which stays symbolic (``Nx3x224x224``);
+    anything else is a ValueError saying which dim is wrong."""
     shapes: dict[str, Shape] = {}
     for spec in specs:
         name, _, dims = spec.rpartition("=")
-        parts = [p.strip() for p in dims.replace(",", "x").split("x") if p.strip()]
-        if not parts:
+        parts = [p.strip() for p in dims.replace(",", "x").split("x")]
+        if not dims.strip() or "" in parts:
             raise ValueError(f"--input-shape {spec!r}: expected NAME=1x3x224x224")
-        shape = tuple(int(p) if p.isdigit() else p for p in parts)
-        if any(d == 0 for d in shape):
-            raise ValueError(f"--input-shape {spec!r}: dims must be positive")
-        shapes[name] = shape
+        shapes[name] = tuple(_dim(spec, part) for part in parts)
     return shapes
+
+
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _dim(spec: str, part: str) -> int | str:
+    if re.fullmatch(r"[+-]?[0-9]+", part):
+        value = int(part) if len(part) <= 20 else None
+        if value is not None and 1 <= value <= MAX_DIM:
+            return value
+        why = "must be positive" if value is not None and value < 1 else f"is larger than {describe(MAX_DIM)}"
+        raise ValueError(f"--input-shape {spec!r}: dim {part[:24]} {why}")
+    if _SYMBOL.fullmatch(part):
+        return part
+    raise ValueError(f"--input-shape {spec!r}: dim {part[:24]!r} is neither a positive integer nor a name")
 
 
 def _text(shape: Shape) -> str:

@@ -17,7 +17,8 @@ from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.frontends.json_positions import positions
 from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
-from analyzer.limits import MAX_DIM, describe
+from analyzer.limits import MAX_DIM, MAX_PROBLEMS, describe
+from analyzer.strings import did_you_mean
 
 BATCH = "N"
 
@@ -49,17 +50,25 @@ def _loc(error: dict[str, Any]) -> tuple[Any, ...]:
     return (*loc, "op") if error["type"] == "union_tag_invalid" else loc
 
 
+_EXPECTED = {
+    "int_type": "an integer", "bool_type": "true or false", "float_type": "a number", "string_type": "a string",
+    "list_type": "a list", "dict_type": "an object", "model_type": "an object",
+}
+"""What a field of each type must be: the spec is validated strictly, as its JSON Schema says
+(no "10" for 10, no 10.0 for an integer, no "yes" for true)."""
+
+
 def _message(error: dict[str, Any]) -> str:
     from analyzer.frontends.spec_layers import op_names
 
     kind = error["type"]
     if kind == "union_tag_invalid":
-        tag = error.get("ctx", {}).get("tag")
-        return f"unknown op {tag!r}; known ops: {', '.join(op_names())}"
+        tag = str(error.get("ctx", {}).get("tag"))
+        return f"unknown op {tag[:80]!r}{did_you_mean(tag, op_names())}; known ops: {', '.join(op_names())}"
     if kind == "union_tag_not_found":
         return "missing 'op'"
     if kind == "extra_forbidden":
-        return "unknown field"
+        return _unknown_field(error["loc"])
     if kind == "missing":
         return "missing required field"
     if kind == "string_pattern_mismatch":
@@ -68,8 +77,38 @@ def _message(error: dict[str, Any]) -> str:
         return "must not contain control characters"
     if isinstance(error.get("input"), Digits):
         return f"{error['input']}: sizes are at most {describe(MAX_DIM)}"
+    if kind in _EXPECTED:
+        return f"must be {_EXPECTED[kind]}, got {_json_value(error.get('input'))}"
     message = error["msg"]
     return message.removeprefix("Value error, ")
+
+
+def _json_value(value: Any) -> str:
+    """A JSON value for a message, and its kind where the text alone would hide it."""
+    shown = json.dumps(value, default=str)
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    if isinstance(value, str):
+        return f"the string {shown}"
+    if isinstance(value, (list, dict)):
+        return f"{'a list' if isinstance(value, list) else 'an object'} {shown}"
+    return shown
+
+
+def _unknown_field(loc: tuple[Any, ...]) -> str:
+    """``unknown field of this conv layer (did you mean 'out_channels'?)``: the fields of the object the
+    location is in (a layer, by its op; an input; the spec)."""
+    from analyzer.frontends.spec_layers import LAYERS, InputSpec, Spec
+
+    name = str(loc[-1])
+    if len(loc) == 4 and loc[0] == "layers" and loc[2] in LAYERS:  # ("layers", 3, op, field)
+        owner, fields = f"this {loc[2]} layer", LAYERS[loc[2]].model_fields
+    elif len(loc) == 3 and loc[0] == "inputs":
+        owner, fields = "this input", InputSpec.model_fields
+    elif len(loc) == 1:
+        owner, fields = "the spec", {f.alias or n: f for n, f in Spec.model_fields.items()}
+    else:
+        return "unknown field"
+    return f"unknown field of {owner}{did_you_mean(name, [f for f in fields if f != 'op'])}"
 
 
 def _number(text: str) -> int | Digits:
@@ -112,10 +151,14 @@ def validate(path: str, data: Any):
     try:
         return Spec.model_validate(data)
     except ValidationError as error:
-        problems = [
+        errors = error.errors(include_url=False)
+        # Only the problems shown are worded (a suggestion costs a few string comparisons);
+        # the rest are counted.
+        problems: list[tuple[str | None, str]] = [
             (pointer(_location(_loc(e), data)) if e["loc"] else "/", _message(e))  # type: ignore[arg-type]
-            for e in error.errors(include_url=False)
+            for e in errors[:MAX_PROBLEMS]
         ]
+        problems += [(None, "")] * (len(errors) - len(problems))
         raise InputError(path, problems) from None
     except RecursionError:
         raise InputError.one(path, None, "the spec is nested too deeply") from None
@@ -130,10 +173,49 @@ def load_spec(path: str, text: str | bytes | None = None, sizes: InputSizes | No
     return model
 
 
+def _batch_dims(spec: Any) -> list[tuple[str, str]]:
+    """Inputs written with a batch dim (``[1, 3, 224, 224]``), as a layer reading one proves:
+    it expects the second dim as its channels (``in_channels=3``, ``num_features=3``), or it
+    gives per-axis sizes for one spatial axis fewer (``kernel_size [7, 7]``). Read per sample,
+    such an input is 1 channel of a 3x224x224 volume, and every figure after it is wrong."""
+    problems = []
+    for index, item in enumerate(spec.inputs):
+        shape = item.shape
+        if len(shape) < 3 or shape[0] != 1:
+            continue
+        readers = [(i, layer) for i, layer in enumerate(spec.layers)
+                   if (layer.inputs is None and i == 0 and index == 0) or item.name in (layer.inputs or ())]
+        for i, layer in readers:
+            evidence = _batch_evidence(layer, shape)
+            if evidence:
+                written = ", ".join(map(str, shape[1:]))
+                problems.append((f"/inputs/{index}/shape", (
+                    f"{list(shape)} reads as 1 channel of {'x'.join(map(str, shape[1:]))}, but {layer.name} "
+                    f"(/layers/{i}) {evidence}: spec shapes are per sample, (C, *spatial), without the batch dim; "
+                    f"write [{written}] (--batch sets the batch size)")))
+                break
+    return problems
+
+
+def _batch_evidence(layer: Any, shape: tuple[int, ...] | list[int]) -> str | None:
+    """What in ``layer`` shows that dim 0 of its input ``shape`` is a batch dim, if anything."""
+    for channels in ("in_channels", "num_features"):
+        if getattr(layer, channels, None) == shape[1] != 1:
+            return f"has {channels}={shape[1]}"
+    for size in ("kernel_size", "stride", "dilation"):
+        value = getattr(layer, size, None)
+        if isinstance(value, list) and len(value) == len(shape) - 2:
+            return f"has a {len(value)}-D {size} {value}"
+    return None
+
+
 def build_spec(path: str, spec: Any, sizes: InputSizes | None = None) -> Model:
     """The graph of a validated spec (:class:`~analyzer.frontends.spec_layers.Spec`)."""
     from analyzer.frontends.spec_layers import ATTR_FIELDS
 
+    batched = _batch_dims(spec)
+    if batched:
+        raise InputError(path, batched)
     builder = GraphBuilder(path, "spec", spec.name or Path(path).stem, per_sample=True)
     builder.opset = {"": 28, "convlint": 1}
     declared = [(item.name, (BATCH, *item.shape)) for item in spec.inputs]

@@ -62,7 +62,7 @@ class Lowered:
 
 
 class Layer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Name = Field(description="Unique layer name; the layer's output tensor has this name.")
     inputs: Inputs | None = Field(
@@ -469,15 +469,18 @@ LAYER_TYPES: tuple[type[Layer], ...] = (
 AnyLayer = Annotated[Union[LAYER_TYPES], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
 
 
+LAYERS: dict[str, type[Layer]] = {
+    op: layer for layer in LAYER_TYPES for op in layer.model_fields["op"].annotation.__args__  # type: ignore[union-attr]
+}
+"""The layer type of each op name."""
+
+
 def op_names() -> list[str]:
-    names: list[str] = []
-    for layer in LAYER_TYPES:
-        names.extend(layer.model_fields["op"].annotation.__args__)  # type: ignore[union-attr]
-    return names
+    return list(LAYERS)
 
 
 class InputSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Name
     shape: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)] = Field(
@@ -489,7 +492,7 @@ class InputSpec(BaseModel):
 class Spec(BaseModel):
     """A convlint architecture spec: named inputs and a list of layers forming a DAG."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
 
     schema_: str | None = Field(None, alias="$schema", description="Path or URL of this schema.")
     name: Title | None = Field(None, description="Model name (default: the file name).")
@@ -499,4 +502,4 @@ class Spec(BaseModel):
     outputs: list[Name] | None = Field(None, description="Output layers (informational).")
 
 
-__all__ = ["ATTR_FIELDS", "LAYER_TYPES", "AnyLayer", "InputSpec", "Layer", "Lowered", "NonNegativeInt", "Spec"]
+__all__ = ["ATTR_FIELDS", "LAYERS", "LAYER_TYPES", "AnyLayer", "InputSpec", "Layer", "Lowered", "NonNegativeInt", "Spec"]

@@ -56,7 +56,7 @@ def infer_matmul(ctx: InferContext) -> None:
 
 def infer_linear(ctx: InferContext) -> None:
     x = ctx.shape(0)
-    features = ctx.attr("in_features", x[-1])
+    features = ctx.attr("in_features", x[-1], like=0)  # the default may be a scanned size
     w = ctx.weight(1, (ctx.attr("out_features", like=0), features))
     _check_inner(ctx, x, x[-1], w[1], w)
     if ctx.has(2):

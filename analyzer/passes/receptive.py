@@ -243,3 +243,9 @@ def _check_exceeds(node, field: Field, sizes, exceeded: set[int], diagnostics: l
                    f"{what}: from here on units see the whole input plus padding{mostly}",
                    node.location)
     )
+
+
+def spatial_axes(model: Model, tensor: str, rank: int) -> tuple[int, ...]:
+    """The spatial axes of a model input of ``rank`` >= 3: 2.. for (N, C, *spatial), 1..r-2
+    for a channels-last input (see :func:`_input_field`)."""
+    return _input_field(model, tensor, rank).axes

@@ -276,11 +276,12 @@ def _apply(model: Model, node, outcome: _Outcome, result: ShapeResult) -> None:
         if value is not None:
             values[tensor] = value
     for rule, message, attr in outcome.reports:
-        result.diagnostics.append(Diagnostic(rule.code, rule.severity, name, message, node.location_of(attr)))
+        result.diagnostics.append(Diagnostic(rule.code, rule.severity_in(model.format), name, message,
+                                             node.location_of(attr)))
     if outcome.error is not None:
         rule, message, attr = outcome.error
         location = node.location_of(attr)
-        result.diagnostics.append(Diagnostic(rule.code, rule.severity, name, message, location))
+        result.diagnostics.append(Diagnostic(rule.code, rule.severity_in(model.format), name, message, location))
         result.constraints.append(Constraint(name, rule, message, location, False))
         result.failed.add(name)
     elif outcome.internal is not None:

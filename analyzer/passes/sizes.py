@@ -1,14 +1,21 @@
 """Which input sizes a model accepts, per spatial axis (``convlint sizes``).
 
-The ordinary shape rules run once with the scanned input dim set to a size expression
-(analyzer.symbolic): every dim becomes a function of the size, and every check that depends
-on it becomes a recorded condition. All conditions are then evaluated for every candidate
+The ordinary shape rules run once with the scanned input dims set to size expressions
+(analyzer.symbolic): every dim becomes a function of the sizes, and every check that depends
+on them becomes a recorded condition. The conditions are then evaluated for every candidate
 size at once with numpy. A size is valid when every condition holds; the first condition
 that fails (in topological order) names the node that breaks and why.
+
+Free (symbolic) spatial dims are scanned together, as square inputs. Fixed ones each get a
+size of their own, so that the scan of one axis is not spoilt by another: a check on W alone
+never rejects a height, a check on no scanned size (channels) rejects every one, and a check
+that mixes axes (a flattened feature count) is evaluated at the other axes' declared sizes.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +34,15 @@ class Rejection:
     message: str
     location: str | None
     sizes: list[int]
+    """The sizes of the scanned range this check rejects first."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One size of one axis: rejected (and by what), or valid and perhaps dropping input."""
+
+    rejection: Rejection | None
+    drops: bool = False
 
 
 @dataclass
@@ -44,9 +60,30 @@ class AxisScan:
     blind_from: str | None = None
     """A node beyond which the scan cannot see (unmodelled op, unknown dim)."""
     drop_rule: str = ""
+    declared: int | None = None
+    """The size the model declares for this axis, when it fixes one."""
+    judge: Callable[[Sequence[int]], list[Verdict]] | None = field(default=None, repr=False, compare=False)
+    """Evaluates sizes outside ``low..high`` (--size beyond the scanned range)."""
+
+    def verdict(self, value: int) -> Verdict:
+        """Whether ``value`` is valid, at any size (outside the range it is evaluated now)."""
+        if not self.low <= value <= self.high:
+            if self.judge is None:
+                raise ValueError(f"{value} is outside the scanned {self.low}..{self.high}")
+            return self.judge([value])[0]
+        rejection = next((r for r in self.rejections if _has(r.sizes, value)), None)
+        return Verdict(rejection, rejection is None and _has(self.dropping, value))
 
     def reason(self, value: int) -> Rejection | None:
-        return next((r for r in self.rejections if value in r.sizes), None)
+        return self.verdict(value).rejection
+
+    def accepts(self, value: int) -> bool:
+        return self.verdict(value).rejection is None
+
+
+def _has(ordered: list[int], value: int) -> bool:
+    index = bisect_left(ordered, value)
+    return index < len(ordered) and ordered[index] == value
 
 
 @dataclass
@@ -59,69 +96,112 @@ def _spatial_inputs(model: Model) -> tuple[int, list[str]]:
     """The rank of the first input with spatial axes, and the inputs of that rank."""
     ranks = {t: len(model.tensors[t].shape or ()) for t in model.inputs}
     rank = next((r for r in ranks.values() if r >= 3), 0)
-    return rank, [t for t, r in ranks.items() if r == rank]
+    return rank, [t for t, r in ranks.items() if r == rank] if rank else []
 
 
 def scan_sizes(model: Model, low: int = 1, high: int = 4096) -> SizesResult:
     import numpy as np
 
+    from analyzer.passes.receptive import spatial_axes
+
     rank, inputs = _spatial_inputs(model)
-    result = SizesResult({t: model.tensors[t].shape for t in inputs})  # type: ignore[misc]
-    names = SPATIAL_NAMES.get(rank - 2, tuple(f"S{i}" for i in range(rank - 2)))
+    result = SizesResult({t: model.tensors[t].shape for t in inputs or model.inputs})  # type: ignore[misc]
+    if not inputs:
+        return result
+    shape = model.tensors[inputs[0]].shape
+    assert shape is not None
+    axes = spatial_axes(model, inputs[0], rank)
+    names = dict(zip(axes, SPATIAL_NAMES.get(len(axes), tuple(f"S{i}" for i in range(len(axes))))))
+    groups = _groups(shape, axes)
+    symbols = {p: size("=".join(names[q] for q in group)) for group in groups for p in group}
+    overrides = {t: tuple(symbols.get(i, d) for i, d in enumerate(model.tensors[t].shape or ())) for t in inputs}
+    shapes = infer_shapes(model, inputs=overrides)
+    declared = {symbols[group[0]].args[0]: shape[group[0]] for group in groups}
     candidates = np.arange(low, high + 1, dtype=np.int64)
-    for group in _groups(model.tensors[inputs[0]].shape if inputs else (), rank):
-        name = "=".join(names[p - 2] for p in group)
-        symbol = size(name)
-        overrides = {t: _with_symbol(model.tensors[t].shape, group, symbol) for t in inputs}
-        shapes = infer_shapes(model, inputs=overrides)
-        result.axes.append(_evaluate(model, shapes, name, group[0], symbol, candidates))
+    for group in groups:
+        name = symbols[group[0]].args[0]
+        others = {n: v for n, v in declared.items() if n != name}
+        axis = _scan_axis(model, shapes, name, group[0], others, candidates)
+        axis.declared = declared[name] if isinstance(declared[name], int) else None
+        result.axes.append(axis)
     return result
 
 
-def _groups(shape: Shape | None, rank: int) -> list[list[int]]:
+def _groups(shape: Shape, axes: Sequence[int]) -> list[list[int]]:
     """Axes scanned together: free (symbolic) spatial dims as one group, as square inputs;
-    when every spatial dim is fixed, each one alone with the others kept."""
-    positions = list(range(2, rank))
-    free = [p for p in positions if shape is None or not isinstance(shape[p], int)]
-    return [free] if free else [[p] for p in positions]
+    when every spatial dim is fixed, each one alone."""
+    free = [p for p in axes if not isinstance(shape[p], int)]
+    return [free] if free else [[p] for p in axes]
 
 
-def _with_symbol(shape: Shape | None, group: list[int], symbol: Expr) -> Shape:
-    assert shape is not None
-    return tuple(symbol if i in group else d for i, d in enumerate(shape))
+class _Judge:
+    """The checks of one scanned axis, evaluated for any array of its sizes."""
+
+    def __init__(self, model: Model, shapes: ShapeResult, name: str, position: int, others: dict[str, Any]):
+        self.name, self.others = name, others
+        memo: dict[int, frozenset[str]] = {}
+        self.constraints = [c for c in shapes.constraints if _concerns(c.holds, name, memo)]
+        self.drops = _floor_drops(model, shapes, position)
+
+    def __call__(self, sizes: Any) -> tuple[Any, list[tuple[Constraint, Any]], Any]:
+        """Valid sizes (a mask), each check with the sizes it rejects first, and the valid
+        sizes that drop input rows or columns."""
+        import numpy as np
+
+        env, memo = {self.name: sizes, **self.others}, {}
+        valid = np.ones(len(sizes), dtype=bool)
+        rejecting = []
+        for constraint in self.constraints:
+            holds = _as_mask(constraint.holds, env, memo, len(sizes))
+            newly = valid & ~holds
+            if newly.any():
+                rejecting.append((constraint, newly))
+                valid &= holds
+        dropping = np.zeros(len(sizes), dtype=bool)
+        for condition in self.drops:
+            dropping |= _as_mask(condition, env, memo, len(sizes))
+        return valid, rejecting, dropping & valid
+
+    def verdicts(self, values: Sequence[int]) -> list[Verdict]:
+        import numpy as np
+
+        sizes = np.asarray(values, dtype=np.int64)
+        _, rejecting, dropping = self(sizes)
+        verdicts = [Verdict(None, bool(d)) for d in dropping]
+        for constraint, newly in rejecting:
+            for index in np.flatnonzero(newly):
+                verdicts[index] = Verdict(_rejection(constraint, [int(sizes[index])]))
+        return verdicts
 
 
-def _evaluate(model: Model, shapes: ShapeResult, name: str, position: int, symbol: Expr,
-              candidates: Any) -> AxisScan:
-    import numpy as np
+def _concerns(holds: Any, name: str, memo: dict[int, frozenset[str]]) -> bool:
+    """Whether a check bears on the scanned size ``name``: it depends on it, or on no scanned
+    size at all (it fails at every size). A check on other axes alone is theirs."""
+    if not isinstance(holds, Expr):
+        return True
+    symbols = holds.symbols(memo)
+    return not symbols or name in symbols
 
-    env = {name: candidates}
-    memo: dict[int, Any] = {}
-    valid = np.ones(len(candidates), dtype=bool)
-    rejections: list[Rejection] = []
-    for constraint in shapes.constraints:
-        holds = _as_mask(constraint.holds, env, memo, len(candidates))
-        newly = valid & ~holds
-        if newly.any():
-            rejections.append(_rejection(constraint, candidates[newly]))
-            valid &= holds
-    dropping = np.zeros(len(candidates), dtype=bool)
-    for condition in _floor_drops(model, shapes, position):
-        dropping |= _as_mask(condition, env, memo, len(candidates))
-    dropping &= valid
+
+def _scan_axis(model: Model, shapes: ShapeResult, name: str, position: int, others: dict[str, Any],
+               candidates: Any) -> AxisScan:
+    judge = _Judge(model, shapes, name, position, others)
+    valid, rejecting, dropping = judge(candidates)
+    low, high = int(candidates[0]), int(candidates[-1])
     sizes = [int(v) for v in candidates[valid]]
+    dropped = [int(v) for v in candidates[dropping]]
     return AxisScan(
         name=name,
         axis=position,
-        low=int(candidates[0]),
-        high=int(candidates[-1]),
+        low=low,
+        high=high,
         valid=sizes,
-        rule=describe(name, sizes, int(candidates[0]), int(candidates[-1])),
-        dropping=[int(v) for v in candidates[dropping]],
-        rejections=rejections,
+        rule=describe(name, sizes, low, high),
+        dropping=dropped,
+        rejections=[_rejection(c, [int(v) for v in candidates[newly]]) for c, newly in rejecting],
         blind_from=_blind_spot(shapes),
-        drop_rule=describe(name, [int(v) for v in candidates[dropping]], int(candidates[0]),
-                           int(candidates[-1])),
+        drop_rule=describe(name, dropped, low, high),
+        judge=judge.verdicts,
     )
 
 
@@ -132,9 +212,8 @@ def _as_mask(condition: Any, env: dict[str, Any], memo: dict[int, Any], length: 
     return np.broadcast_to(np.asarray(value, dtype=bool), (length,))
 
 
-def _rejection(constraint: Constraint, sizes: Any) -> Rejection:
-    return Rejection(constraint.node, constraint.rule.code, constraint.message, constraint.location,
-                     [int(v) for v in sizes])
+def _rejection(constraint: Constraint, sizes: list[int]) -> Rejection:
+    return Rejection(constraint.node, constraint.rule.code, constraint.message, constraint.location, sizes)
 
 
 def _blind_spot(shapes: ShapeResult) -> str | None:
@@ -168,33 +247,114 @@ def _floor_drops(model: Model, shapes: ShapeResult, position: int) -> list[Any]:
     return conditions
 
 
+MAX_PERIOD = 256
+"""The longest period a size rule is looked for with (``H % 32 == 0``: 32)."""
+MAX_EXCEPTIONS = 4
+"""Runs of sizes listed before a periodic rule (``3 <= H <= 5 or H == 9 or (...)``)."""
+
+
 def describe(name: str, sizes: list[int], low: int, high: int) -> str:
-    """A rule for a set of sizes (``H % 32 == 0 and H >= 64``), else its ranges."""
+    """A rule for a set of sizes of ``low..high``, as a Python condition on ``name``
+    (``H % 32 == 0 and H >= 64``, ``H % 4 != 0 and H >= 24``), else its ranges."""
     if not sizes:
         return "none"
+    if len(sizes) == high - low + 1:
+        return f"any {name}"
     first, last = sizes[0], sizes[-1]
-    if len(sizes) == 1:
-        return f"{name} == {first}"
-    step = sizes[1] - first
-    if sizes != list(range(first, last + 1, step)):
-        return _ranges(sizes)
-    parts = [f"{name} % {step} == {first % step}"] if step > 1 else []
-    bounded_below, bounded_above = first - step >= low, last + step <= high
-    if bounded_below and bounded_above:
-        parts.append(f"{first} <= {name} <= {last}")
-    elif bounded_below:
-        parts.append(f"{name} >= {first}")
-    elif bounded_above:
-        parts.append(f"{name} <= {last}")
-    return " and ".join(parts) or f"any {name}"
+    step = sizes[1] - first if len(sizes) > 1 else 1
+    if sizes == list(range(first, last + 1, step)):  # an arithmetic progression
+        parts = [f"{name} % {step} == {first % step}"] if step > 1 else []
+        below, above = first - step >= low, last + step <= high
+        if len(sizes) == 1:
+            parts = [f"{name} == {first}"]
+        elif below and above:
+            parts.append(f"{first} <= {name} <= {last}")
+        elif below:
+            parts.append(f"{name} >= {first}")
+        elif above:
+            parts.append(f"{name} <= {last}")
+        return " and ".join(parts)
+    return _periodic_rule(name, sizes, low, high) or _ranges(sizes)
 
 
-def _ranges(sizes: list[int], limit: int = 12) -> str:
+def _periodic_rule(name: str, sizes: list[int], low: int, high: int) -> str | None:
+    """A few runs of sizes, then sizes that repeat with a period from some size on:
+    ``3 <= H <= 5 or H == 9 or (H % 4 != 0 and H >= 24)``; None when there is no such rule."""
+    import numpy as np
+
+    member = np.zeros(high - low + 1, dtype=bool)
+    member[np.asarray(sizes) - low] = True
+    periodic = _periodic(member)
+    if periodic is None:
+        return None
+    start, period = low + periodic[0], periodic[1]
+    head = _runs([v for v in sizes if v < start])
+    if len(head) > MAX_EXCEPTIONS:
+        return None
+    parts = [_run_rule(name, a, b, low) for a, b in head]
+    residues = sorted({v % period for v in sizes if v >= start})
+    if residues:
+        first = next(v for v in sizes if v >= start)  # the bound as people write it: a member
+        known = set(sizes)
+        bounded = any(v % period in residues and v not in known for v in range(low, first))
+        tail = [] if len(residues) == period else [_residues(name, residues, period)]
+        tail += [f"{name} >= {first}"] if bounded else []
+        parts.append(" and ".join(tail) or f"any {name}")
+    return " or ".join(f"({p})" if " and " in p and len(parts) > 1 else p for p in parts)
+
+
+def _periodic(member: Any) -> tuple[int, int] | None:
+    """The earliest offset from which membership repeats, with the shortest period seen at
+    least four times over: (offset, period)."""
+    import numpy as np
+
+    n = len(member)
+    best: tuple[int, int] | None = None
+    for period in range(1, min(MAX_PERIOD, n // 4) + 1):
+        differs = np.flatnonzero(member[:-period] != member[period:])
+        start = int(differs[-1]) + 1 if len(differs) else 0
+        if n - start >= 4 * period and (best is None or start < best[0]):
+            best = (start, period)
+            if start == 0:
+                break
+    return best
+
+
+def _residues(name: str, residues: list[int], period: int) -> str:
+    others = [r for r in range(period) if r not in residues]
+    if len(residues) == 1:
+        return f"{name} % {period} == {residues[0]}"
+    if len(others) == 1:
+        return f"{name} % {period} != {others[0]}"
+    if residues == list(range(residues[0], residues[-1] + 1)):
+        if residues[0] == 0:
+            return f"{name} % {period} <= {residues[-1]}"
+        if residues[-1] == period - 1:
+            return f"{name} % {period} >= {residues[0]}"
+        return f"{residues[0]} <= {name} % {period} <= {residues[-1]}"
+    listed = residues if len(residues) <= len(others) else others
+    return f"{name} % {period} {'in' if listed is residues else 'not in'} ({', '.join(map(str, listed))})"
+
+
+def _runs(sizes: list[int]) -> list[tuple[int, int]]:
     runs: list[tuple[int, int]] = []
     for v in sizes:
         if runs and v == runs[-1][1] + 1:
             runs[-1] = (runs[-1][0], v)
         else:
             runs.append((v, v))
+    return runs
+
+
+def _run_rule(name: str, first: int, last: int, low: int) -> str:
+    if first == last:
+        return f"{name} == {first}"
+    if first == low:
+        return f"{name} <= {last}"
+    return f"{first} <= {name} <= {last}"
+
+
+def _ranges(sizes: list[int], limit: int = 12) -> str:
+    runs = _runs(sizes)
     text = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs[:limit])
     return text + (f", ... ({len(runs) - limit} more ranges)" if len(runs) > limit else "")
