@@ -213,6 +213,11 @@ def read_model(path: str, source: BinaryIO | bytes) -> tuple[onnx.ModelProto, by
     except WireError as error:
         raise InputError.one(path, None, f"not a valid ONNX model: {error}") from None
     except (OSError, ValueError) as error:  # mmap: no address space for the file, or an odd file
+        import errno
+
+        if getattr(error, "errno", None) == errno.ENOMEM:
+            raise InputError.one(path, None, "cannot map the file into memory: this process's address space is "
+                                 "limited (ulimit -v) below the file's size") from None
         raise InputError.one(path, None, f"cannot read: {getattr(error, 'strerror', None) or error}") from None
     try:
         model = parse_model(data)
