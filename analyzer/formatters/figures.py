@@ -23,6 +23,8 @@ def output_text(node: NodeReport) -> str:
 
 
 def axes_text(values: list) -> str:
+    if len(values) == 2 and type(values[0]) is int and type(values[1]) is int:  # the common case, quickly
+        return f"{values[0]}x{values[1]}"
     return "x".join("?" if v is None else f"{v:g}" if isinstance(v, float) else str(v) for v in values)
 
 

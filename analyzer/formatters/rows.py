@@ -36,9 +36,10 @@ def data_path(report: Report) -> list[NodeReport]:
     reached = {i.name for i in report.inputs}
     kept = []
     for node in report.nodes:
-        if any(t in reached for t in node.inputs):
+        if not reached.isdisjoint(node.inputs):
             kept.append(node)
-            reached.update(o.name for o in node.outputs)
+            for output in node.outputs:
+                reached.add(output.name)
     return kept or list(report.nodes)
 
 

@@ -84,7 +84,10 @@ def _pad(text: str, width: int, right: bool) -> str:
 
 
 def _natural(rows: list[tuple[str, ...]], column: int) -> int:
-    return max([cell_width(HEADERS[column]), *(cell_width(c) for c in {row[column] for row in rows})])
+    cells = {row[column] for row in rows}
+    if "".join(cells).isascii():
+        return max(len(HEADERS[column]), *map(len, cells)) if cells else len(HEADERS[column])
+    return max([cell_width(HEADERS[column]), *map(cell_width, cells)])
 
 
 def _overflow(found: list[int], limit: int) -> int:
