@@ -15,7 +15,7 @@ import unicodedata
 from collections.abc import Callable
 
 from analyzer.formatters import View
-from analyzer.formatters.escape import terminal
+from analyzer.formatters.escape import line_start, terminal
 from analyzer.formatters.figures import (
     axes_text,
     bytes_total,
@@ -151,7 +151,7 @@ def _cells(report: Report, table: Rows) -> list[tuple[str, ...]]:
     rows = []
     for item in report.inputs:
         unit = "x".join("1" * max(0, len(item.shape or ()) - leading)) or "-"
-        rows.append((terminal(item.name), "input", terminal(shape_text(item.shape)), unit, unit, "", ""))
+        rows.append((line_start(item.name), "input", terminal(shape_text(item.shape)), unit, unit, "", ""))
     for row in table.rows:
         last = row.last
         outputs = last.outputs
@@ -168,7 +168,7 @@ def _cells(report: Report, table: Rows) -> list[tuple[str, ...]]:
         op = ops.get(row.op)
         if op is None:
             op = ops[row.op] = terminal(row.op)
-        rows.append((terminal(row.name), op, shape, field[0], field[1],
+        rows.append((line_start(row.name), op, shape, field[0], field[1],
                      "?" if row.params is None else f"{row.params:,}", "?" if row.macs is None else f"{row.macs:,}"))
     return rows
 
@@ -241,7 +241,7 @@ def findings_count(errors: int, warnings: int, info: int) -> str:
 def render(report: Report, view: View | None = None) -> str:
     view = view or View()
     paint = _painter(view.color)
-    lines = [terminal(f"{report.model.name} ({report.model.format}: {report.model.path})"), ""]
+    lines = [line_start(f"{report.model.name} ({report.model.format}: {report.model.path})"), ""]
     if not view.summary:
         table = table_rows(report, view.all_nodes, view.depth)
         lines += _table(report, table, view)
