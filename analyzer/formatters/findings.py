@@ -82,6 +82,8 @@ def render_json(run: CheckReport, color: bool = False) -> str:
 # -- Markdown -----------------------------------------------------------------------------------
 MARKDOWN_BUDGET = 60_000
 """Characters: a comment stays under GitHub's limit (65,536), with room for a workflow's own words."""
+MARKDOWN_FEWEST_ROWS = 5
+"""A table cut shorter than this is left out."""
 TABLE_HEAD = ["| name | op | output shape | RF | RF stride | params | MACs |",
               "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
 
@@ -156,7 +158,7 @@ def _model_block(report: Report, view: View, room: int | None) -> list[str]:
         if room < 0:
             break
         kept.append(row)
-    if not kept:
+    if len(kept) < min(len(rows), MARKDOWN_FEWEST_ROWS):
         return _least_block(report, view)
     return _details(report, view, [*TABLE_HEAD, *kept, "", note.format(len(kept)), *hidden])
 
