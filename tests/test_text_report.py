@@ -233,7 +233,8 @@ def test_resnet50_totals_read_as_torchvision_publishes_them():
 
 @pytest.mark.parametrize(("value", "text"), [(0, "0"), (999, "999"), (1000, "1.00 k"), (19_994, "20.0 k"),
                                              (999_499, "999 k"), (999_500, "1.00 M"), (25_557_032, "25.6 M"),
-                                             (4_089_184_256, "4.09 G"), (10**18, "1.00 E")])
+                                             (4_089_184_256, "4.09 G"), (10**18, "1.00 E"),
+                                             (27 * 10**30, "27,000,000 Y")])
 def test_magnitudes_have_three_significant_digits(value, text):
     from analyzer.formatters.figures import magnitude
 

@@ -49,8 +49,8 @@ def _scaled(value: float, base: int, units: tuple[str, ...]) -> str:
     for power, unit in enumerate(units):
         scaled = value / base**power
         digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
-        text = f"{scaled:.{digits}f}"
-        if float(text) < base or power == len(units) - 1:
+        text = f"{scaled:,.{digits}f}"
+        if float(text.replace(",", "")) < base or power == len(units) - 1:
             return f"{text} {unit}" if unit else text
     raise AssertionError("unreachable")
 
@@ -59,7 +59,7 @@ def magnitude(value: int, exact: bool = False) -> str:
     """``25.5 M`` (``25,507,944`` when ``exact``); below 1,000 always exact."""
     if exact or value < 1000:
         return f"{value:,}"
-    return _scaled(value, 1000, ("", "k", "M", "G", "T", "P", "E"))
+    return _scaled(value, 1000, ("", "k", "M", "G", "T", "P", "E", "Z", "Y"))
 
 
 def size_text(value: int, exact: bool = False) -> str:
@@ -68,7 +68,7 @@ def size_text(value: int, exact: bool = False) -> str:
         return f"{value:,} byte{'s' * (value != 1)}"
     if value < 1024:
         return f"{value} B"
-    return _scaled(value, 1024, ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"))
+    return _scaled(value, 1024, ("B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"))
 
 
 def _nodes(count: int) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from analyzer.formatters import View
 from analyzer.formatters.escape import line_start, terminal
@@ -32,7 +33,7 @@ from analyzer.report.model import Report
 
 HEADERS = ("name", "op", "output shape", "RF", "RF stride", "params", "MACs")
 RIGHT = (False, False, False, True, True, True, True)
-NAME, OP, SHAPE, RF = 0, 1, 2, 3
+NAME, OP, SHAPE, RF, STRIDE = 0, 1, 2, 3, 4
 NARROWEST_NAME, NARROWEST_OP = 8, 10
 """Narrower than this, the name column goes (every name on a line of its own, above its row);
 ops are shortened to no fewer columns than this."""
@@ -83,39 +84,54 @@ def _pad(text: str, width: int, right: bool) -> str:
     return fill + text if right else text + fill
 
 
-def _natural(rows: list[tuple[str, ...]], column: int) -> int:
-    cells = {row[column] for row in rows}
+@dataclass(slots=True)
+class Layout:
+    rows: list[tuple[str, ...]]
+    widths: list[int]
+    headers: tuple[str, ...] = HEADERS
+    legend: list[str] = field(default_factory=list)
+    """Lines under the table explaining what narrowing changed."""
+
+
+def _natural(layout: Layout, column: int) -> int:
+    header = layout.headers[column]
+    cells = {row[column] for row in layout.rows}
     if "".join(cells).isascii():
-        return max(len(HEADERS[column]), *map(len, cells)) if cells else len(HEADERS[column])
-    return max([cell_width(HEADERS[column]), *map(cell_width, cells)])
+        return max(len(header), *map(len, cells)) if cells else len(header)
+    return max([cell_width(header), *map(cell_width, cells)])
 
 
 def _overflow(found: list[int], limit: int) -> int:
     return sum(found) + len(GAP) * (len(found) - 1) - limit
 
 
-def fit(rows: list[tuple[str, ...]], limit: int | None) -> tuple[list[tuple[str, ...]], list[int], bool]:
-    """Rows and column widths for a table at most ``limit`` columns wide, when it can be:
-    first ``global`` becomes a ``*`` (explained under the table), then long op names are
-    abbreviated, then the name column narrows (longer names go on a line of their own, and
-    every name does once it would be narrower than NARROWEST_NAME: width 0), then ops are
-    shortened in the middle. Returns the rows, the widths, and whether ``*`` is used."""
-    found = [_natural(rows, column) for column in range(len(HEADERS))]
-    starred = False
-    if limit is None or _overflow(found, limit) <= 0:
-        return rows, found, starred
-    if any(row[RF].endswith(GLOBAL) for row in rows):
-        rows = [(*row[:RF], row[RF][: -len(GLOBAL)] + "*", *row[RF + 1:]) if row[RF].endswith(GLOBAL) else row
-                for row in rows]
-        found[RF], starred = _natural(rows, RF), True
-    if _overflow(found, limit) > 0:
-        ops = {op: _abbreviated(op) for op in {row[OP] for row in rows}}
-        rows = [(row[NAME], ops[row[OP]], *row[OP + 1:]) for row in rows]
-        found[OP] = _natural(rows, OP)
-    found[NAME], found[OP] = _narrowed(rows, found, limit)
-    if found[OP] < _natural(rows, OP):
-        rows = [(row[NAME], shorten(row[OP], found[OP]), *row[OP + 1:]) for row in rows]
-    return rows, found, starred
+def fit(rows: list[tuple[str, ...]], limit: int | None) -> Layout:
+    """Rows, headers and column widths for a table at most ``limit`` columns wide, when it can
+    be: first ``global`` becomes a ``*`` and the header ``RF stride`` becomes ``stride`` (both
+    explained under the table), then long op names are abbreviated, then the name column
+    narrows (longer names go on a line of their own, and every name does once it would be
+    narrower than NARROWEST_NAME: width 0), then ops are shortened in the middle."""
+    layout = Layout(rows, [])
+    layout.widths = [_natural(layout, column) for column in range(len(HEADERS))]
+    if limit is None or _overflow(layout.widths, limit) <= 0:
+        return layout
+    if any(row[RF].endswith(GLOBAL) for row in layout.rows):
+        layout.rows = [(*row[:RF], row[RF][: -len(GLOBAL)] + "*", *row[RF + 1:]) if row[RF].endswith(GLOBAL) else row
+                       for row in layout.rows]
+        layout.widths[RF] = _natural(layout, RF)
+        layout.legend.append("RF *: global (units see the whole input or carry global context)")
+    if _overflow(layout.widths, limit) > 0:
+        layout.headers = (*HEADERS[:STRIDE], "stride", *HEADERS[STRIDE + 1:])
+        layout.widths[STRIDE] = _natural(layout, STRIDE)
+        layout.legend.append("stride: of the receptive field, in input pixels between neighbouring units")
+    if _overflow(layout.widths, limit) > 0:
+        ops = {op: _abbreviated(op) for op in {row[OP] for row in layout.rows}}
+        layout.rows = [(row[NAME], ops[row[OP]], *row[OP + 1:]) for row in layout.rows]
+        layout.widths[OP] = _natural(layout, OP)
+    layout.widths[NAME], layout.widths[OP] = _narrowed(layout.rows, layout.widths, limit)
+    if layout.widths[OP] < _natural(layout, OP):
+        layout.rows = [(row[NAME], shorten(row[OP], layout.widths[OP]), *row[OP + 1:]) for row in layout.rows]
+    return layout
 
 
 def _narrowed(rows: list[tuple[str, ...]], found: list[int], limit: int) -> tuple[int, int]:
@@ -127,7 +143,7 @@ def _narrowed(rows: list[tuple[str, ...]], found: list[int], limit: int) -> tupl
     for op in range(found[OP], min(found[OP], NARROWEST_OP) - 1, -1):
         room = found[NAME] - _overflow([*found[:OP], op, *found[OP + 1:]], limit)
         name = min(found[NAME], max(room, 0))
-        name = name if name >= NARROWEST_NAME else 0
+        name = name if name >= min(NARROWEST_NAME, found[NAME]) else 0
         past = max(0, name - room)
         cost = sum(w > name for w in names) + 2 * sum(w > op for w in ops) + 1000 * past
         if best is None or cost < best[0]:
@@ -174,9 +190,9 @@ def _cells(report: Report, table: Rows) -> list[tuple[str, ...]]:
 
 
 def _table(report: Report, table: Rows, view: View) -> list[str]:
-    cells, found, starred = fit(_cells(report, table), view.width)
+    layout = fit(_cells(report, table), view.width)
+    found = layout.widths
     template = GAP.join(f"{{:{'>' if right else '<'}{w}}}" for w, right in zip(found, RIGHT))
-    name_width = found[NAME]
     paint = _painter(view.color)
 
     def line(row: tuple[str, ...]) -> str:
@@ -184,17 +200,18 @@ def _table(report: Report, table: Rows, view: View) -> list[str]:
             return template.format(*row).rstrip()
         return GAP.join(_pad(c, w, r) for c, w, r in zip(row, found, RIGHT)).rstrip()
 
-    severities = [None] * len(report.inputs) + [row.severity for row in table.rows]
-    header = [HEADERS[NAME], line(("", *HEADERS[1:]))] if not name_width else [line(HEADERS)]
+    headers = layout.headers
+    header = [headers[NAME], line(("", *headers[1:]))] if not found[NAME] else [line(headers)]
     lines = [paint(text, "header") for text in header]
     lines.append("─" * (sum(found) + len(GAP) * (len(found) - 1)))
-    for row, severity in zip(cells, severities):
-        if cell_width(row[NAME]) > name_width:  # a line of its own, the figures below it
+    severities = [None] * len(report.inputs) + [row.severity for row in table.rows]
+    for row, severity in zip(layout.rows, severities):
+        if cell_width(row[NAME]) > found[NAME]:  # a line of its own, the figures below it
             lines.append(paint(row[NAME], severity))
             row = ("", *row[1:])
         lines.append(paint(line(row), severity))
-    if starred:
-        lines += ["", "RF *: global (units see the whole input or carry global context)"]
+    if layout.legend:
+        lines += ["", *layout.legend]
     return lines
 
 
