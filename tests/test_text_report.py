@@ -352,3 +352,24 @@ def test_rich_is_not_imported_for_the_text_report():
                              "--color", "always"], capture_output=True, text=True, cwd=ROOT)
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert "analyzer.formatters.text" in imported and not [m for m in imported if m.split(".")[0] == "rich"]
+
+
+# -- diff as text ---------------------------------------------------------------------------------
+def test_diff_text_one_change_a_line_and_the_peak_from_onnxruntime():
+    from onnx_utils import run_all_values, with_input_dims
+    from test_peak_memory import brute_force_peak
+
+    peaks = []
+    for name in ("tiny_resnet.onnx", "tiny_resnet_wide.onnx"):
+        model = with_input_dims(onnx.load(str(SAMPLES / name)), [1])
+        sizes = {k: v.nbytes for k, v in run_all_values(model).items()}
+        sizes["image"] = 3 * 64 * 64 * 4
+        peaks.append(brute_force_peak(model, sizes)[0])
+    old, new = (str(SAMPLES / "tiny_resnet.onnx"), str(SAMPLES / "tiny_resnet_wide.onnx"))
+    text = convlint("diff", old, new).stdout
+    document = json.loads(convlint("diff", old, new, "-f", "json").stdout)
+    delta = "" if peaks[0] == peaks[1] else f" (+{peaks[1] - peaks[0]:,}, +{(peaks[1] - peaks[0]) / peaks[0]:.1%})"
+    assert f"\npeak activation bytes: {peaks[0]:,} -> {peaks[1]:,}{delta}\n" in text
+    changes = [c for node in document["nodes"]["changed"] for c in node["changes"]]
+    assert sum(line.startswith("    ") for line in text.splitlines()) == len(changes) > 12
+    assert "\n~ stage2.b.conv -> Conv_14 (Conv)\n    output shape (N, 32, 8, 8) -> (N, 48, 8, 8)\n" in text

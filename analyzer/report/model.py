@@ -146,6 +146,8 @@ class Totals:
 
     def exact(self, figure: str) -> int | None:
         """A total when no node's figure is unknown, else None."""
+        if figure == "peak_memory":
+            return None if self.peak_memory.unknown else self.peak_memory.bytes
         value = self.memory.bytes if figure == "memory" else getattr(self, figure)
         return None if getattr(self.unknown, figure) else value
 
