@@ -94,8 +94,8 @@ def table_rows(report: Report, all_nodes: bool = False, depth: int | None = None
             row.macs = None if row.macs is None or node.macs is None else row.macs + node.macs
             if SEVERITY_RANK.get(severity or "", -1) > SEVERITY_RANK.get(row.severity or "", -1):
                 row.severity = severity
-            if row.nodes == 2:
-                row.name = ".".join(found)
+            if row.nodes == 2:  # named as the model's names write module paths
+                row.name = ("/" if "/" in node.name and "." not in node.name else ".").join(found)
             continue
         rows.append(Row(node.name, node.op, node, node.params, node.macs, severity))
         key = found
