@@ -135,13 +135,17 @@ def whole_process(command: list[str], repeat: int) -> float:
 
 
 def text_against_json(models: dict[str, Path], repeat: int) -> list[str]:
-    """Rows of a Markdown table: whole-process medians of the text and JSON reports per chain."""
+    """Rows of a Markdown table: whole-process medians of the text and JSON reports per chain,
+    the two run in turns so that the machine's other load weighs on both alike."""
     convlint = [sys.executable, "-m", "analyzer", "analyze"]
     rows = []
     for name in ("chain1k", "chain10k", "chain50k"):
         path = str(models[name])
-        json_time = whole_process([*convlint, path, "--format", "json"], repeat)
-        text_time = whole_process([*convlint, path, "--format", "text"], repeat)
+        times: dict[str, list[float]] = {"json": [], "text": []}
+        for _ in range(repeat):
+            for format in times:
+                times[format].append(whole_process([*convlint, path, "--format", format], 1))
+        json_time, text_time = (statistics.median(times[f]) for f in ("json", "text"))
         rows.append(f"| {name} | {json_time:.3f} s | {text_time:.3f} s | {text_time / json_time:.2f}x |")
     return rows
 
