@@ -41,16 +41,6 @@ class Format(str, Enum):
     html = "html"
 
 
-class CheckFormat(str, Enum):
-    """The formats of `check` (many models: no HTML page)."""
-
-    text = "text"
-    json = "json"
-    markdown = "markdown"
-    sarif = "sarif"
-    github = "github"
-
-
 class Color(str, Enum):
     auto = "auto"
     always = "always"
@@ -224,7 +214,8 @@ def analyze(
 @app.command()
 def check(
     paths: Annotated[list[str] | None, typer.Argument(metavar="PATHS", help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
-    format: Annotated[CheckFormat, typer.Option("--format", "-f", help="Output format.")] = CheckFormat.text,
+    format: Annotated[Format, typer.Option("--format", "-f", metavar="FORMAT", help="Output format: text, json, "
+                                           "markdown, sarif or github.")] = Format.text,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,
@@ -242,6 +233,8 @@ def check(
     from analyzer.formatters.findings import FORMATS
     from analyzer.lint import check_paths, is_spec
 
+    if format is Format.html:
+        _fail_input(["--format html draws one model: use `convlint analyze MODEL --format html`"])
     paths = paths or ["."]
     if models_only:
         paths = [p for p in paths if not p.endswith(".json") or not os.path.isfile(p) or is_spec(Path(p))]

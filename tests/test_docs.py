@@ -83,10 +83,13 @@ def test_the_pre_commit_example_runs_in_a_repository(tmp_path):
 def test_check_help_offers_only_the_formats_check_accepts():
     done = subprocess.run([sys.executable, "-m", "analyzer", "check", "--help"], capture_output=True, text=True,
                           cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, check=False)
-    (offered,) = re.findall(r"--format +-f +<([a-z|]+)>", done.stdout)
-    formats = offered.split("|")
-    assert "html" not in formats and len(formats) == 5
+    (line,) = [line for line in done.stdout.splitlines() if "--format" in line]
+    formats = re.findall(r"\b(text|json|markdown|sarif|github|html)\b", line.split("[default")[0])
+    assert formats == ["text", "json", "markdown", "sarif", "github"]
     for name in formats:
         run = subprocess.run([sys.executable, "-m", "analyzer", "check", "samples/seed.json", "-f", name],
                              capture_output=True, text=True, cwd=ROOT, check=False)
         assert run.returncode == 0, (name, run.stderr)
+    refused = subprocess.run([sys.executable, "-m", "analyzer", "check", "samples/seed.json", "-f", "html"],
+                             capture_output=True, text=True, cwd=ROOT, check=False)
+    assert refused.returncode == 2 and "convlint analyze MODEL --format html" in refused.stderr
