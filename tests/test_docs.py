@@ -36,7 +36,7 @@ def test_the_check_finds_a_stale_example(tmp_path):
     document = tmp_path / "doc.md"
     document.write_text("```text\n$ convlint analyze samples/seed.json --summary\nseed (spec: samples/seed.json)\n```\n")
     rewritten = examples.rewritten(document)
-    assert rewritten != document.read_text() and "Totals: 1.79 k params" in rewritten
+    assert rewritten != document.read_text() and "Totals: 1,792 params" in rewritten
     document.write_text(rewritten)
     assert examples.rewritten(document) == rewritten  # up to date now
 

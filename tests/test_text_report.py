@@ -231,7 +231,7 @@ def test_resnet50_totals_read_as_torchvision_publishes_them():
     assert f"Totals: {params:,} params ({params * 4:,} bytes as float32), 53,120 buffers, " in exact
 
 
-@pytest.mark.parametrize(("value", "text"), [(0, "0"), (999, "999"), (1000, "1.00 k"), (19_994, "20.0 k"),
+@pytest.mark.parametrize(("value", "text"), [(0, "0"), (999, "999"), (9_999, "9,999"), (10_000, "10.0 k"), (19_994, "20.0 k"),
                                              (999_499, "999 k"), (999_500, "1.00 M"), (25_557_032, "25.6 M"),
                                              (4_089_184_256, "4.09 G"), (10**18, "1.00 E"),
                                              (27 * 10**30, "27,000,000 Y")])

@@ -56,8 +56,8 @@ def _scaled(value: float, base: int, units: tuple[str, ...]) -> str:
 
 
 def magnitude(value: int, exact: bool = False) -> str:
-    """``25.5 M`` (``25,507,944`` when ``exact``); below 1,000 always exact."""
-    if exact or value < 1000:
+    """``25.5 M`` (``25,507,944`` when ``exact``); below 10,000 always exact (``1,792``)."""
+    if exact or value < 10_000:
         return f"{value:,}"
     return _scaled(value, 1000, ("", "k", "M", "G", "T", "P", "E", "Z", "Y"))
 
