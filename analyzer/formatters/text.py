@@ -35,8 +35,8 @@ HEADERS = ("name", "op", "output shape", "RF", "RF stride", "params", "MACs")
 RIGHT = (False, False, False, True, True, True, True)
 NAME, OP, SHAPE, RF, STRIDE = 0, 1, 2, 3, 4
 NARROWEST_NAME, NARROWEST_OP = 8, 10
-"""Narrower than this, the name column goes (every name on a line of its own, above its row);
-ops are shortened to no fewer columns than this."""
+"""Narrower than this, the name column goes (every name on a line of its own, above its row)
+unless nine names in ten fit in it; ops are shortened to no fewer columns than this."""
 ABBREVIATIONS = (("Normalization", "Norm"), ("Average", "Avg"))
 """Words of long ONNX op names, shortened as PyTorch names the layers, when the table is too wide."""
 GLOBAL = " global"
@@ -110,7 +110,8 @@ def fit(rows: list[tuple[str, ...]], limit: int | None) -> Layout:
     be: first ``global`` becomes a ``*`` and the header ``RF stride`` becomes ``stride`` (both
     explained under the table), then long op names are abbreviated, then the name column
     narrows (longer names go on a line of their own, and every name does once it would be
-    narrower than NARROWEST_NAME: width 0), then ops are shortened in the middle."""
+    narrower than NARROWEST_NAME and more than one name in ten would move: width 0), then ops
+    are shortened in the middle."""
     layout = Layout(rows, [])
     layout.widths = [_natural(layout, column) for column in range(len(HEADERS))]
     if limit is None or _overflow(layout.widths, limit) <= 0:
@@ -143,7 +144,8 @@ def _narrowed(rows: list[tuple[str, ...]], found: list[int], limit: int) -> tupl
     for op in range(found[OP], min(found[OP], NARROWEST_OP) - 1, -1):
         room = found[NAME] - _overflow([*found[:OP], op, *found[OP + 1:]], limit)
         name = min(found[NAME], max(room, 0))
-        name = name if name >= min(NARROWEST_NAME, found[NAME]) else 0
+        if name < NARROWEST_NAME and sum(w > name for w in names) > len(names) // 10:
+            name = 0  # a narrow column most names leave: every name above its row reads better
         past = max(0, name - room)
         cost = sum(w > name for w in names) + 2 * sum(w > op for w in ops) + 1000 * past
         if best is None or cost < best[0]:
