@@ -94,8 +94,8 @@ BatchOption = Annotated[
 
 # -- how the text report is shown (analyze) ----------------------------------------------------
 WidthOption = Annotated[int | None, typer.Option("--width", min=0, metavar="N", help="Lay the text report out in N "
-                        "columns (default: the terminal's; 80 when piped or written to a file; 0: no limit). Names "
-                        "are shortened to fit; figures never.")]
+                        "columns (default: $COLUMNS, else the terminal's; 80 when piped or written to a file; 0: no "
+                        "limit). Names move or are shortened to fit; figures never.")]
 ColorOption = Annotated[Color, typer.Option("--color", help="Colour the text report: auto (on a terminal, unless "
                         "NO_COLOR is set), always, never.")]
 ExactOption = Annotated[bool, typer.Option("--exact", help="Totals as exact integers (25,507,944 params), not "
