@@ -98,6 +98,12 @@ class Format(str, Enum):
 FormatT = TypeVar("FormatT", bound=Enum)
 
 
+class Color(str, Enum):
+    auto = "auto"
+    always = "always"
+    never = "never"
+
+
 class ScanFormat(str, Enum):
     text = "text"
     json = "json"
@@ -119,6 +125,10 @@ PathArgument = Annotated[str, typer.Argument(
     "(an nn.Module, its class, or a function building it; needs --input-shape and convlint[torch]).")]
 FORMAT_HELP = "Output format (default: the one --output's extension names, else text)."
 FormatOption = Annotated[Format | None, typer.Option("--format", "-f", help=FORMAT_HELP)]
+CheckFormatOption = Annotated[Format | None, typer.Option(
+    "--format", "-f", metavar="FORMAT",
+    help="Output format: text, json, markdown, sarif or github (default: the one the --output file's extension "
+    "names, else the first).")]
 OutputOption = Annotated[Path | None, typer.Option("--output", "-o", metavar="FILE", help="Write the result to FILE.")]
 SelectOption = Annotated[str | None, typer.Option("--select", metavar="CODES", help="Rule codes or prefixes to report, comma-separated (replaces the configured selection; ALL for every rule).")]
 ExtendSelectOption = Annotated[str | None, typer.Option("--extend-select", metavar="CODES", help="Rule codes or prefixes to add to the selection.")]
@@ -142,6 +152,36 @@ BatchOption = Annotated[
     typer.Option("--batch", min=1, max=MAX_DIM, metavar="N", help="Batch size: sets the inputs' batch dim, and totals give "
                  "MACs and activation memory per batch of N as well as per sample."),
 ]
+
+
+# -- how the text report is shown (analyze) ----------------------------------------------------
+WidthOption = Annotated[int | None, typer.Option("--width", min=0, metavar="N", help="Lay the text report out in N "
+                        "columns (default: $COLUMNS, else the terminal's; 80 when piped or written to a file; 0: no "
+                        "limit). Names move or are shortened to fit; figures never.")]
+ColorOption = Annotated[Color, typer.Option("--color", help="Colour the text report: auto (on a terminal, unless "
+                        "NO_COLOR is set), always, never.")]
+ExactOption = Annotated[bool, typer.Option("--exact", help="Totals as exact integers (25,507,944 params), not "
+                        "magnitudes (25.5 M).")]
+AllNodesOption = Annotated[bool, typer.Option("--all-nodes", help="Rows for nodes computing constants only too "
+                           "(hidden by default).")]
+SummaryOption = Annotated[bool, typer.Option("--summary", help="Totals and findings only, no per-node table.")]
+DepthOption = Annotated[int | None, typer.Option("--depth", min=1, metavar="N", help="One row per module N levels "
+                        "deep in the node names (layer1.0.conv1, /layer1/layer1.0/conv1/Conv), as torchinfo's depth.")]
+
+
+def _view(format: Format, output: Path | None, width: int | None, color: Color, exact: bool, all_nodes: bool,
+          summary: bool, depth: int | None):
+    """How the report is shown: the terminal's width and colour unless told otherwise."""
+    import shutil
+
+    from analyzer.formatters import View
+
+    if width is None:
+        width = shutil.get_terminal_size().columns if output is None else 80
+    tty = output is None and format is Format.text and sys.stdout.isatty()
+    colored = color is Color.always or (color is Color.auto and tty and not os.environ.get("NO_COLOR")
+                                        and os.environ.get("TERM") != "dumb")
+    return View(width=width or None, color=colored, exact=exact, all_nodes=all_nodes, summary=summary, depth=depth)
 
 
 def _version(value: bool) -> None:
@@ -217,6 +257,12 @@ def analyze(
     config: ConfigOption = None,
     isolated: IsolatedOption = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")] = False,
+    width: WidthOption = None,
+    color: ColorOption = Color.auto,
+    exact: ExactOption = False,
+    all_nodes: AllNodesOption = False,
+    summary: SummaryOption = False,
+    depth: DepthOption = None,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
     from analyzer.api import analyze_path
@@ -230,16 +276,17 @@ def analyze(
         report = analyze_path(path, settings, sizes, debug=debug or DEBUG)
     except InputError as error:
         _fail_input(error.lines())
-    color = output is None and format is Format.text and sys.stdout.isatty()
+    view = _view(format, output, width, color, exact, all_nodes, summary, depth)
     if format in (Format.text, Format.json, Format.html):
         from analyzer.formatters import formatter
 
-        text = formatter(format.value)(report, color)
+        text = formatter(format.value)(report, view)
     else:
-        from analyzer.formatters.findings import FORMATS
+        from analyzer.formatters.findings import FORMATS, render_markdown
         from analyzer.lint import single
 
-        text = FORMATS[format.value](single(report), color)
+        text = render_markdown(single(report), view=view) if format is Format.markdown else \
+            FORMATS[format.value](single(report), view.color)
     _write(text, output)
     if any(settings.fails(d.severity) for d in report.diagnostics):
         raise typer.Exit(EXIT_FINDINGS)
@@ -248,7 +295,7 @@ def analyze(
 @app.command()
 def check(
     paths: Annotated[list[str] | None, typer.Argument(metavar="PATHS", help="ONNX models, JSON specs, folders or globs (default: the current folder).")] = None,
-    format: FormatOption = None,
+    format: CheckFormatOption = None,
     output: OutputOption = None,
     input_shape: InputShapeOption = None,
     override_shape: OverrideShapeOption = False,

@@ -49,7 +49,8 @@ class ModelDiff:
     def totals(self) -> list[Change]:
         a, b = self.old.totals, self.new.totals
         return [Change(what, a.exact(figure), b.exact(figure)) for what, figure in
-                (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("activation bytes", "memory"))]
+                (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("activation bytes", "memory"),
+                 ("peak activation bytes", "peak_memory"))]
 
 
 def _generated(model: Model) -> bool:

@@ -12,7 +12,9 @@ measures, each case in a fresh process so that peak memory is its own:
   onnxruntime's symbolic shape inference and onnx-tool when they are installed;
 - whole processes: ``convlint analyze MODEL --format json`` against
   ``python -c "import onnx; onnx.load(MODEL)"``, and ``convlint --help``;
-- ``convlint sizes`` over 1..4096 on the ResNet-50-like graph.
+- ``convlint sizes`` over 1..4096 on the ResNet-50-like graph;
+- the text report against the JSON report, whole processes on the 1k, 10k and 50k chains
+  (output to a pipe, so at its default width of 80 columns); ``--text-only`` runs just this.
 
 Prints a Markdown table of medians, ratios against the baseline measured in the same run, and
 peak RSS (a case over 5 s is run once). Nothing here is a unit test: timings vary with the
@@ -132,14 +134,40 @@ def whole_process(command: list[str], repeat: int) -> float:
     return statistics.median(times)
 
 
+def text_against_json(models: dict[str, Path], repeat: int) -> list[str]:
+    """Rows of a Markdown table: whole-process medians of the text and JSON reports per chain,
+    the two run in turns so that the machine's other load weighs on both alike."""
+    convlint = [sys.executable, "-m", "analyzer", "analyze"]
+    rows = []
+    for name in ("chain1k", "chain10k", "chain50k"):
+        path = str(models[name])
+        times: dict[str, list[float]] = {"json": [], "text": []}
+        for _ in range(repeat):
+            for format in times:
+                times[format].append(whole_process([*convlint, path, "--format", format], 1))
+        json_time, text_time = (statistics.median(times[f]) for f in ("json", "text"))
+        rows.append(f"| {name} | {json_time:.3f} s | {text_time:.3f} s | {text_time / json_time:.2f}x |")
+    return rows
+
+
+def print_text_against_json(rows: list[str]) -> None:
+    print("| whole process | `--format json` | `--format text` | text / JSON |")
+    print("| --- | ---: | ---: | ---: |")
+    print("\n".join(rows))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/convlint-bench"))
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--text-only", action="store_true", help="Only the text report against the JSON report.")
     args = parser.parse_args()
     from models import generate
 
     models = generate(args.workdir)
+    if args.text_only:
+        print_text_against_json(text_against_json(models, args.repeat))
+        return
     cases = [c for c in CASES if c in ("convlint", "protobuf parse", "onnx.load", "networkx walk", "onnx infer_shapes")]
     if available("onnxruntime.tools.symbolic_shape_infer"):
         cases.append("onnxruntime symbolic")
@@ -168,6 +196,7 @@ def main() -> None:
         ("convlint --help", whole_process([*convlint, "--help"], args.repeat)),
         ("convlint sizes resnet50.onnx (1..4096)", whole_process([*convlint, "sizes", resnet, "--format", "json"], args.repeat)),
     ]
+    text_rows = text_against_json(models, args.repeat)
 
     print(f"convlint benchmarks, {date.today().isoformat()}, Python {platform.python_version()}, "
           f"{platform.machine()}, {_cores()} cores")
@@ -180,6 +209,8 @@ def main() -> None:
     print("| --- | ---: |")
     for label, seconds in process_rows:
         print(f"| `{label}` | {seconds:.3f} s |")
+    print()
+    print_text_against_json(text_rows)
     print()
     for case in ("convlint", "networkx walk", "protobuf parse"):
         chain10, chain50 = results["chain10k"][case], results["chain50k"][case]

@@ -11,6 +11,7 @@ import onnx
 import pytest
 from conftest import SAMPLES
 from onnx_utils import run_all_values, with_input_dims
+from test_peak_memory import brute_force_peak
 from typer.testing import CliRunner
 
 from analyzer.cli import app
@@ -18,8 +19,9 @@ from analyzer.cli import app
 runner = CliRunner()
 
 
-def onnxruntime_figures(model: onnx.ModelProto) -> tuple[int, int]:
-    """(MACs, activation bytes) of one run: Conv out * C_in/g * kernel, Gemm M*K*N."""
+def onnxruntime_figures(model: onnx.ModelProto) -> tuple[int, int, int]:
+    """(MACs, activation bytes, peak live activation bytes) of one run: Conv out * C_in/g *
+    kernel, Gemm M*K*N; the tensors it returns; their liveness in node order (brute force)."""
     values = run_all_values(model)
     weights = {t.name: tuple(t.dims) for t in model.graph.initializer}
     macs = 0
@@ -30,7 +32,9 @@ def onnxruntime_figures(model: onnx.ModelProto) -> tuple[int, int]:
         elif node.op_type == "Gemm":
             m, k = values[node.input[0]].shape
             macs += m * k * weights[node.input[1]][0]
-    return macs, sum(v.nbytes for v in values.values())
+    sizes = {name: v.nbytes for name, v in values.items()}
+    sizes.update({i.name: prod(d.dim_value for d in i.type.tensor_type.shape.dim) * 4 for i in model.graph.input})
+    return macs, sum(v.nbytes for v in values.values()), brute_force_peak(model, sizes)[0]
 
 
 def report(*arguments: str) -> dict:
@@ -42,10 +46,11 @@ def report(*arguments: str) -> dict:
 @pytest.mark.parametrize("batch", [1, 8])
 def test_per_batch_figures_are_onnxruntimes_at_that_batch(batch):
     model = onnx.load(SAMPLES / "tiny_resnet.onnx")
-    macs, memory = onnxruntime_figures(with_input_dims(model, [batch]))
+    macs, memory, peak = onnxruntime_figures(with_input_dims(model, [batch]))
     totals = report(str(SAMPLES / "tiny_resnet.onnx"), "--batch", str(batch))["totals"]
     assert totals["batch"] == batch
-    assert totals["per_batch"] == {"size": batch, "macs": macs, "memory": {"elements": memory // 4, "bytes": memory}}
+    assert totals["per_batch"] == {"size": batch, "macs": macs, "memory": {"elements": memory // 4, "bytes": memory},
+                                   "peak_memory": peak}
     assert totals["macs"] * batch == macs and totals["memory"]["bytes"] * batch == memory
 
 
@@ -53,14 +58,15 @@ def test_a_batch_fixed_in_the_model_is_the_batch_of_its_totals(tmp_path):
     model = with_input_dims(onnx.load(SAMPLES / "tiny_resnet.onnx"), [8])
     path = tmp_path / "batch8.onnx"
     onnx.save(model, path)
-    macs, memory = onnxruntime_figures(model)
+    macs, memory, peak = onnxruntime_figures(model)
     totals = report(str(path))["totals"]
-    params, buffers = totals["params"], totals["buffers"]
     assert totals["batch"] == 8 and totals["macs"] == macs // 8  # per sample, as the column says
-    assert totals["per_batch"] == {"size": 8, "macs": macs, "memory": {"elements": memory // 4, "bytes": memory}}
-    text = runner.invoke(app, ["analyze", str(path)]).stdout
-    assert f"Totals: {params:,} params, {buffers:,} buffers, {macs // 8:,} MACs, {memory // 8:,} bytes of activations (per sample)\n" in text
-    assert f"\nPer batch of 8: {macs:,} MACs, {memory:,} bytes of activations\n" in text
+    assert totals["per_batch"] == {"size": 8, "macs": macs, "memory": {"elements": memory // 4, "bytes": memory},
+                                   "peak_memory": peak}
+    assert totals["peak_memory"]["bytes"] == peak // 8
+    text = runner.invoke(app, ["analyze", str(path), "--exact"]).stdout
+    assert f"{macs // 8:,} MACs per sample\n" in text
+    assert f"\nPer batch of 8: {macs:,} MACs, peak activations {peak:,} bytes\n" in text
 
 
 def test_a_free_batch_has_no_per_batch_figures():

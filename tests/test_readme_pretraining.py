@@ -1,17 +1,15 @@
-"""The README's pre-training checks are produced by the code: each command's output, each
-Python example's printed values, and the pytest example run as a user's suite."""
+"""The README's pre-training checks are produced by the code: each Python example's printed
+values, and the pytest example run as a user's suite (test_docs.py runs the commands)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 import shutil
 import subprocess
 import sys
 
-import pytest
 from conftest import ROOT, SAMPLES
 
 from analyzer import api
@@ -24,34 +22,6 @@ def blocks(kind: str) -> list[str]:
     start = readme.index(SECTION)
     end = readme.index("\n## ", start + len(SECTION))
     return re.findall(rf"```{kind}\n(.*?)```", readme[start:end], re.S)
-
-
-def commands() -> list[tuple[str, list[str]]]:
-    found = []
-    for block in blocks("text"):
-        for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
-            command, *lines = part.rstrip("\n").split("\n")
-            found.append((command, lines))
-    return found
-
-
-@pytest.mark.parametrize(("command", "shown"), commands(), ids=[c for c, _ in commands()])
-def test_each_command_prints_what_the_readme_shows(command, shown):
-    arguments = command.split()[1:]
-    result = subprocess.run([sys.executable, "-m", "analyzer", *arguments], capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "COLUMNS": "200"})
-    assert result.returncode in (0, 1), result.stderr
-    output = [line.rstrip() for line in result.stdout.splitlines()]
-    position = 0
-    for line in shown:
-        if line == "...":
-            continue
-        assert line in output[position:], f"{line!r} is not printed (in order) by {command}"
-        position = output.index(line, position) + 1
-    if shown[0] != "...":
-        assert output[0] == shown[0]
-    if shown[-1] != "...":
-        assert output[-1] == shown[-1]
 
 
 def printed(code: str) -> tuple[str, list[str]]:

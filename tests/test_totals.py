@@ -25,6 +25,7 @@ SPEC = {"inputs": [{"name": "x", "shape": [3, 4, 4]}], "layers": [
 PARAMS = (4 * 3 + 4) + (6 * 4 * 5 * 5 + 6)  # c0 and c1; c2's are unknown
 MACS = 4 * 4 * 4 * 3  # c0; c1 and c2 unknown, the ReLU 0
 BYTES = 4 * 4 * 4 * 4  # c0's float32 output; c1, c2 and r unknown
+PEAK = 3 * 4 * 4 * 4 + BYTES  # while c0 runs: the input and its output
 
 
 def test_report_totals_are_the_known_sums_with_counts_of_unknown_nodes():
@@ -47,25 +48,31 @@ def test_json(spec_file):
     assert document["totals"] == {
         "params": PARAMS, "buffers": 0, "macs": MACS, "memory": {"elements": BYTES // 4, "bytes": BYTES},
         "unknown": {"params": 1, "buffers": 1, "macs": 2, "memory": 3}, "batch": None, "per_batch": None,
+        "peak_memory": {"bytes": PEAK, "node": "c0", "unknown": 3},
     }
 
 
 def test_text(spec_file):
     text = runner.invoke(app, ["analyze", str(spec_file)]).stdout
-    assert (f"Totals: at least {PARAMS:,} params (1 node unknown), at least 0 buffers (1 node unknown), "
-            f"at least {MACS:,} MACs (2 nodes unknown), at least {BYTES:,} bytes of activations "
-            "(3 nodes unknown) (per sample)") in text
+    weights = f"{PARAMS * 4 / 1024:.2f} KiB"
+    assert (f"Totals: at least {PARAMS} params ({weights} as float32; 1 node unknown), at least 0 buffers "
+            f"(1 node unknown), at least {MACS} MACs (2 nodes unknown) per sample\n") in text
+    assert (f"Activations: peak at least {PEAK} B at c0 (batch 1, input included; 3 unknown sizes left out); "
+            f"at least {BYTES} B over all outputs (3 nodes unknown)\n") in text
+    exact = runner.invoke(app, ["analyze", str(spec_file), "--exact"]).stdout
+    assert f"Totals: at least {PARAMS} params ({PARAMS * 4:,} bytes as float32; 1 node unknown), " in exact
 
 
 def test_markdown(spec_file):
     text = runner.invoke(app, ["analyze", str(spec_file), "-f", "markdown"]).stdout
-    assert f"4 nodes, at least {PARAMS:,} params (1 node unknown), at least {MACS:,} MACs (2 nodes unknown)" in text
+    assert (f"4 nodes, at least {PARAMS} params ({PARAMS * 4 / 1024:.2f} KiB as float32; 1 node unknown), "
+            f"at least {MACS} MACs (2 nodes unknown), peak activations at least {PEAK} B") in text
 
 
-def test_exact_totals_read_as_before(tmp_path):
+def test_exact_totals(tmp_path):
     path = tmp_path / "ok.json"
     path.write_text(json.dumps({**SPEC, "layers": SPEC["layers"][:1]}))
-    assert "Totals: 16 params, 0 buffers, 192 MACs, 256 bytes of activations (per sample)" in \
+    assert "Totals: 16 params (64 B as float32), 0 buffers, 192 MACs per sample\n" in \
         runner.invoke(app, ["analyze", str(path)]).stdout
 
 

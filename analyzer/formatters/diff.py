@@ -54,7 +54,8 @@ def render_text(d: ModelDiff) -> str:
         lines.append(f"- {node.name} ({node.op})")
     for change in d.changed:
         name = change.new if change.old == change.new else f"{change.old} -> {change.new}"
-        lines.append(f"~ {name} ({change.op}): " + "; ".join(f"{c.what} {_delta(c)}" for c in change.changes))
+        lines.append(f"~ {name} ({change.op})")
+        lines += [f"    {c.what} {_delta(c)}" for c in change.changes]
     lines += ["", f"findings: {len(d.new_findings)} new, {len(d.fixed_findings)} fixed"]
     lines += [f"+ {f.code} [{f.severity}] {f.node}: {f.message}" for f in d.new_findings]
     lines += [f"- {f.code} [{f.severity}] {f.node}: {f.message}" for f in d.fixed_findings]

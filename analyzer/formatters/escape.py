@@ -14,7 +14,7 @@ import re
 
 from analyzer.strings import printable
 
-__all__ = ["markdown", "markdown_code", "mermaid_label", "printable", "terminal", "text_lines",
+__all__ = ["line_start", "markdown", "markdown_code", "mermaid_label", "printable", "terminal", "text_lines",
            "workflow_data", "workflow_property"]
 
 # C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides and
@@ -36,6 +36,17 @@ def terminal(text: str) -> str:
     """Control characters shown as escapes (``\\n``, ``\\x1b``): one line, no terminal
     commands, no reordering of what follows."""
     return _UNSAFE.sub(_visible, text) if _UNSAFE.search(text) else text
+
+
+def line_start(text: str) -> str:
+    """Terminal text that begins a line: the GitHub Actions runner reads a line that starts
+    with ``::`` after blanks as a workflow command, so such text shows its first colon as
+    ``\\x3a``."""
+    text = terminal(text)
+    stripped = text.lstrip()
+    if not stripped.startswith("::"):
+        return text
+    return text[: len(text) - len(stripped)] + "\\x3a" + stripped[1:]
 
 
 _MARKUP = re.compile(r"([\\`*_\[\]<>!|~@&:#$])")

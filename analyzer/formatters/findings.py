@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from analyzer.formatters import View
 from analyzer.formatters.escape import (
     markdown,
     markdown_code,
@@ -16,9 +17,18 @@ from analyzer.formatters.escape import (
     workflow_data,
     workflow_property,
 )
-from analyzer.formatters.text import count_text, output_text, total_text
-from analyzer.report.model import CheckReport, DiagnosticReport, NodeReport, Report, to_json
-from analyzer.rules import FAMILIES, RULES
+from analyzer.formatters.figures import (
+    axes_text,
+    bytes_total,
+    count_text,
+    field_text,
+    macs_text,
+    output_text,
+    params_text,
+)
+from analyzer.formatters.rows import Row, table_rows
+from analyzer.report.model import CheckReport, DiagnosticReport, Report, to_json
+from analyzer.rules import FAMILIES, RULES, SEVERITY_RANK
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -70,12 +80,18 @@ def render_json(run: CheckReport, color: bool = False) -> str:
 
 
 # -- Markdown -----------------------------------------------------------------------------------
-def _node_row(node: NodeReport) -> str:
-    rf = node.receptive_field
-    field = "-" if rf is None else "x".join(map(str, rf.size)) + (" (global)" if rf.global_ else "")
-    stride = "-" if rf is None else "x".join(f"{s:g}" if isinstance(s, float) else str(s) for s in rf.stride)
-    cells = [markdown_code(node.name), markdown_code(node.op), markdown(output_text(node)), field, stride,
-             count_text(node.params), count_text(node.macs)]
+MARKDOWN_BUDGET = 60_000
+"""Characters: a comment stays under GitHub's limit (65,536), with room for a workflow's own words."""
+MARKDOWN_FEWEST_ROWS = 5
+"""A table cut shorter than this is left out."""
+TABLE_HEAD = ["| name | op | output shape | RF | RF stride | params | MACs |",
+              "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
+
+
+def _node_row(row: Row) -> str:
+    size, stride = field_text(row.last.receptive_field)
+    cells = [markdown_code(row.name), markdown_code(row.op), markdown(output_text(row.last)), size, stride,
+             count_text(row.params), count_text(row.macs)]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -86,35 +102,116 @@ def _summary_html(text: str) -> str:
     return html.escape(text).replace("@", "&#64;")
 
 
-def render_markdown(run: CheckReport, color: bool = False) -> str:
+def _model_summary(report: Report, exact: bool) -> str:
+    """``path: 42 nodes, 25.5 M params (97.3 MiB as float32), 4.09 GMACs, ...``."""
+    t = report.totals
+    summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, {params_text(t, exact)}, "
+               f"{macs_text(t.macs, t.unknown.macs, exact)}")
+    if t.peak_memory.bytes is not None:
+        summary += f", peak activations {bytes_total(t.peak_memory.bytes, t.peak_memory.unknown, exact)}"
+    if report.receptive_field is not None:
+        rf = report.receptive_field
+        summary += f", receptive field {axes_text(rf.size)} on a {'x'.join(map(str, rf.input))} input"
+    return summary
+
+
+def _length(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
+def _details(report: Report, view: View, body: list[str]) -> list[str]:
+    summary = f"<summary>{_summary_html(_model_summary(report, view.exact))}</summary>"
+    return ["<details>", summary, "", *body, "", "</details>", ""] if body else ["<details>", summary, "</details>", ""]
+
+
+def _full_report(report: Report) -> str:
+    return f"{markdown_code('convlint analyze ' + relative(report.model.path))} prints every node."
+
+
+def _least_block(report: Report, view: View) -> list[str]:
+    """A model's block with its summary alone: what it takes when nothing else fits."""
+    return _details(report, view, [] if view.summary else
+                    [f"Per-node table left out to fit a pull-request comment: {_full_report(report)}"])
+
+
+def _model_block(report: Report, view: View, room: int | None) -> list[str]:
+    """A model's summary, drawing and per-node table in a ``<details>`` block, in at most
+    ``room`` characters when it can: the drawing left out first, then the table cut short,
+    each with a note saying so and how to get the whole report."""
+    if view.summary:
+        return _least_block(report, view)
+    table = table_rows(report, view.all_nodes, view.depth)
+    rows = [_node_row(row) for row in table.rows]
+    hidden = ["", f"{table.constants} node{'s' * (table.constants != 1)} computing constants only not shown."] \
+        if table.constants else []
+    block = _details(report, view, [*mermaid(report), *TABLE_HEAD, *rows, *hidden])
+    if room is None or _length(block) <= room:
+        return block
+    block = _details(report, view, [*TABLE_HEAD, *rows, *hidden])
+    if _length(block) <= room:
+        return block
+    note = f"{{}} of {len(rows)} rows shown to fit a pull-request comment: {_full_report(report)}"
+    room -= _length(_details(report, view, [*TABLE_HEAD, "", note, *hidden]))
+    kept = []
+    for row in rows:
+        room -= len(row) + 1
+        if room < 0:
+            break
+        kept.append(row)
+    if len(kept) < min(len(rows), MARKDOWN_FEWEST_ROWS):
+        return _least_block(report, view)
+    return _details(report, view, [*TABLE_HEAD, *kept, "", note.format(len(kept)), *hidden])
+
+
+def _finding_lines(run: CheckReport, room: int | None) -> list[str]:
+    """The findings table, in ``room`` characters: when they do not all fit, the most severe
+    first, and a line saying how many more there are."""
+    rows = [(SEVERITY_RANK[d.severity], f"| {MARK[d.severity]} | {d.code} | {markdown_code(where(report, d))} "
+             f"| {markdown_code(d.node) if d.node else ''} | {markdown(d.message)} |")
+            for report in run.files for d in report.diagnostics]
+    rows += [(SEVERITY_RANK["error"] + 1, f"| :no_entry: | - | {markdown_code(relative(e.path))} | | {markdown(e.message)} |")
+             for e in run.errors]
+    if not rows:
+        return []
+    head = ["| | code | where | node | finding |", "| --- | --- | --- | --- | --- |"]
+    lines = [*head, *(line for _, line in rows), ""]
+    if room is None or _length(lines) <= room:
+        return lines
+    room -= _length([*head, "", "", "x" * 200])  # the note about the rest
+    keep: set[int] = set()
+    for index in sorted(range(len(rows)), key=lambda i: -rows[i][0]):
+        room -= len(rows[index][1]) + 1
+        if room < 0:
+            break
+        keep.add(index)
+    left = len(rows) - len(keep)
+    return [*head, *(line for i, (_, line) in enumerate(rows) if i in keep), "",
+            f"{left} more finding{'s' * (left != 1)} not shown to fit a pull-request comment: "
+            "`convlint check` with `--format text` lists them all.", ""]
+
+
+def render_markdown(run: CheckReport, color: bool = False, view: View | None = None,
+                    budget: int | None = MARKDOWN_BUDGET) -> str:
+    """A pull-request comment: the counts, every finding, then per model its summary, a
+    drawing and the per-node table, in at most ``budget`` characters: the summaries and the
+    findings come first, then each model gets an equal share of the rest for its drawing and
+    table, cut short as needed."""
+    view = view or View()
     total = run.summary.errors + run.summary.warnings + run.summary.info
     status = ":x:" if run.summary.errors or run.errors else (":warning:" if total else ":white_check_mark:")
     lines = [f"### {status} convlint: {_counts(run)}", ""]
-    findings = [(r, d) for r in run.files for d in r.diagnostics]
-    if findings or run.errors:
-        lines += ["| | code | where | node | finding |", "| --- | --- | --- | --- | --- |"]
-        for report, d in findings:
-            node = markdown_code(d.node) if d.node else ""
-            lines.append(f"| {MARK[d.severity]} | {d.code} | {markdown_code(where(report, d))} "
-                         f"| {node} | {markdown(d.message)} |")
-        for e in run.errors:
-            lines.append(f"| :no_entry: | - | {markdown_code(relative(e.path))} | | {markdown(e.message)} |")
-        lines.append("")
-    if run.skipped:
-        lines += [f"Skipped: {markdown_code(relative(s.path))} ({markdown(s.message)})" for s in run.skipped]
-        lines.append("")
-    for report in run.files:
-        t = report.totals
-        summary = (f"{relative(report.model.path)}: {len(report.nodes)} nodes, "
-                   f"{total_text(t.params, t.unknown.params, 'params')}, {total_text(t.macs, t.unknown.macs, 'MACs')}")
-        if report.receptive_field is not None:
-            rf = report.receptive_field
-            summary += f", receptive field {'x'.join(map(str, rf.size))} on a {'x'.join(map(str, rf.input))} input"
-        lines += ["<details>", f"<summary>{_summary_html(summary)}</summary>", "", *mermaid(report),
-                  "| name | op | output shape | RF | RF stride | params | MACs |",
-                  "| --- | --- | --- | ---: | ---: | ---: | ---: |"]
-        lines += [_node_row(n) for n in report.nodes]
-        lines += ["", "</details>", ""]
+    summaries = [_least_block(report, view) for report in run.files]
+    reserved = _length([line for block in summaries for line in block])
+    skipped = [f"Skipped: {markdown_code(relative(s.path))} ({markdown(s.message)})" for s in run.skipped]
+    skipped += [""] if skipped else []
+    room = None if budget is None else budget - _length(lines) - _length(skipped) - reserved
+    lines += _finding_lines(run, room)
+    lines += skipped
+    for left, (report, least) in enumerate(zip(run.files, summaries)):
+        # An equal share of what the summaries leave; what a model does not use goes on.
+        share = None if budget is None else (budget - _length(lines) - reserved) // (len(run.files) - left)
+        reserved -= _length(least)
+        lines += _model_block(report, view, None if share is None else share + _length(least))
     return "\n".join(lines)
 
 

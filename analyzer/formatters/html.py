@@ -8,8 +8,8 @@ from __future__ import annotations
 import html
 import json
 
+from analyzer.formatters.figures import field_text, output_text, shape_text
 from analyzer.formatters.layout import Drawing, drawing
-from analyzer.formatters.text import field_text, output_text, shape_text
 from analyzer.report.model import Report, to_dict
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 200, 70, 36, 56
@@ -54,7 +54,7 @@ def data(report: Report) -> dict:
     }
 
 
-def render(report: Report, color: bool = False) -> str:
+def render(report: Report, view: object = None) -> str:
     # No "<" in the data block: a name can then never end the script element or open a comment.
     payload = json.dumps(data(report), separators=(",", ":")).replace("<", "\\u003c")
     title = html.escape(f"convlint: {report.model.name}")

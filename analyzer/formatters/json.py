@@ -5,5 +5,5 @@ from __future__ import annotations
 from analyzer.report.model import Report, to_json
 
 
-def render(report: Report, color: bool = False) -> str:
+def render(report: Report, view: object = None) -> str:
     return to_json(report) + "\n"

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analyzer.formatters.text import shape_text
+from analyzer.formatters.figures import shape_text
+from analyzer.formatters.rows import data_path
 from analyzer.report.model import NodeReport, Report
-
-SEVERITY_RANK = {"info": 1, "warning": 2, "error": 3}
+from analyzer.rules import SEVERITY_RANK
 
 
 @dataclass
@@ -46,17 +46,6 @@ class Drawing:
     layers: int
 
 
-def _data_path(report: Report) -> list[NodeReport]:
-    """Nodes fed, directly or not, by a model input: weights and constants stay out of sight."""
-    reached = {i.name for i in report.inputs}
-    kept = []
-    for node in report.nodes:
-        if any(t in reached for t in node.inputs):
-            kept.append(node)
-            reached.update(o.name for o in node.outputs)
-    return kept or list(report.nodes)
-
-
 def _elementwise(node: NodeReport, shapes: dict[str, list | None]) -> bool:
     data = [t for t in node.inputs if t in shapes]
     return (node.macs == 0 and len(data) == 1 and len(node.outputs) == 1
@@ -64,7 +53,7 @@ def _elementwise(node: NodeReport, shapes: dict[str, list | None]) -> bool:
 
 
 def drawing(report: Report, collapse: bool | None = None) -> Drawing:
-    nodes = _data_path(report)
+    nodes = data_path(report)
     if collapse is None:
         collapse = len(nodes) > 40
     producer = {o.name: n.name for n in nodes for o in n.outputs}
@@ -105,7 +94,7 @@ def drawing(report: Report, collapse: bool | None = None) -> Drawing:
         if d.node in box_of:
             box = box_of[d.node]
             box.findings.append(index)
-            if SEVERITY_RANK[d.severity] > SEVERITY_RANK.get(box.severity or "", 0):
+            if SEVERITY_RANK[d.severity] > SEVERITY_RANK.get(box.severity or "", -1):
                 box.severity = d.severity
 
     _layer(boxes, edges)

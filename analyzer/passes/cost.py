@@ -1,4 +1,5 @@
-"""Cost figures (REFERENCE §7): MACs per sample and activation memory of each node's outputs.
+"""Cost figures (REFERENCE §7): MACs per sample, activation memory of each node's outputs, and
+the peak of live activation memory over the model's schedule.
 
 Activations are what nodes compute from the model's inputs: a node that reads only constants
 (a weight made by ConstantOfShape, a reshaped initializer) costs no MACs and no memory.
@@ -25,6 +26,19 @@ NONE = Memory(0, 0)
 """Outputs computed from constants alone (weights made by ConstantOfShape, folded shapes)."""
 
 
+@dataclass(slots=True)
+class Peak:
+    """The most activation memory live at once, per sample, running the nodes in order."""
+
+    bytes: int
+    """Over the tensors of known size: at least this when ``unknown`` > 0."""
+    step: int | None
+    """The index (in ``Model.steps()``) of the node running at the peak; None when it is the
+    inputs alone."""
+    unknown: int
+    """Model inputs and nodes whose outputs are of unknown size, left out."""
+
+
 @dataclass
 class CostResult:
     """Per node, in ``Model.steps()`` order."""
@@ -33,6 +47,7 @@ class CostResult:
     memory: list[Memory]
     batch: Dim = None
     """The model's batch dim: what the figures are per sample of."""
+    peak: Peak | None = None
 
 
 def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
@@ -44,18 +59,26 @@ def batch_dim(model: Model, shapes: ShapeResult) -> Dim:
     return None
 
 
+def _tensor_memory(tensor: str, shapes: ShapeResult, batch: Dim, cache: dict) -> Memory:
+    """One activation's size per sample; folded constants (shape computations) are none."""
+    if not tensor or tensor in shapes.values:
+        return NONE
+    key = (shapes.shapes.get(tensor), shapes.dtypes.get(tensor, "float32"))
+    found = cache.get(key)
+    if found is None:
+        shape, dtype = key
+        count = prod(per_sample(shape, batch)) if shape is not None else None
+        found = cache[key] = UNKNOWN if count is None else Memory(count, count * DTYPE_BYTES.get(dtype, 0))
+    return found
+
+
 def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim, cache: dict) -> Memory:
     elements = 0
     size = 0
     for tensor in outputs:
         if not tensor or tensor in shapes.values:
-            continue  # folded constants (shape computations) are not activations
-        key = (shapes.shapes.get(tensor), shapes.dtypes.get(tensor, "float32"))
-        found = cache.get(key)
-        if found is None:
-            shape, dtype = key
-            count = prod(per_sample(shape, batch)) if shape is not None else None
-            found = cache[key] = UNKNOWN if count is None else Memory(count, count * DTYPE_BYTES.get(dtype, 0))
+            continue
+        found = _tensor_memory(tensor, shapes, batch, cache)
         if len(outputs) == 1 or found is UNKNOWN:
             return found  # shared: Memory values are never changed
         elements += found.elements
@@ -93,4 +116,43 @@ def cost(model: Model, shapes: ShapeResult) -> CostResult:
                 shared[key] = found
         macs.append(found[0] if from_inputs or found[0] is None else 0)
         memory.append(found[1] if from_inputs else NONE)
-    return CostResult(macs, memory, batch)
+    return CostResult(macs, memory, batch, peak_memory(model, shapes, memory, batch, cache))
+
+
+def peak_memory(model: Model, shapes: ShapeResult, memory: list[Memory], batch: Dim, cache: dict) -> Peak:
+    """The largest sum of live activations while each node runs, in ``Model.steps()`` order:
+    the model's inputs (held by the caller for the whole pass), the outputs of earlier nodes
+    that a later node still reads or that the model returns, and the running node's outputs
+    (written while its inputs are still read). A tensor is freed once its last reader has
+    run. Tensors of unknown size are left out (the peak is then a lower bound)."""
+    steps = model.steps()
+    last: dict[str, int] = {}
+    for index, (node, _) in enumerate(steps):
+        for tensor in node.inputs:
+            last[tensor] = index
+    for tensor in model.outputs:
+        last[tensor] = len(steps)  # returned: live to the end
+    freed = [0] * len(steps)
+    live = unknown = 0
+    for tensor in model.inputs:
+        size = _tensor_memory(tensor, shapes, batch, cache).bytes
+        if size is None:
+            unknown += 1
+        else:
+            live += size
+    peak, step = live, None
+    for index, ((node, _), made) in enumerate(zip(steps, memory)):
+        if made.bytes is None:
+            unknown += 1
+        elif made.bytes:  # constants and folded shapes make no activation
+            live += made.bytes
+            if live > peak:
+                peak, step = live, index
+            outputs = node.outputs
+            for tensor in outputs:
+                size = made.bytes if len(outputs) == 1 else _tensor_memory(tensor, shapes, batch, cache).bytes
+                end = last.get(tensor, index)
+                if size and end < len(steps):
+                    freed[end] += size
+        live -= freed[index]
+    return Peak(peak, step, unknown)

@@ -8,6 +8,7 @@ from analyzer import __version__
 from analyzer.frontends.json_positions import locate
 from analyzer.graph import Dim, Shape
 from analyzer.passes import Analysis
+from analyzer.passes.cost import Peak
 from analyzer.passes.receptive import input_spatial_sizes
 from analyzer.receptive import UNKNOWN, Field, summarize
 from analyzer.report.model import (
@@ -17,6 +18,7 @@ from analyzer.report.model import (
     Memory,
     ModelInfo,
     NodeReport,
+    PeakMemory,
     ReceptiveField,
     Report,
     TensorInfo,
@@ -102,16 +104,17 @@ def _known_sum(values: list[int | None]) -> tuple[int, int]:
     return sum(v for v in values if v is not None), values.count(None)
 
 
-def totals(nodes: list[NodeReport], batch: Dim = None, per_sample: bool = False, partial: bool = False) -> Totals:
-    """Sums over the nodes whose figures are known (per sample), with how many are unknown, and
-    per batch when the batch size is known. A spec's batch dim is convlint's own symbol: it is
-    no batch size unless --batch gave one. Without the graph (``partial``) every figure is
-    unknown."""
+def totals(nodes: list[NodeReport], batch: Dim = None, per_sample: bool = False, partial: bool = False,
+           peak: Peak | None = None) -> Totals:
+    """Sums over the nodes whose figures are known (per sample), with how many are unknown, the
+    peak of live activations, and per batch when the batch size is known. A spec's batch dim is
+    convlint's own symbol: it is no batch size unless --batch gave one. Without the graph
+    (``partial``) every figure is unknown."""
     if per_sample and not isinstance(batch, int):
         batch = None
-    if partial:
+    if partial or peak is None:
         return Totals(None, None, None, Memory(elements=None, bytes=None), UnknownNodes(0, 0, 0, 0),
-                      batch=batch if isinstance(batch, int) else None)
+                      PeakMemory(None, None, 0), batch=batch if isinstance(batch, int) else None)
     params, no_params = _known_sum([n.params for n in nodes])
     buffers, no_buffers = _known_sum([n.buffers for n in nodes])
     macs, no_macs = _known_sum([n.macs for n in nodes])
@@ -121,10 +124,12 @@ def totals(nodes: list[NodeReport], batch: Dim = None, per_sample: bool = False,
     per_batch = None
     if isinstance(batch, int):
         per_batch = BatchTotals(size=batch, macs=macs * batch,
-                                memory=Memory(elements=elements * batch, bytes=size * batch))
+                                memory=Memory(elements=elements * batch, bytes=size * batch),
+                                peak_memory=peak.bytes * batch)
+    at = nodes[peak.step].name if peak.step is not None else None
     return Totals(params, buffers, macs, memory,
                   UnknownNodes(params=no_params, buffers=no_buffers, macs=no_macs, memory=no_memory),
-                  batch=batch, per_batch=per_batch)
+                  PeakMemory(peak.bytes, at, peak.unknown), batch=batch, per_batch=per_batch)
 
 
 def build_report(analysis: Analysis, settings: Settings | None = None) -> Report:
@@ -193,7 +198,7 @@ def build_report(analysis: Analysis, settings: Settings | None = None) -> Report
         model=ModelInfo(path=model.path, format=model.format, name=model.name),
         inputs=[TensorInfo(name=t, shape=dims(shapes.get(t))) for t in model.inputs],
         nodes=nodes,
-        totals=totals(nodes, analysis.cost.batch, model.per_sample, model.partial),
+        totals=totals(nodes, analysis.cost.batch, model.per_sample, model.partial, analysis.cost.peak),
         receptive_field=field_summary(analysis, nodes),
         diagnostics=diagnostics,
     )

@@ -102,6 +102,18 @@ class UnknownNodes:
 
 
 @dataclass(slots=True)
+class PeakMemory:
+    """The most activation memory live at once in a forward pass at batch 1."""
+
+    __pydantic_config__ = _STRICT
+    bytes: Annotated[int | None, Field(
+        description="Running the nodes in the reported order: the model's inputs, the outputs still to be read "
+        "or returned, and the running node's outputs; at least this when unknown > 0; null without a graph.")]
+    node: Annotated[str | None, Field(description="The node running at the peak; null when it is the inputs alone.")]
+    unknown: Annotated[int, Field(description="Model inputs and nodes whose outputs are of unknown size, left out.")]
+
+
+@dataclass(slots=True)
 class BatchTotals:
     """MACs and activation memory of a whole batch: the per-sample totals times its size."""
 
@@ -109,6 +121,7 @@ class BatchTotals:
     size: int
     macs: int | None
     memory: Memory
+    peak_memory: Annotated[int | None, Field(description="Peak live activation bytes of the whole batch.")]
 
 
 @dataclass(slots=True)
@@ -123,6 +136,8 @@ class Totals:
     macs: Annotated[int | None, Field(description="Sum of the known per-node MACs, per sample.")]
     memory: Annotated[Memory, Field(description="Sums of the known per-node activation memory, per sample.")]
     unknown: Annotated[UnknownNodes, Field(description="Nodes left out of each sum because their figure is unknown.")]
+    peak_memory: Annotated[PeakMemory, Field(
+        description="The most activation memory live at once, per sample (a forward pass at batch 1, input included).")]
     batch: Annotated[Dim | None, Field(
         description="The batch size: --batch, or the model's batch dim (a size, or a symbolic name); "
         "null for a spec analysed without --batch.")] = None
@@ -131,6 +146,8 @@ class Totals:
 
     def exact(self, figure: str) -> int | None:
         """A total when no node's figure is unknown, else None."""
+        if figure == "peak_memory":
+            return None if self.peak_memory.unknown else self.peak_memory.bytes
         value = self.memory.bytes if figure == "memory" else getattr(self, figure)
         return None if getattr(self.unknown, figure) else value
 
