@@ -604,3 +604,14 @@ def test_suggestions_are_worded_only_for_the_problems_shown(monkeypatch):
     assert len(lines) == MAX_PROBLEMS + 1 and lines[-1] == "many.json: and 99,950 more problems"
     assert lines[0] == "many.json: /layers/0/out_chanels_0: unknown field of this conv layer (did you mean 'out_channels'?)"
     assert len(calls) == MAX_PROBLEMS
+
+
+def test_a_file_name_starting_with_a_workflow_command_is_not_one(tmp_path):
+    """`check` text lines start with the file's path; a file named ``::error::...`` in a pull
+    request would begin a workflow command."""
+    (tmp_path / "::error::forged.json").write_bytes((SAMPLES / "seed.json").read_bytes())
+    for args in (["check", "."], ["check", "::error::forged.json"], ["sizes", "::error::forged.json"]):
+        done = convlint(*args, cwd=tmp_path)
+        text = done.stdout.decode()
+        assert "forged.json" in text
+        _no_forged_commands(text)

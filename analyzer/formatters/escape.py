@@ -93,4 +93,4 @@ def workflow_property(text: str) -> str:
 def text_lines(lines: list[str]) -> str:
     """Lines of a plain-text format, each kept on its line: a newline or escape sequence in a
     name inside one becomes visible text instead of a line (or command) of its own."""
-    return "".join(terminal(line) + "\n" for line in lines)
+    return "".join(line_start(line) + "\n" for line in lines)
