@@ -394,7 +394,9 @@ def test_a_file_name_that_is_not_utf8_prints_in_every_format(tmp_path):
         done = convlint("check" if fmt in ("sarif", "github") else "analyze", path.name, "-f", fmt, cwd=tmp_path)
         assert done.returncode == 0, (fmt, done.stderr)
         text = done.stdout.decode("utf-8")  # JSON (also the HTML page's data) escapes the backslash
-        assert ("bad\\\\udcffname.json" if fmt in ("json", "sarif", "html") else "bad\\udcffname.json") in text
+        expected = {"json": "bad\\\\udcffname.json", "html": "bad\\\\udcffname.json",
+                    "sarif": "bad%5Cudcffname.json"}.get(fmt, "bad\\udcffname.json")  # SARIF: a URI reference
+        assert expected in text
     json.loads(convlint("analyze", str(path), "-f", "json").stdout)
 
 
@@ -615,3 +617,17 @@ def test_a_file_name_starting_with_a_workflow_command_is_not_one(tmp_path):
         text = done.stdout.decode()
         assert "forged.json" in text
         _no_forged_commands(text)
+
+
+def test_file_names_in_markdown_and_sarif(tmp_path):
+    """A file name is part of a pull request too: in a Markdown comment it stays text (no
+    markup, no terminal escapes); in SARIF it is a percent-encoded URI reference."""
+    name = "a b<img src=x>\x1b[31m#.json"
+    (tmp_path / name).write_bytes((SAMPLES / "broken_channels.json").read_bytes())
+    markdown = convlint("check", ".", "-f", "markdown", cwd=tmp_path).stdout.decode()
+    assert "a b" in markdown and "\x1b" not in markdown
+    assert "<img" not in re.sub(r"`[^`\n]*`", "", markdown)  # markup only inside code spans, where it is text
+    assert "<summary>a b&lt;img src=x&gt;" in markdown
+    sarif = json.loads(convlint("check", ".", "-f", "sarif", cwd=tmp_path).stdout)
+    uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
+    assert uris == {"a%20b%3Cimg%20src%3Dx%3E%1B%5B31m%23.json"}

@@ -13,6 +13,7 @@ from analyzer.formatters.escape import (
     markdown_code,
     mermaid_label,
     printable,
+    terminal,
     text_lines,
     workflow_data,
     workflow_property,
@@ -99,7 +100,7 @@ def _summary_html(text: str) -> str:
     """Text inside an HTML element of a comment (``<summary>``): escaped, and no mentions."""
     import html
 
-    return html.escape(text).replace("@", "&#64;")
+    return html.escape(terminal(text)).replace("@", "&#64;")
 
 
 def _model_summary(report: Report, exact: bool) -> str:
@@ -288,12 +289,20 @@ def _sarif_rules() -> list[dict]:
     return rules
 
 
+def _uri(path: str) -> str:
+    """A path as a SARIF ``artifactLocation.uri``: a relative URI reference, percent-encoded
+    (spaces, newlines and the like in a file name must not break it)."""
+    from urllib.parse import quote
+
+    return quote(relative(path), safe="/")
+
+
 def render_sarif(run: CheckReport, color: bool = False) -> str:
     rules = _sarif_rules()
     index = {r["id"]: i for i, r in enumerate(rules)}
     results = []
     for report in run.files:
-        uri = relative(report.model.path)
+        uri = _uri(report.model.path)
         for d in report.diagnostics:
             region = {"startLine": d.line, "startColumn": d.column} if d.line is not None else {"startLine": 1}
             location: dict = {"physicalLocation": {"artifactLocation": {"uri": uri, "uriBaseId": "%SRCROOT%"},
@@ -315,7 +324,7 @@ def render_sarif(run: CheckReport, color: bool = False) -> str:
             "ruleIndex": index[UNREADABLE["id"]],
             "level": "error",
             "message": {"text": e.message},
-            "locations": [{"physicalLocation": {"artifactLocation": {"uri": relative(e.path), "uriBaseId": "%SRCROOT%"},
+            "locations": [{"physicalLocation": {"artifactLocation": {"uri": _uri(e.path), "uriBaseId": "%SRCROOT%"},
                                                 "region": {"startLine": 1}}}],
         })
     document = {
