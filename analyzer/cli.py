@@ -265,28 +265,29 @@ def analyze(
     depth: DepthOption = None,
 ) -> None:
     """Report per node: output shape, receptive field, parameters, MACs, and every mismatch."""
-    from analyzer.api import analyze_path
+    from analyzer.api import analyze_path, paused_gc
     from analyzer.errors import InputError
 
     format = _chosen(format, output, Format, "analyze")
     settings = _settings(path, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
     sizes = _input_sizes(settings)
-    try:
-        report = analyze_path(path, settings, sizes, debug=debug or DEBUG)
-    except InputError as error:
-        _fail_input(error.lines())
-    view = _view(format, output, width, color, exact, all_nodes, summary, depth)
-    if format in (Format.text, Format.json, Format.html):
-        from analyzer.formatters import formatter
+    with paused_gc():  # the report and its text are long-lived: nothing for the collector to find
+        try:
+            report = analyze_path(path, settings, sizes, debug=debug or DEBUG)
+        except InputError as error:
+            _fail_input(error.lines())
+        view = _view(format, output, width, color, exact, all_nodes, summary, depth)
+        if format in (Format.text, Format.json, Format.html):
+            from analyzer.formatters import formatter
 
-        text = formatter(format.value)(report, view)
-    else:
-        from analyzer.formatters.findings import FORMATS, render_markdown
-        from analyzer.lint import single
+            text = formatter(format.value)(report, view)
+        else:
+            from analyzer.formatters.findings import FORMATS, render_markdown
+            from analyzer.lint import single
 
-        text = render_markdown(single(report), view=view) if format is Format.markdown else \
-            FORMATS[format.value](single(report), view.color)
+            text = render_markdown(single(report), view=view) if format is Format.markdown else \
+                FORMATS[format.value](single(report), view.color)
     _write(text, output)
     if any(settings.fails(d.severity) for d in report.diagnostics):
         raise typer.Exit(EXIT_FINDINGS)
