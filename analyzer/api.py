@@ -18,15 +18,17 @@ import gc
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from analyzer.diff import ModelDiff
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, parse_input_shapes
 from analyzer.graph import Model, Shape
 from analyzer.report.model import Report
 from analyzer.settings import Settings
+
+if TYPE_CHECKING:
+    from analyzer.diff import ModelDiff as DiffReport
 
 __all__ = ["DiffReport", "InputError", "Report", "Settings", "SizesReport", "analyze", "analyze_path", "diff",
            "sizes"]
@@ -189,25 +191,6 @@ def sizes(
         return SizesReport(model, scan_sizes(model, low, high))
 
 
-class DiffReport(ModelDiff):
-    """What a change did to a model (``convlint diff``): ``added``, ``removed`` and ``changed``
-    nodes, ``totals()``, ``new_findings`` and ``fixed_findings``."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return json.loads(self.to_json())
-
-    def to_json(self) -> str:
-        """As ``convlint diff --format json`` writes it."""
-        from analyzer.formatters.diff import render_json
-
-        return render_json(self)
-
-    def to_text(self) -> str:
-        from analyzer.formatters.diff import render_text
-
-        return render_text(self)
-
-
 def diff(
     old: Any,
     new: Any,
@@ -229,6 +212,13 @@ def diff(
     chosen = _settings(settings, select, extend_select, ignore)
     models = [load(source, sizes) for source in (old, new)]
     reports = [_report(model, chosen) for model in models]
-    found = diff_models(models[0], reports[0], models[1], reports[1])
-    return DiffReport(**{f.name: getattr(found, f.name) for f in fields(found)})
+    return diff_models(models[0], reports[0], models[1], reports[1])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DiffReport":  # imported when asked for: analysing needs no diff
+        from analyzer.diff import ModelDiff
+
+        return ModelDiff
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

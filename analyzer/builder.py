@@ -61,8 +61,6 @@ class GraphBuilder:
                 )
                 return
         name = node.name
-        if not any(node.outputs):
-            self.problem(node.location, f"{name!r} has no output (every op writes at least one)")
         # ``consumers`` has a (possibly empty) list for every tensor defined so far, source or
         # produced: one look-up per tensor tells whether it is defined and where its readers go.
         consumers = self.consumers
@@ -72,11 +70,15 @@ class GraphBuilder:
                 readers.append(name)
             elif tensor:
                 self._pending.append((node, tensor))  # produced by a later node, or never
+        produces = False
         for out in node.outputs:
             if out:
+                produces = True
                 readers = []
                 if consumers.setdefault(out, readers) is not readers:
                     self.problem(node.location, f"tensor {out!r} is produced more than once")
+        if not produces:
+            self.problem(node.location, f"{name!r} has no output (every op writes at least one)")
 
     def build(self) -> Model:
         consumers, nodes, sources = self.consumers, self.nodes, self.tensors

@@ -36,6 +36,9 @@ class NodeChange:
 
 @dataclass
 class ModelDiff:
+    """What a change did to a model (``convlint diff``): ``added``, ``removed`` and ``changed``
+    nodes, ``totals()``, ``new_findings`` and ``fixed_findings``."""
+
     old: Report
     new: Report
     added: list[NodeReport] = field(default_factory=list)
@@ -51,6 +54,22 @@ class ModelDiff:
         return [Change(what, a.exact(figure), b.exact(figure)) for what, figure in
                 (("params", "params"), ("buffers", "buffers"), ("MACs", "macs"), ("activation bytes", "memory"),
                  ("peak activation bytes", "peak_memory"))]
+
+    def to_dict(self) -> dict[str, Any]:
+        import json
+
+        return json.loads(self.to_json())
+
+    def to_json(self) -> str:
+        """As ``convlint diff --format json`` writes it."""
+        from analyzer.formatters.diff import render_json
+
+        return render_json(self)
+
+    def to_text(self) -> str:
+        from analyzer.formatters.diff import render_text
+
+        return render_text(self)
 
 
 def _generated(model: Model) -> bool:

@@ -201,6 +201,7 @@ def _analyse(files: list[str], settings: Settings, workers: int,
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
+    _prepare(files)
     try:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             futures = {pool.submit(check_one, path, settings): path for path in files}
@@ -213,6 +214,23 @@ def _analyse(files: list[str], settings: Settings, workers: int,
             if path not in outcomes:
                 record(path, _alone(path, settings))
     return outcomes
+
+
+def _prepare(files: list[str]) -> None:
+    """Import what analysing ``files`` takes (the front ends they need, every pass), so that
+    worker processes forked from this one start with it instead of each importing it."""
+    import analyzer.api
+    import analyzer.passes
+    import analyzer.report.build
+    from analyzer.ops import _load
+
+    _load()
+    if any(path.endswith(".onnx") for path in files):
+        from analyzer.frontends.onnx_messages import messages
+
+        messages()
+    if not all(path.endswith(".onnx") for path in files):
+        import analyzer.frontends.spec_layers  # noqa: F401  (pydantic's validators of every layer)
 
 
 def _alone(path: str, settings: Settings) -> Outcome:

@@ -100,8 +100,8 @@ def test_library_entry_point_and_graph():
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
-        (["sizes", "samples/seed.json", "--max", "10**12"], "error: --max: input should be a valid integer"),
-        (["sizes", "samples/seed.json", "--max", "0"], "error: --max: input should be greater than or equal to 1"),
+        (["sizes", "samples/seed.json", "--max", "10**12"], "error: --max: '10**12' is not a valid int"),
+        (["sizes", "samples/seed.json", "--max", "0"], "error: --max: 0 is not in the range 1<=x<="),
         (["analyze"], "error: missing argument MODEL"),
         (["frobnicate"], "error: no such command 'frobnicate'"),
         (["analyze", "samples/seed.json", "--frob"], "error: no such option: --frob"),

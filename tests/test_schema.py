@@ -51,3 +51,47 @@ def test_json_reports_validate_against_the_report_schema(sample):
     result = CliRunner().invoke(app, ["analyze", str(SAMPLES / sample), "--format", "json"])
     assert result.exit_code in (0, 1)
     jsonschema.Draft202012Validator(schema).validate(json.loads(result.stdout))
+
+
+REPORTED = [*sorted(SAMPLES.glob("*.json")), *sorted(SAMPLES.glob("*.onnx")),
+            *(ROOT / "tests" / "corpus" / name for name in ("invalid_utf8.onnx", "markup_dim_param.onnx",
+                                                            "custom_domain.onnx", "kernel_larger_than_input.json"))]
+
+
+@pytest.mark.parametrize("path", REPORTED, ids=lambda p: p.name)
+def test_json_reports_are_what_pydantic_makes_of_the_report_objects(path):
+    """convlint writes its JSON without pydantic; pydantic, which generates the schema from the
+    same classes, serialises them to the same values, and to the same numbers byte for byte."""
+    from analyzer.api import analyze
+    from analyzer.formatters.json import to_dict, to_json
+    from analyzer.report.model import Report, adapter
+
+    report = analyze(path)
+    expected = adapter(Report).dump_python(report, by_alias=True, mode="json")
+    assert to_dict(report) == expected
+    assert json.loads(to_json(report)) == expected
+    compact = json.dumps(to_dict(report), ensure_ascii=False, separators=(",", ":"))
+    assert compact == adapter(Report).dump_json(report, by_alias=True).decode()
+
+
+def test_check_json_is_what_pydantic_makes_of_it():
+    from analyzer.formatters.json import to_json
+    from analyzer.lint import check_paths
+    from analyzer.report.model import CheckReport, adapter
+    from analyzer.settings import Settings
+
+    run = check_paths([str(SAMPLES)], Settings())
+    assert json.loads(to_json(run)) == adapter(CheckReport).dump_python(run, by_alias=True, mode="json")
+
+
+def test_json_reports_have_one_node_per_line():
+    result = CliRunner().invoke(app, ["analyze", str(SAMPLES / "resnet18.json"), "--format", "json"])
+    lines = result.stdout.splitlines()
+    document = json.loads(result.stdout)
+    start = lines.index('  "nodes": [')
+    node_lines = lines[start + 1:start + 1 + len(document["nodes"])]
+    assert [json.loads(line.strip().removesuffix(",")) for line in node_lines] == document["nodes"]
+    assert lines[start + 1 + len(document["nodes"])] == "  ],"
+    assert lines[:3] == ["{", '  "tool": {', '    "name": "convlint",']
+    diagnostics = [line for line in lines if line.startswith('    {"code": ')]
+    assert len(diagnostics) == len(document["diagnostics"])

@@ -8,7 +8,7 @@ from typing import Any
 from analyzer.diff import Change, ModelDiff
 from analyzer.formatters.escape import markdown, markdown_code, printable, text_lines
 from analyzer.formatters.findings import relative
-from analyzer.report.model import to_dict
+from analyzer.formatters.json import to_dict
 
 
 def _value(value: Any) -> str:

@@ -27,8 +27,9 @@ from analyzer.formatters.figures import (
     output_text,
     params_text,
 )
+from analyzer.formatters.json import to_json
 from analyzer.formatters.rows import Row, table_rows
-from analyzer.report.model import CheckReport, DiagnosticReport, Report, to_json
+from analyzer.report.model import CheckReport, DiagnosticReport, Report
 from analyzer.rules import FAMILIES, RULES, SEVERITY_RANK
 
 SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}

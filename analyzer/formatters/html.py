@@ -9,8 +9,9 @@ import html
 import json
 
 from analyzer.formatters.figures import field_text, output_text, shape_text
+from analyzer.formatters.json import to_dict
 from analyzer.formatters.layout import Drawing, drawing
-from analyzer.report.model import Report, to_dict
+from analyzer.report.model import Report
 
 BOX_W, BOX_H, GAP_X, GAP_Y = 200, 70, 36, 56
 

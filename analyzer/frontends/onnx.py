@@ -7,6 +7,7 @@ opened. Nodes keep ONNX's op types and attributes; the op registry knows their s
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Mapping
 from math import prod
 from pathlib import Path
@@ -62,32 +63,32 @@ def const_tensor(tensor: onnx.TensorProto) -> ConstTensor:
 
 def _small_values(tensor: onnx.TensorProto, dims: tuple[int, ...], dtype: str) -> tuple[Any, ...] | None:
     """The values of a small inline tensor (shape computations, scales); None for weights."""
-    if len(dims) > MAX_RANK or tensor.data_location == EXTERNAL:
+    if len(dims) > MAX_RANK:
         return None
     count = prod(dims)  # bounded: the dims were checked against analyzer.limits
-    if count > (MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES):
+    if count > (MAX_FLOAT_VALUES if dtype in FLOAT_DTYPES else MAX_VALUES) or tensor.data_location == EXTERNAL:
         return None
     values = _decode(tensor)
     return values if values is not None and len(values) == count else None
 
 
-# TensorProto.DataType -> struct format of one element in raw_data
-_RAW_FORMATS = {1: "f", 2: "B", 3: "b", 4: "H", 5: "h", 6: "i", 7: "q", 9: "?", 10: "e", 11: "d", 12: "I", 13: "Q"}
+# TensorProto.DataType -> struct format of one element in raw_data, and its size
+_RAW_FORMATS = {kind: (code, struct.calcsize(code)) for kind, code in
+                {1: "f", 2: "B", 3: "b", 4: "H", 5: "h", 6: "i", 7: "q", 9: "?", 10: "e", 11: "d", 12: "I",
+                 13: "Q"}.items()}
 
 
 def _decode(tensor: onnx.TensorProto) -> tuple[Any, ...] | None:
     """The elements of a small tensor, from raw_data or the typed fields (None if unusual)."""
-    import struct
-
     kind = tensor.data_type
-    if tensor.raw_data:
-        code = _RAW_FORMATS.get(kind)
-        if code is None:
+    raw = tensor.raw_data
+    if raw:
+        found = _RAW_FORMATS.get(kind)
+        if found is None:
             return None
-        size = struct.calcsize(code)
-        count = len(tensor.raw_data) // size
-        values = struct.unpack(f"<{count}{code}", tensor.raw_data[: count * size])
-        return tuple(float(v) if code in "efd" else int(v) if code != "?" else bool(v) for v in values)
+        code, size = found
+        count = len(raw) // size
+        return struct.unpack(f"<{count}{code}", raw[: count * size])  # floats, ints or bools
     if kind == 8:  # strings
         return tuple(v.decode("utf-8", "replace") for v in tensor.string_data)
     if kind in (1,):
@@ -257,23 +258,22 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
         builder.opset["" if domain in ONNX_DOMAINS else domain] = opset.version
     builder.opset.setdefault("", 1)
 
-    initializers = set()
     folder = Path(path).resolve().parent
+    add_tensor = builder.add_tensor
     for i, tensor in enumerate(graph.initializer):
-        name = _text(tensor.name)
-        dims = tuple(tensor.dims)
-        dtype = dtype_name(tensor.data_type)
-        problem = dims_problem(dims)
-        if problem is not None:
-            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} {problem}")
-            builder.add_tensor(Tensor(name, "constant", None, dtype))
+        name, dims, kind = tensor.name, tuple(tensor.dims), tensor.data_type
+        if type(name) is not str:
+            name = _text(name)
+        dtype = dtype_name(kind)
+        if len(dims) > MAX_RANK or (dims and (min(dims) < 0 or max(dims) > MAX_DIM)):
+            builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} {dims_problem(dims)}")
+            add_tensor(Tensor(name, "constant", None, dtype))
             continue
         if tensor.data_location == EXTERNAL:
             _check_external(builder, tensor, folder, f"/graph/initializer/{i}")
         values = _small_values(tensor, dims, dtype)
         const = None if values is None else ConstTensor(dims, dtype, values)
-        builder.add_tensor(Tensor(name, "constant", dims, dtype, const), f"/graph/initializer/{i}")
-        initializers.add(name)
+        add_tensor(Tensor(name, "constant", dims, dtype, const), f"/graph/initializer/{i}")
     for i, sparse in enumerate(graph.sparse_initializer):
         name = _text(sparse.values.name)
         problem = dims_problem(tuple(sparse.dims))
@@ -282,13 +282,12 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
             continue
         const = ConstTensor(tuple(sparse.dims), dtype_name(sparse.values.data_type))
         builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
-        initializers.add(name)
 
     declared: list[tuple[str, Shape | None]] = []
     sources = []
     for i, value_info in enumerate(graph.input):
         name = _text(value_info.name)
-        if name in initializers:
+        if name in builder.tensors:
             continue  # IR < 4: initializers are listed as inputs too; they are not model inputs
         shape, dtype, problem = _value_shape(value_info)
         if problem:
@@ -303,19 +302,19 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
     attributes_of = _AttributeCache()
     for i, proto in enumerate(graph.node):
         op, name, domain = proto.op_type, proto.name, proto.domain
-        if not (type(op) is type(name) is type(domain) is str):  # bytes: invalid UTF-8
-            op, name, domain = _text(op), _text(name), _text(domain)
+        inputs, outputs = proto.input[:], proto.output[:]  # lists: slicing is the fastest copy
+        try:
+            "".join((op, name, domain, *inputs, *outputs))  # fails, at C speed, only on bytes
+        except TypeError:  # protobuf hands invalid UTF-8 back as bytes
+            op, name, domain, inputs, outputs = _text(op), _text(name), _text(domain), _texts(inputs), _texts(outputs)
         try:
             attrs = attributes_of(proto.attribute)
         except _BadTensor as error:
             builder.problem(f"/graph/node/{i}", f"{name or op!r}: an attribute's {error}")
             attrs = _NO_ATTRIBUTES
         add_node(
-            Node(
-                name or f"{op}_{i}", op, _texts(proto.input), _texts(proto.output), attrs,
-                "" if domain in ONNX_DOMAINS else domain,
-                op, location=f"/graph/node/{i}", attributes_at="/attribute/",
-            ),
+            Node(name or f"{op}_{i}", op, inputs, outputs, attrs, "" if domain in ONNX_DOMAINS else domain, op,
+                 location=f"/graph/node/{i}", attributes_at="/attribute/"),
             rename=True,  # ONNX names need not be unique: a repeated one becomes name_i
         )
     builder.outputs = [_text(o.name) for o in graph.output]

@@ -59,12 +59,20 @@ class _Miss:
 def floor_drops(model: Model, shapes: ShapeResult) -> list[Diagnostic]:
     trailing: dict[str, list[_Miss]] = defaultdict(list)
     skipped: dict[str, list[_Miss]] = defaultdict(list)
+    # Repeated blocks read equal tensors through equal windows: their shape rules share one
+    # outcome, so one shape and geometry objects, and what they miss is worked out once.
+    known: dict[tuple[int, ...], tuple[dict[int, list[_Miss]], dict[int, list[_Miss]]]] = {}
     for tensor, readers in window_readers(model, shapes).items():
         shape = shapes.shapes.get(tensor)
         if shape is None:
             continue
-        for axis in readers[0][1].axes:
-            _check_axis(shape, axis, readers, trailing, skipped)  # type: ignore[arg-type]
+        key = (id(shape), *[id(geometry) for _, geometry in readers])  # the objects outlive the pass
+        found = known.get(key)
+        if found is None:
+            found = known[key] = _misses(shape, tuple(geometry for _, geometry in readers))
+        for misses, by_name in zip(found, (trailing, skipped)):
+            for position, missed in misses.items():
+                by_name[readers[position][0]] += missed
     diagnostics: list[Diagnostic] = []
     if not trailing and not skipped:
         return diagnostics
@@ -107,9 +115,20 @@ EXACT_LIMIT = 1 << 20
 """Along axes longer than this, coverage is worked out arithmetically, not row by row."""
 
 
+def _misses(shape: Shape, readers: tuple[Geometry, ...]) -> tuple[dict[int, list[_Miss]], dict[int, list[_Miss]]]:
+    """What the readers of a tensor of ``shape`` miss along each of their axes, trailing (F101)
+    and skipped (F102), by the reader's position in ``readers``."""
+    trailing: dict[int, list[_Miss]] = defaultdict(list)
+    skipped: dict[int, list[_Miss]] = defaultdict(list)
+    for axis in readers[0].axes:
+        _check_axis(shape, axis, readers, trailing, skipped)  # type: ignore[arg-type]
+    return trailing, skipped
+
+
 @dataclass(frozen=True)
 class _Reader:
-    name: str
+    position: int
+    """In the tensor's readers."""
     window: Window
     out: int
 
@@ -120,22 +139,22 @@ class _Reader:
         return (self.out - 1) * w.stride - (w.pad_begin or 0) + w.effective - 1
 
 
-def _readers_along(axis: int, readers: list[tuple[str, Geometry]]) -> list[_Reader] | None:
+def _readers_along(axis: int, readers: tuple[Geometry, ...]) -> list[_Reader] | None:
     """The readers' windows along one axis; None when some window is not known."""
     found = []
-    for name, geometry in readers:
+    for position, geometry in enumerate(readers):
         if axis not in geometry.axes:
             return None
         index = geometry.axes.index(axis)
         w, out = geometry.windows[index], geometry.out_sizes[index]
         if w.pad_begin is None or not isinstance(out, int):
             return None
-        found.append(_Reader(name, w, out))
+        found.append(_Reader(position, w, out))
     return found
 
 
-def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
-                trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
+def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
+                trailing: dict[int, list[_Miss]], skipped: dict[int, list[_Miss]]) -> None:
     """Every unread position of one axis, explained once: past the last window (F101), or
     inside the windows' reach, between windows (stride) or between the taps of a dilated
     window (F102). The two counts add up to the positions no reader reads."""
@@ -169,7 +188,7 @@ def _check_axis(shape: Shape, axis: int, readers: list[tuple[str, Geometry]],
         skipped[reader].append(_Miss(name, between + dilated, size, why))
 
 
-def _trailing(size: int, own: list[_Reader], name: str, trailing: dict[str, list[_Miss]]) -> int:
+def _trailing(size: int, own: list[_Reader], name: str, trailing: dict[int, list[_Miss]]) -> int:
     """Positions past every window's reach, reported as F101; 0 when a stride larger than
     its window skips rows anyway (those at the end are skipped like the others)."""
     last = max(own, key=lambda r: r.reach)
@@ -183,11 +202,11 @@ def _trailing(size: int, own: list[_Reader], name: str, trailing: dict[str, list
         why = f"{size} + {pads} padding - {w.effective} = {span} is not a multiple of stride {w.stride}"
     else:
         why = f"its last window (of {last.out}, stride {w.stride}) ends before them"
-    trailing[last.name].append(_Miss(name, tail, 0, why))
+    trailing[last.position].append(_Miss(name, tail, 0, why))
     return tail
 
 
-def _explain(own: list[_Reader], between: int, dilated: int) -> tuple[str, str]:
+def _explain(own: list[_Reader], between: int, dilated: int) -> tuple[int, str]:
     """The reader to blame for unread positions inside the windows' reach, and why."""
     import math
 
@@ -207,11 +226,11 @@ def _explain(own: list[_Reader], between: int, dilated: int) -> tuple[str, str]:
             else f"dilation {w.dilation} leaves gaps between the taps of a window that no other window fills"
         )
     reader = (skipper or own[0]) if between else (gapped or own[0])
-    return reader.name, ", and ".join(reasons)
+    return reader.position, ", and ".join(reasons)
 
 
 def _check_long_axis(shape: Shape, axis: int, own: list[_Reader],
-                     trailing: dict[str, list[_Miss]], skipped: dict[str, list[_Miss]]) -> None:
+                     trailing: dict[int, list[_Miss]], skipped: dict[int, list[_Miss]]) -> None:
     """Huge axes (hostile or absurd inputs): the last row read, and which residues of the
     rows modulo the strides' period no window reads, without a per-row pass."""
     import math

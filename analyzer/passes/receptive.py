@@ -97,54 +97,66 @@ def receptive_fields(model: Model, shapes: ShapeResult, debug: bool = False) -> 
                 sizes = tuple(shape[a] for a in fields[tensor].axes)
 
     per_node = result.per_node
+    fields_get, failed = fields.get, shapes.failed
+    checked = len(sizes or ())  # axes along which R102 may still be said
     for (node, opdef), outcome in zip(model.steps(), shapes.outcomes, strict=True):
-        name = node.name
-        out: Field | None = None
-        in_fields = list(map(fields.get, node.inputs))  # no field is kept under ""
-        if not any(in_fields):
+        in_fields = list(map(fields_get, node.inputs))  # no field is kept under ""
+        known = unknown = 0  # inputs with a field, and those whose field is unknown
+        for index, found in enumerate(in_fields):
+            if found is not None:
+                known, source = known + 1, index
+                unknown += found is UNKNOWN
+        if not known:
             out = None
-        elif opdef is not None and opdef.rf is rf_union and _passes_through(node, in_fields, outcome):
-            out = next(f for f in in_fields if f is not None)
-        elif any(f is UNKNOWN for f in in_fields):
+        elif known == 1 and opdef is not None and opdef.rf is rf_union and _passes_through(node, source, outcome):
+            out = in_fields[source]
+        elif unknown:
             out = None if opdef is not None and opdef.rf is rf_metadata else UNKNOWN
         elif opdef is None or outcome.malformed():
             out = _beyond_reach(in_fields)  # U101 or the shape error already says why
         else:
-            # a node that already failed shape inference gets no further findings
-            diagnostics = [] if name in shapes.failed else result.diagnostics
-            ctx = RfContext(node, in_fields, outcome.in_shapes, outcome.out_shapes_for(node),
-                            outcome.resolved, diagnostics, sizes, pools)
-            why = "the op's dependence on input positions is not modelled"
-            try:
-                out = opdef.rf(ctx)
-            except FieldUnknown as error:
-                out, why = None, str(error)
-            except Exception as error:  # a bug in a transform must not take the whole report down
-                if debug:
-                    raise
-                result.diagnostics.append(Diagnostic(
-                    ANALYSIS_FAILED.code, ANALYSIS_FAILED.severity, name,
-                    f"internal error following the receptive field through {node.op}: "
-                    f"{type(error).__name__}: {error}", node.location,
-                ))
-                out, why = None, "convlint failed here (U199)"
-            if out is None and opdef.rf is not rf_metadata:
-                out = _beyond_reach(in_fields)
-                if out is UNKNOWN:
-                    diagnostics.append(Diagnostic(
-                        FIELD_UNKNOWN.code, FIELD_UNKNOWN.severity, name,
-                        f"receptive field unknown from here on: {why}", node.location,
-                    ))
+            out = _transform(node, opdef, outcome, in_fields, sizes, pools, result, node.name in failed, debug)
         for tensor in node.outputs:
             if tensor:
                 fields[tensor] = out
         per_node.append(out)
-        if out is not None and not out.is_global and id(out) not in seen and len(exceeded) < len(sizes or ()):
+        if len(exceeded) < checked and out is not None and not out.is_global and id(out) not in seen:
             seen.add(id(out))  # a field passed through unchanged was checked where it was made
             _check_exceeds(node, out, sizes, exceeded, result.diagnostics)
     if pools:
         _pooling_heads(model, fields, pools, result.diagnostics)
     return result
+
+
+def _transform(node, opdef, outcome, in_fields: list[Field | None], sizes, pools: list[PooledField],
+               result: FieldResult, failed: bool, debug: bool) -> Field | None:
+    """The field of the node's outputs, from its op's transform (``opdef.rf``)."""
+    # a node that already failed shape inference gets no further findings
+    diagnostics = [] if failed else result.diagnostics
+    ctx = RfContext(node, in_fields, outcome.in_shapes, outcome.out_shapes_for(node), outcome.resolved,
+                    diagnostics, sizes, pools)
+    why = "the op's dependence on input positions is not modelled"
+    try:
+        out = opdef.rf(ctx)
+    except FieldUnknown as error:
+        out, why = None, str(error)
+    except Exception as error:  # a bug in a transform must not take the whole report down
+        if debug:
+            raise
+        result.diagnostics.append(Diagnostic(
+            ANALYSIS_FAILED.code, ANALYSIS_FAILED.severity, node.name,
+            f"internal error following the receptive field through {node.op}: "
+            f"{type(error).__name__}: {error}", node.location,
+        ))
+        out, why = None, "convlint failed here (U199)"
+    if out is None and opdef.rf is not rf_metadata:
+        out = _beyond_reach(in_fields)
+        if out is UNKNOWN:
+            diagnostics.append(Diagnostic(
+                FIELD_UNKNOWN.code, FIELD_UNKNOWN.severity, node.name,
+                f"receptive field unknown from here on: {why}", node.location,
+            ))
+    return out
 
 
 def _beyond_reach(in_fields: list[Field | None]) -> Field:
@@ -156,17 +168,12 @@ def _beyond_reach(in_fields: list[Field | None]) -> Field:
     return UNKNOWN
 
 
-def _passes_through(node, in_fields: list, outcome) -> bool:
-    """An element-wise op with one spatial input of its (first) output's rank keeps its field as is."""
+def _passes_through(node, index: int, outcome) -> bool:
+    """An element-wise op whose only input with a field (``index``) has its (first) output's
+    rank keeps that field as is."""
     if not node.outputs or not node.outputs[0]:
         return False
-    found = -1
-    for i, f in enumerate(in_fields):
-        if f is not None:
-            if found >= 0:
-                return False
-            found = i
-    source, target = outcome.in_shapes[found], outcome.shapes[0]
+    source, target = outcome.in_shapes[index], outcome.shapes[0]
     return source is not None and target is not None and len(source) == len(target)
 
 

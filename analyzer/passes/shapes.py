@@ -138,13 +138,14 @@ def _frozen(domain: str, op: str, attrs: Mapping[str, Any]) -> Any:
 
 
 def _value_key(opdef, in_values: list[ConstTensor | None]) -> Any:
-    """The input values that can change a rule's outcome: not those of weight operands."""
-    if not any(in_values):
-        return None
-    return tuple(
-        None if v is None or i in opdef.weights else (v.dims, v.dtype, v.values)
-        for i, v in enumerate(in_values)
-    )
+    """The input values that can change a rule's outcome (not those of weight operands, such
+    as a conv's tiny bias), by input slot; None when there are none."""
+    key = None
+    for i, v in enumerate(in_values):
+        if v is not None and i not in opdef.weights:
+            key = key or [None] * len(in_values)
+            key[i] = (v.dims, v.dtype, v.values)
+    return key and tuple(key)
 
 
 def _run(opdef, ctx: InferContext, debug: bool) -> _Outcome:
@@ -241,7 +242,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
                 # an empty input ("") and one of unknown shape both read as None: told apart
                 holes = tuple(not t for t in in_tensors) if "" in in_tensors else None
                 key = (signature, opset, len(node.outputs), in_shapes, in_dtypes, flags,
-                       _value_key(opdef, in_values), holes)
+                       _value_key(opdef, in_values) if any(in_values) else None, holes)
         outcome = memo.get(key) if key is not None else None  # type: ignore[union-attr]
         if outcome is None:
             ctx = InferContext(node, opset, in_shapes, in_dtypes, in_values, list(flags), diagnostics,

@@ -1,8 +1,10 @@
 """The report: what every output format shows. Formatters only format these objects.
 
-Plain slotted dataclasses, so that a 50,000-node report is built in a blink; pydantic reads
-their annotations to generate ``schemas/report.schema.json`` and to serialise them to JSON
-(in Rust). A test validates every JSON report against that schema.
+Plain slotted dataclasses, so that a 50,000-node report is built in a blink. pydantic reads
+their annotations (and the descriptions in them) to generate ``schemas/report.schema.json``,
+only when a schema is asked for: reporting needs no pydantic. The JSON report is written by
+:mod:`analyzer.formatters.json`; a test validates every JSON report against the schema and
+compares it with pydantic's serialisation of the same objects.
 """
 
 from __future__ import annotations
@@ -10,15 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field
-
 if TYPE_CHECKING:
     import networkx as nx
+    from pydantic import Field  # the annotations name it; resolved when a schema is made (adapter)
 
 Dim = int | str
 """A size, or a symbolic name; ``"?"`` marks a dim that cannot be known statically."""
 
-_STRICT = ConfigDict(extra="forbid")
+_STRICT = {"extra": "forbid"}
+"""pydantic's configuration of every report object (a ConfigDict)."""
 
 
 @dataclass(slots=True)
@@ -191,11 +193,15 @@ class Report:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON report (``schemas/report.schema.json``) as Python values."""
+        from analyzer.formatters.json import to_dict
+
         return to_dict(self)
 
-    def to_json(self, indent: int | None = 2) -> str:
+    def to_json(self) -> str:
         """The JSON report, as ``convlint analyze --format json`` writes it."""
-        return to_json(self, indent) + "\n"
+        from analyzer.formatters.json import render
+
+        return render(self)
 
     def graph(self) -> nx.DiGraph:
         """The graph as networkx sees it (built on each call): a node per op node, keyed by
@@ -255,22 +261,16 @@ class CheckReport:
 _ADAPTERS: dict[type, Any] = {}
 
 
-def _adapter(kind: type) -> Any:
+def adapter(kind: type) -> Any:
+    """pydantic's view of a report class (its schema, its own serialisation), made on first use:
+    pydantic is imported only here."""
     if kind not in _ADAPTERS:
-        from pydantic import TypeAdapter
+        from pydantic import Field, TypeAdapter
 
+        globals().setdefault("Field", Field)  # the annotations' descriptions, read by pydantic
         _ADAPTERS[kind] = TypeAdapter(kind)
     return _ADAPTERS[kind]
 
 
-def to_json(value: Any, indent: int | None = 2) -> str:
-    """The JSON of a report object, with the schema's field names (``global``)."""
-    return _adapter(type(value)).dump_json(value, by_alias=True, indent=indent).decode()
-
-
-def to_dict(value: Any) -> Any:
-    return _adapter(type(value)).dump_python(value, by_alias=True, mode="json")
-
-
 def json_schema(kind: type) -> dict[str, Any]:
-    return _adapter(kind).json_schema(by_alias=True)
+    return adapter(kind).json_schema(by_alias=True)
