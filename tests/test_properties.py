@@ -294,3 +294,30 @@ def test_random_configuration_files_are_read_or_refused_in_one_line(tmp_path_fac
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), lines
         assert "internal error" not in lines[0]
+
+
+_ODD_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-3, 10**25), st.floats(allow_nan=False),
+                        st.text(max_size=4), st.lists(st.integers(-2, 4), max_size=4), st.just({"op": "relu"}))
+
+
+@FAST
+@given(document=specs(), edits=st.lists(st.tuples(st.integers(0, 20), st.sampled_from(
+    ["op", "kernel_size", "stride", "padding", "inputs", "name", "out_channels", "mode", "extra"]), _ODD_VALUES),
+    max_size=3))
+def test_the_model_built_for_a_specs_layer_types_judges_as_the_whole_spec_model(document, edits):
+    """Spec validation builds validators only for the layer types a spec uses
+    (spec_model_for): on valid and broken specs alike it must agree with :class:`Spec`."""
+    from pydantic import ValidationError
+
+    from analyzer.frontends.spec_layers import Spec, spec_model_for
+
+    for index, key, value in edits:
+        document["layers"][index % len(document["layers"])][key] = value
+
+    def outcome(model):
+        try:
+            return model.model_validate(document).model_dump()
+        except ValidationError as error:
+            return error.errors(include_url=False)
+
+    assert outcome(spec_model_for(document)) == outcome(Spec)

@@ -146,10 +146,10 @@ def read_json(path: str, text: str | bytes) -> Any:
 def validate(path: str, data: Any):
     from pydantic import ValidationError
 
-    from analyzer.frontends.spec_layers import Spec
+    from analyzer.frontends.spec_layers import spec_model_for
 
     try:
-        return Spec.model_validate(data)
+        return spec_model_for(data).model_validate(data)
     except ValidationError as error:
         errors = error.errors(include_url=False)
         # Only the problems shown are worded (a suggestion costs a few string comparisons);

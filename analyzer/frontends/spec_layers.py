@@ -9,9 +9,10 @@ the registry, with its weights as tensors whose dims follow from the input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from analyzer.frontends.spec_types import (
     Inputs,
@@ -62,7 +63,9 @@ class Lowered:
 
 
 class Layer(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Each model's validator is built when it is first used (see spec_model_for): building all
+    # of them costs more than a small spec's whole analysis.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     name: Name = Field(description="Unique layer name; the layer's output tensor has this name.")
     inputs: Inputs | None = Field(
@@ -480,7 +483,7 @@ def op_names() -> list[str]:
 
 
 class InputSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     name: Name
     shape: Annotated[list[PositiveInt], Field(min_length=1, max_length=4)] = Field(
@@ -492,7 +495,7 @@ class InputSpec(BaseModel):
 class Spec(BaseModel):
     """A convlint architecture spec: named inputs and a list of layers forming a DAG."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, strict=True, defer_build=True)
 
     schema_: str | None = Field(None, alias="$schema", description="Path or URL of this schema.")
     name: Title | None = Field(None, description="Model name (default: the file name).")
@@ -500,6 +503,33 @@ class Spec(BaseModel):
     inputs: Annotated[list[InputSpec], Field(min_length=1)]
     layers: Annotated[list[AnyLayer], Field(min_length=1)]
     outputs: list[Name] | None = Field(None, description="Output layers (informational).")
+
+
+def spec_model_for(data: Any) -> type[Spec]:
+    """The model that validates ``data`` exactly as :class:`Spec` does, with validators built
+    only for the layer types it uses; :class:`Spec` itself (every layer type) when a layer's op
+    is missing or unknown, so that the error names the known ops."""
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list):
+        return Spec
+    used = set()
+    for layer in layers:
+        op = layer.get("op") if isinstance(layer, dict) else None
+        if not isinstance(op, str) or op not in LAYERS:
+            return Spec
+        used.add(LAYERS[op])
+    return _spec_of(frozenset(used)) if used else Spec
+
+
+@cache
+def _spec_of(used: frozenset[type[Layer]]) -> type[Spec]:
+    # A discriminated union needs two members at least: a spec of one layer type takes Identity along.
+    members = tuple(t for t in LAYER_TYPES if t in used or (len(used) == 1 and t is Identity))
+    union = Annotated[Union[members], Field(discriminator="op")]  # type: ignore[valid-type]  # noqa: UP007
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "Spec", __base__=Spec, __config__=None, __module__=__name__,
+        layers=(Annotated[list[union], Field(min_length=1)], ...),  # type: ignore[valid-type]
+    )
 
 
 __all__ = ["ATTR_FIELDS", "LAYERS", "LAYER_TYPES", "AnyLayer", "InputSpec", "Layer", "Lowered", "NonNegativeInt", "Spec"]
