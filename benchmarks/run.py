@@ -1,35 +1,45 @@
 """convlint's performance against the usual ways of reading an ONNX model, in one run.
 
-    python benchmarks/run.py [--workdir /tmp/convlint-bench] [--repeat 5]
+    python benchmarks/run.py [--workdir /tmp/convlint-bench] [--repeat 5] [--text-only]
 
-Generates its models (benchmarks/models.py: VGG-16- and ResNet-50-like networks with random
-weights of the real sizes, synthetic conv/relu/add chains of 1k, 10k and 50k nodes), then
-measures, each case in a fresh process so that peak memory is its own:
+Generates its models (benchmarks/models.py: VGG-16-, ResNet-50- and MobileNetV2-like networks
+with random weights of the real sizes, conv/relu/add chains and issue 16's residual graphs of
+1k, 10k and 50k nodes, Inception- and DenseNet-style branch-heavy graphs, a ten-layer spec
+and a folder of 100 small models), then measures, each case in a fresh process so that peak
+memory is its own:
 
-- convlint in-process: load + every pass + the report (``analyze_path``);
-- baselines: protobuf parse of the file, ``onnx.load``, a naive networkx walk (``onnx.load``,
+- in-process, per model: convlint (load + every pass + the report, ``analyze_path``) and the
+  baselines: protobuf parse of the file, ``onnx.load``, a naive networkx walk (``onnx.load``,
   a DiGraph of the nodes, a topological sort), ``onnx.shape_inference.infer_shapes``, and
-  onnxruntime's symbolic shape inference and onnx-tool when they are installed;
-- whole processes: ``convlint analyze MODEL --format json`` against
-  ``python -c "import onnx; onnx.load(MODEL)"``, and ``convlint --help``;
-- ``convlint sizes`` over 1..4096 on the ResNet-50-like graph;
+  onnxruntime's symbolic shape inference and onnx-tool when they are installed (skipped past
+  10k nodes: minutes each);
+- whole processes, each beside its yardstick and run in turns with it, so that the machine's
+  other load weighs on both alike: ``convlint analyze MODEL --format json`` against
+  ``onnx.load`` + ``infer_shapes`` (the residual graph, MobileNetV2) or ``onnx.load``
+  (ResNet-50, VGG-16, with peak RSS), the ten-layer spec, ``--help`` and ``--version``
+  against ``python -c pass``, ``convlint check`` over the 100 small models (per model), and
+  ``convlint sizes`` over 1..4096 on the ResNet-50-like graph;
+- growth: from 10k to 50k nodes (chain, residual), and for the branch-heavy graphs against
+  their nodes + edges;
 - the text report against the JSON report, whole processes on the 1k, 10k and 50k chains
   (output to a pipe, so at its default width of 80 columns); ``--text-only`` runs just this.
 
-Prints a Markdown table of medians, ratios against the baseline measured in the same run, and
-peak RSS (a case over 5 s is run once). Nothing here is a unit test: timings vary with the
-machine. The optional baselines come with ``pip install -e '.[bench]'``.
+Prints Markdown tables of medians, ratios against the yardstick measured in the same run, and
+peak RSS (a case over 5 s is run once). Child processes may write bytecode caches (a
+PYTHONDONTWRITEBYTECODE in the environment is dropped for them: installed packages have
+theirs), and each command runs once before it is timed. Nothing here is a unit test: timings
+vary with the machine. The optional baselines come with ``pip install -e '.[bench]'``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
 import sys
-import time
 from datetime import date
 from pathlib import Path
 
@@ -77,6 +87,9 @@ model.graph.shape_infer()
 model.graph.profile()
 """,
 }
+OPTIONAL = ("onnxruntime symbolic", "onnx-tool")
+OPTIONAL_MAX_NODES = 10_000
+"""Past this many nodes the optional baselines take minutes (onnx-tool: 150 s on chain50k)."""
 
 MEASURE = """
 import resource, sys, time
@@ -93,10 +106,47 @@ SLOW = 5.0
 """Seconds: a case that takes longer is run once instead of ``--repeat`` times."""
 TIMEOUT = 600.0
 """Seconds: a case still running after this is reported as failed."""
+ENV = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+"""Children may write bytecode caches: compiling convlint's modules at every start is no cost
+of an installed convlint."""
+
+LAUNCHER = r"""
+import json, os, subprocess, sys, threading, time
+commands, repeat, warm, capture, env, slow, timeout = json.load(sys.stdin)
+results = [[] for _ in commands]
+for turn in range(-1 if warm else 0, repeat):
+    for command, found in zip(commands, results):
+        if len(found) == 1 and found[0][0] > slow:
+            continue
+        start = time.perf_counter()
+        process = subprocess.Popen(command, stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, env=env)
+        timer = threading.Timer(timeout, process.kill)
+        timer.start()
+        out = process.stdout.read() if capture else b""
+        _, status, usage = os.wait4(process.pid, 0)
+        timer.cancel()
+        if turn >= 0:
+            found.append([time.perf_counter() - start, usage.ru_maxrss / 1024, status, out.decode()])
+json.dump(results, sys.stdout)
+"""
+"""Starts the measured processes: a process's peak RSS counts the memory of the one that
+forked it, so they are forked from this small one (python -S), never from the benchmark."""
+
+
+def launch(commands: list[list[str]], repeat: int, warm: bool = True, capture: bool = False) -> list[list[tuple]]:
+    """Per command, per run: (seconds, peak RSS MiB, wait status, standard output). The
+    commands run in turns, after one untimed run each when ``warm`` (bytecode caches, the file
+    system's cache), so that the machine's other load weighs on all alike; a command slower
+    than SLOW runs once."""
+    request = json.dumps([commands, repeat, warm, capture, ENV, SLOW, TIMEOUT])
+    done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER], input=request, capture_output=True, text=True,
+                          check=True)
+    return [[tuple(run) for run in runs] for runs in json.loads(done.stdout)]
 
 
 def available(module: str) -> bool:
-    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, check=False)
+    done = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, check=False, env=ENV)
     return done.returncode == 0
 
 
@@ -108,30 +158,59 @@ def in_process(case: str, path: Path, repeat: int) -> tuple[float, float] | None
     if case == "convlint":
         imports += "\nimport analyzer.frontends.onnx, analyzer.passes, analyzer.report.build, analyzer.ops\nanalyzer.ops._load()"
     script = MEASURE.format(imports=imports, body=work)
-    times, peaks = [], []
-    for _ in range(repeat):
-        try:
-            done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True,
-                                  check=False, timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            return None
-        if done.returncode != 0:
-            return None
-        seconds, rss = done.stdout.split()
-        times.append(float(seconds))
-        peaks.append(int(rss) / 1024)
-        if times[0] > SLOW:
-            break  # a slow baseline: one run says enough, and five would take minutes
-    return statistics.median(times), max(peaks)
+    (runs,) = launch([[sys.executable, "-c", script, str(path)]], repeat, warm=False, capture=True)
+    if any(status != 0 for _, _, status, _ in runs):
+        return None
+    measured = [out.split() for _, _, _, out in runs]
+    return statistics.median(float(seconds) for seconds, _ in measured), max(int(rss) / 1024 for _, rss in measured)
 
 
-def whole_process(command: list[str], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, capture_output=True, check=False)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def in_turns(commands: list[list[str]], repeat: int) -> list[tuple[float, float]]:
+    """Median seconds and peak RSS MiB of each command, run in turns (see launch)."""
+    return [(statistics.median(s for s, _, _, _ in runs), max(m for _, m, _, _ in runs))
+            for runs in launch(commands, repeat)]
+
+
+def _python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def whole_processes(models: dict[str, Path], repeat: int) -> list[str]:
+    """Rows of a Markdown table: each convlint command beside its yardstick, run in turns."""
+    convlint = [sys.executable, "-m", "analyzer"]
+
+    def load_and_infer(path: Path) -> list[str]:
+        return _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
+
+    def load(path: Path) -> list[str]:
+        return _python(f"import onnx; onnx.load({str(path)!r})")
+
+    small = models["small"]
+    count = sum(1 for _ in small.iterdir())
+    pairs = [
+        ("convlint analyze residual50k.onnx --format json", [*convlint, "analyze", str(models["residual50k"]), "-f", "json"],
+         "onnx.load + infer_shapes", load_and_infer(models["residual50k"]), 1),
+        ("convlint analyze mobilenet_v2.onnx --format json", [*convlint, "analyze", str(models["mobilenet_v2"]), "-f", "json"],
+         "onnx.load + infer_shapes", load_and_infer(models["mobilenet_v2"]), 1),
+        ("convlint analyze resnet50.onnx --format json", [*convlint, "analyze", str(models["resnet50"]), "-f", "json"],
+         "onnx.load", load(models["resnet50"]), 1),
+        ("convlint analyze vgg16.onnx --format json", [*convlint, "analyze", str(models["vgg16"]), "-f", "json"],
+         "onnx.load", load(models["vgg16"]), 1),
+        ("convlint analyze ten_layers.json", [*convlint, "analyze", str(models["ten_layers"])],
+         "python -c pass", _python("pass"), 1),
+        ("convlint --help", [*convlint, "--help"], "python -c pass", _python("pass"), 1),
+        ("convlint --version", [*convlint, "--version"], "python -c pass", _python("pass"), 1),
+        (f"convlint check (per model, {count} small models)", [*convlint, "check", str(small)],
+         "python -c pass", _python("pass"), count),
+        ("convlint sizes resnet50.onnx (1..4096)", [*convlint, "sizes", str(models["resnet50"]), "-f", "json"],
+         "python -c pass", _python("pass"), 1),
+    ]
+    rows = []
+    for label, command, yardstick, baseline, per in pairs:
+        (ours, ours_rss), (theirs, theirs_rss) = in_turns([command, baseline], repeat)
+        rows.append(f"| `{label}` | {ours / per:.3f} s | {ours_rss:.0f} MiB | {yardstick} | {theirs:.3f} s "
+                    f"| {theirs_rss:.0f} MiB | {ours / per / theirs:.2f}x |")
+    return rows
 
 
 def text_against_json(models: dict[str, Path], repeat: int) -> list[str]:
@@ -141,11 +220,8 @@ def text_against_json(models: dict[str, Path], repeat: int) -> list[str]:
     rows = []
     for name in ("chain1k", "chain10k", "chain50k"):
         path = str(models[name])
-        times: dict[str, list[float]] = {"json": [], "text": []}
-        for _ in range(repeat):
-            for format in times:
-                times[format].append(whole_process([*convlint, path, "--format", format], 1))
-        json_time, text_time = (statistics.median(times[f]) for f in ("json", "text"))
+        (json_time, _), (text_time, _) = in_turns([[*convlint, path, "--format", format] for format in ("json", "text")],
+                                                  repeat)
         rows.append(f"| {name} | {json_time:.3f} s | {text_time:.3f} s | {text_time / json_time:.2f}x |")
     return rows
 
@@ -156,30 +232,59 @@ def print_text_against_json(rows: list[str]) -> None:
     print("\n".join(rows))
 
 
+def nodes_and_edges(path: Path) -> tuple[int, int]:
+    """The node count and the edges between nodes (a node's inputs that another node makes),
+    read by convlint's slim reader (onnx.load would read VGG-16's weights)."""
+    from analyzer.frontends.onnx import read_model
+
+    with open(path, "rb") as file:
+        graph = read_model(str(path), file)[0].graph
+    produced = {o for n in graph.node for o in n.output}
+    return len(graph.node), sum(1 for n in graph.node for i in n.input if i in produced)
+
+
+def growth(results: dict[str, dict[str, tuple[float, float] | None]], models: dict[str, Path]) -> list[str]:
+    lines = []
+    for family in ("chain", "residual"):
+        for case in ("convlint", "networkx walk", "protobuf parse"):
+            small, large = results[f"{family}10k"].get(case), results[f"{family}50k"].get(case)
+            if small and large:
+                lines.append(f"{family}, {case}: 10k -> 50k nodes, {large[0] / small[0]:.2f}x the time for 5x the nodes")
+    for small_name, large_name in (("inception200", "inception1000"), ("densenet50", "densenet250")):
+        small, large = results[small_name].get("convlint"), results[large_name].get("convlint")
+        if small and large:
+            (n0, e0), (n1, e1) = nodes_and_edges(models[small_name]), nodes_and_edges(models[large_name])
+            lines.append(f"{small_name} -> {large_name}, convlint: {large[0] / small[0]:.2f}x the time for "
+                         f"{(n1 + e1) / (n0 + e0):.2f}x the nodes + edges ({n0:,} + {e0:,} -> {n1:,} + {e1:,})")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/convlint-bench"))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--text-only", action="store_true", help="Only the text report against the JSON report.")
     args = parser.parse_args()
-    from models import generate
+    from models import generate, small_models, ten_layer_spec
 
     models = generate(args.workdir)
     if args.text_only:
         print_text_against_json(text_against_json(models, args.repeat))
         return
+    small = args.workdir / "small"
+    models_folder = small if small.is_dir() and any(small.iterdir()) else small_models(small)
+    spec = ten_layer_spec(args.workdir)
     cases = [c for c in CASES if c in ("convlint", "protobuf parse", "onnx.load", "networkx walk", "onnx infer_shapes")]
-    if available("onnxruntime.tools.symbolic_shape_infer"):
-        cases.append("onnxruntime symbolic")
-    if available("onnx_tool"):
-        cases.append("onnx-tool")
+    cases += [c for c, module in zip(OPTIONAL, ("onnxruntime.tools.symbolic_shape_infer", "onnx_tool")) if available(module)]
 
     rows = []
     results: dict[str, dict[str, tuple[float, float] | None]] = {}
     for name, path in models.items():
-        results[name] = {case: in_process(case, path, args.repeat) for case in cases}
+        nodes, _ = nodes_and_edges(path)
+        chosen = [c for c in cases if c not in OPTIONAL or nodes <= OPTIONAL_MAX_NODES]
+        results[name] = {case: in_process(case, path, args.repeat) for case in chosen}
         base = results[name]["protobuf parse"]
-        for case in cases:
+        for case in chosen:
             found = results[name][case]
             if found is None:
                 rows.append(f"| {name} | {case} | failed or timed out | | |")
@@ -187,42 +292,23 @@ def main() -> None:
             ratio = f"{found[0] / base[0]:.2f}x" if base else ""
             rows.append(f"| {name} ({path.stat().st_size / 2**20:.0f} MB) | {case} | {found[0]:.3f} s | {ratio} | {found[1]:.0f} MiB |")
 
-    convlint = [sys.executable, "-m", "analyzer"]
-    resnet = str(models["resnet50"])
-    process_rows = [
-        ("convlint analyze resnet50.onnx --format json", whole_process([*convlint, "analyze", resnet, "--format", "json"], args.repeat)),
-        ('python -c "import onnx; onnx.load(resnet50.onnx)"',
-         whole_process([sys.executable, "-c", f"import onnx; onnx.load({resnet!r})"], args.repeat)),
-        ("convlint --help", whole_process([*convlint, "--help"], args.repeat)),
-        ("convlint sizes resnet50.onnx (1..4096)", whole_process([*convlint, "sizes", resnet, "--format", "json"], args.repeat)),
-    ]
+    process_rows = whole_processes({**models, "small": models_folder, "ten_layers": spec}, args.repeat)
     text_rows = text_against_json(models, args.repeat)
 
     print(f"convlint benchmarks, {date.today().isoformat()}, Python {platform.python_version()}, "
-          f"{platform.machine()}, {_cores()} cores")
+          f"{platform.machine()}, {os.cpu_count() or 1} cores")
     print()
     print("| model | reader | median | vs protobuf parse | peak RSS |")
     print("| --- | --- | ---: | ---: | ---: |")
     print("\n".join(rows))
     print()
-    print("| whole process | median |")
-    print("| --- | ---: |")
-    for label, seconds in process_rows:
-        print(f"| `{label}` | {seconds:.3f} s |")
+    print("| whole process | convlint | peak RSS | yardstick | yardstick | peak RSS | ratio |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
+    print("\n".join(process_rows))
     print()
     print_text_against_json(text_rows)
     print()
-    for case in ("convlint", "networkx walk", "protobuf parse"):
-        chain10, chain50 = results["chain10k"][case], results["chain50k"][case]
-        if chain10 and chain50:
-            print(f"{case} 10k -> 50k nodes: {chain50[0] / chain10[0]:.2f}x the time for 5x the nodes  ")
-    print(json.dumps({"whole_process": dict(process_rows)}), file=sys.stderr)
-
-
-def _cores() -> int:
-    import os
-
-    return os.cpu_count() or 1
+    print("  \n".join(growth(results, models)))
 
 
 if __name__ == "__main__":
