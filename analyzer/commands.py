@@ -427,7 +427,7 @@ def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, c
               override_shape=override_shape, batch=batch, config=config, isolated=isolated,
               exclude=exclude, extend_exclude=extend_exclude, force_exclude=force_exclude)
     try:
-        return resolve_settings(cli, Path(start) if Path(start).exists() else Path.cwd())
+        return resolve_settings(cli, Path(start) if os.path.exists(start) else Path.cwd())
     except InputError as error:
         _fail_input(error.lines())
 

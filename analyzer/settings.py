@@ -99,7 +99,7 @@ def check_selectors(selectors: tuple[str, ...], where: str) -> None:
 
 def find_config(start: Path) -> Path | None:
     """The nearest convlint.toml, or pyproject.toml with a [tool.convlint] table, upwards."""
-    directory = start if start.is_dir() else start.parent
+    directory = start if os.path.isdir(start) else start.parent
     for folder in (directory.resolve(), *directory.resolve().parents):
         dedicated = folder / "convlint.toml"
         if os.path.lexists(dedicated):  # read (or refused, when not a regular file), never skipped
@@ -257,7 +257,9 @@ def resolve_settings(cli: Cli, start: Path) -> Settings:
     if not cli.isolated:
         path = cli.config or find_config(start)
         if path is not None:
-            if not path.exists():
+            from analyzer.files import missing
+
+            if missing(str(path)):
                 raise InputError.one(str(path), None, "no such configuration file")
             base = load_settings(path)
     # --select replaces the configured selection, extend-select included (as ruff's does);
