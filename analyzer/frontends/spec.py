@@ -14,7 +14,7 @@ from typing import Any
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, apply_sizes
-from analyzer.frontends.json_positions import positions
+from analyzer.frontends.json_positions import LazyPositions
 from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
 from analyzer.limits import MAX_DIM, MAX_PROBLEMS, describe
@@ -169,7 +169,7 @@ def load_spec(path: str, text: str | bytes | None = None, sizes: InputSizes | No
     if text is None:
         text = Path(path).read_bytes()
     model = build_spec(path, validate(path, read_json(path, text)), sizes)
-    model.positions = positions(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    model.positions = LazyPositions(text)
     return model
 
 

@@ -1,0 +1,84 @@
+"""Issue 13, the red team's second round on sizes: diffs of large graphs, large graphs in
+`check` and JSON, configuration files with many patterns or many bytes, and several models
+whose onnx shape inference each takes its full time. Each finishes in linear time or is
+refused with a stated limit; the wall-clock guards stand where the alternative is a hang."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+
+import onnx
+from onnx import TensorProto, helper
+from test_hostile import convlint
+
+from analyzer.diff import _align
+
+
+def chain(n: int, op: str = "Relu", generated: bool = True) -> onnx.ModelProto:
+    """``n`` nodes of ``op`` one after the other, named as an exporter numbers them or by layer."""
+    nodes = [helper.make_node(op, [f"t{i - 1}" if i else "x"], [f"t{i}"], name=f"{op}_{i}" if generated else f"layer{i}")
+             for i in range(n)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info(f"t{n - 1}", TensorProto.FLOAT, None)])
+    made = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    made.ir_version = 9
+    return made
+
+
+def timed(*args: str, cwd) -> tuple[float, object]:
+    started = time.monotonic()
+    done = convlint(*args, cwd=cwd, timeout=120)
+    return time.monotonic() - started, done
+
+
+def test_diffs_of_large_graphs_are_linear(tmp_path):
+    """Matching 16,000 numbered Relus by position (difflib alone weighs 256 million pairs) and
+    40,000 named nodes (a list search per pair) took minutes."""
+    for name, made in (("generated.onnx", chain(16_000)), ("named.onnx", chain(40_000, generated=False))):
+        (tmp_path / name).write_bytes(made.SerializeToString())
+        seconds, done = timed("diff", name, name, "-f", "json", cwd=tmp_path)
+        assert seconds < 30 and done.returncode == 0, done.stderr
+        nodes = json.loads(done.stdout)["nodes"]
+        assert (nodes["added"], nodes["removed"], nodes["changed"]) == ([], [], [])
+
+
+def test_a_large_spec_diff_is_linear(tmp_path):
+    spec = {"inputs": [{"name": "x", "shape": [3, 8, 8]}],
+            "layers": [{"name": f"l{k}", "op": "relu"} for k in range(100_000)]}
+    (tmp_path / "s.json").write_text(json.dumps(spec))
+    seconds, done = timed("diff", "s.json", "s.json", "-f", "markdown", cwd=tmp_path)
+    assert seconds < 30 and done.returncode == 0, done.stderr
+
+
+def brute_force_pairs(old: list[str], new: list[str]) -> list[tuple[int, int]]:
+    """The k-th node of each op in one sequence with the k-th of that op in the other."""
+    where: dict[str, list[int]] = defaultdict(list)
+    for j, op in enumerate(new):
+        where[op].append(j)
+    seen: dict[str, int] = defaultdict(int)
+    pairs = []
+    for i, op in enumerate(old):
+        if seen[op] < len(where[op]):
+            pairs.append((i, where[op][seen[op]]))
+        seen[op] += 1
+    return pairs
+
+
+def test_alignment_keeps_common_ends_and_pairs_by_op_order_past_its_budget(monkeypatch):
+    import analyzer.diff as diff
+
+    head, tail = ["Conv", "Relu"], ["Add", "Relu"]
+    old = head + ["Conv", "Relu", "Relu", "MaxPool"] + tail
+    new = head + ["Relu", "MaxPool", "Relu", "Conv", "Relu"] + tail
+    monkeypatch.setattr(diff, "ALIGN_BUDGET", 0)
+    middle = brute_force_pairs(old[2:-2], new[2:-2])
+    assert _align(old, new) == [(0, 0), (1, 1), *((i + 2, j + 2) for i, j in middle), (6, 7), (7, 8)]
+    assert middle == [(0, 3), (1, 0), (2, 2), (3, 1)]
+    # within the budget, difflib aligns the middle: runs in order, never crossing
+    monkeypatch.setattr(diff, "ALIGN_BUDGET", 10**6)
+    pairs = _align(old, new)
+    assert pairs[:2] == [(0, 0), (1, 1)] and pairs[-2:] == [(6, 7), (7, 8)]
+    assert all(old[i] == new[j] for i, j in pairs) and pairs == sorted(pairs)
+    assert sorted(j for _, j in pairs) == [j for _, j in pairs]
