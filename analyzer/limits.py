@@ -26,8 +26,10 @@ MAX_DIM = 2**40
 MAX_SCAN_SIZE = 2**20
 """`convlint sizes --max`: 1,048,576 sizes per axis."""
 MAX_PATTERNS = 1_000
-"""Globs in one exclusion list of a configuration file or command line (each file met in a
-folder search is matched against every one)."""
+"""Globs in one exclusion list, or in per-node-ignores, of a configuration file (a pull request
+can change it)."""
+MAX_CONFIG_BYTES = 2**20
+"""A configuration file (convlint.toml, pyproject.toml): 1 MiB."""
 MAX_PROBLEMS = 50
 """Problems listed for one unreadable file; the rest are counted."""
 CHILD_SECONDS = 5

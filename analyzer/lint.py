@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from analyzer import __version__
@@ -36,18 +38,24 @@ class Exclusions:
     def excluded(self, path: str, base: str) -> bool:
         """Whether ``path``, met while searching ``base``, is left out (name patterns match
         the names below ``base``)."""
+        by_name, by_path = self._compiled
         names = Path(os.path.relpath(path, base)).parts
+        if any(by_name.match(name) for name in names if name not in (".", "..")):
+            return True
         inside = os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))
-        relative = None if inside.startswith("..") else Path(inside).parts
-        for pattern in self.patterns:
-            pattern = pattern.removeprefix("./").rstrip("/")
-            if "/" not in pattern:
-                if any(fnmatch.fnmatchcase(name, pattern) for name in names if name not in (".", "..")):
-                    return True
-            elif relative and any(fnmatch.fnmatchcase("/".join(relative[:n]), pattern)
-                                  for n in range(1, len(relative) + 1)):
-                return True
-        return False
+        if inside.startswith(".."):
+            return False
+        relative = Path(inside).parts
+        return any(by_path.match("/".join(relative[:n])) for n in range(1, len(relative) + 1))
+
+    @cached_property
+    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        """The patterns without a slash, and those with one, each as one regex: a folder search
+        meets every file and folder, each matched against every pattern."""
+        from analyzer.settings import any_of
+
+        patterns = [pattern.removeprefix("./").rstrip("/") for pattern in self.patterns]
+        return any_of(p for p in patterns if "/" not in p), any_of(p for p in patterns if "/" in p)
 
 
 def _file_error(path: str, message: str) -> FileError:

@@ -70,8 +70,8 @@ def test_alignment_keeps_common_ends_and_pairs_by_op_order_past_its_budget(monke
     import analyzer.diff as diff
 
     head, tail = ["Conv", "Relu"], ["Add", "Relu"]
-    old = head + ["Conv", "Relu", "Relu", "MaxPool"] + tail
-    new = head + ["Relu", "MaxPool", "Relu", "Conv", "Relu"] + tail
+    old = [*head, "Conv", "Relu", "Relu", "MaxPool", *tail]
+    new = [*head, "Relu", "MaxPool", "Relu", "Conv", "Relu", *tail]
     monkeypatch.setattr(diff, "ALIGN_BUDGET", 0)
     middle = brute_force_pairs(old[2:-2], new[2:-2])
     assert _align(old, new) == [(0, 0), (1, 1), *((i + 2, j + 2) for i, j in middle), (6, 7), (7, 8)]
@@ -82,3 +82,74 @@ def test_alignment_keeps_common_ends_and_pairs_by_op_order_past_its_budget(monke
     assert pairs[:2] == [(0, 0), (1, 1)] and pairs[-2:] == [(6, 7), (7, 8)]
     assert all(old[i] == new[j] for i, j in pairs) and pairs == sorted(pairs)
     assert sorted(j for _, j in pairs) == [j for _, j in pairs]
+
+
+# -- configuration files: patterns compiled once, lists and sizes bounded ------------------------------
+def fan(n: int) -> onnx.ModelProto:
+    """``n`` strided convolutions of one input, each with findings of its own."""
+    nodes = [helper.make_node("Conv", ["x", "w"], [f"t{i}"], name=f"conv{i}", strides=[2, 2]) for i in range(n)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 9, 9])],
+                              [helper.make_tensor_value_info(f"t{i}", TensorProto.FLOAT, None) for i in range(n)],
+                              [helper.make_tensor("w", TensorProto.FLOAT, [3, 3, 1, 1], [0.0] * 9)])
+    made = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    made.ir_version = 9
+    return made
+
+
+def test_a_thousand_per_node_ignores_over_two_thousand_nodes(tmp_path):
+    """Every finding was matched against every pattern in turn (32,000 x 2,000 hung); now each
+    list of codes is one regex. What is ignored is what fnmatch says the patterns match."""
+    import fnmatch
+
+    (tmp_path / "m.onnx").write_bytes(fan(2000).SerializeToString())
+    seconds, done = timed("check", "m.onnx", "--select", "ALL", "-f", "json", "--isolated", cwd=tmp_path)
+    every = json.loads(done.stdout)["files"][0]["diagnostics"]
+    assert len({d["node"] for d in every}) == 2000
+    patterns = {f"zz{i}*": ["F1"] for i in range(997)} | {"conv1?": ["ALL"], "conv2*": ["S", "F"], "conv3[05]": ["C"]}
+    (tmp_path / "convlint.toml").write_text("[per-node-ignores]\n" + "".join(
+        f'"{pattern}" = {json.dumps(codes)}\n' for pattern, codes in patterns.items()))
+    seconds, done = timed("check", "m.onnx", "--select", "ALL", "-f", "json", cwd=tmp_path)
+    assert seconds < 30
+    kept = json.loads(done.stdout)["files"][0]["diagnostics"]
+
+    def ignored(d: dict) -> bool:
+        return any(fnmatch.fnmatchcase(d["node"], p) and any(c == "ALL" or d["code"].startswith(c) for c in codes)
+                   for p, codes in patterns.items())
+
+    assert kept == [d for d in every if not ignored(d)] and len(kept) < len(every)
+    patterns["zz-one-too-many"] = ["F1"]
+    (tmp_path / "convlint.toml").write_text("[per-node-ignores]\n" + "".join(
+        f'"{pattern}" = {json.dumps(codes)}\n' for pattern, codes in patterns.items()))
+    done = convlint("check", "m.onnx", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.decode().splitlines() == [
+        f"error: {tmp_path / 'convlint.toml'}: top level per-node-ignores: 1,001 patterns; at most 1,000"]
+
+
+def test_a_thousand_exclusions_over_thousands_of_folders(tmp_path):
+    for a in range(5):
+        for b in range(1000):
+            (tmp_path / f"a{a}" / f"b{b}").mkdir(parents=True)
+    (tmp_path / "a3" / "b7" / "m.onnx").write_bytes(chain(1).SerializeToString())
+    (tmp_path / "a3" / "b8" / "m.onnx").write_bytes(chain(1).SerializeToString())
+    patterns = [f"zz{i}*q" for i in range(998)] + ["b8", "a4/*"]
+    (tmp_path / "convlint.toml").write_text(f"exclude = {json.dumps(patterns)}\n")
+    seconds, done = timed("check", ".", "-f", "json", cwd=tmp_path)
+    assert seconds < 30 and done.returncode == 0, done.stderr
+    assert [f["model"]["path"] for f in json.loads(done.stdout)["files"]] == ["./a3/b7/m.onnx"]
+
+
+def test_a_configuration_file_past_its_size_limit_is_refused(tmp_path):
+    """tomllib reads about 4 MiB a second, and every selector was tried against every rule and
+    every finding: a selection repeated is kept once; a file over 1 MiB is refused."""
+    (tmp_path / "m.onnx").write_bytes(fan(200).SerializeToString())
+    repeated = "select = [" + ", ".join(['"C1"'] * 150_000) + ', "D"]\n'
+    assert len(repeated) < 2**20
+    (tmp_path / "convlint.toml").write_text(repeated)
+    seconds, done = timed("check", "m.onnx", "-f", "json", cwd=tmp_path)
+    assert seconds < 30 and done.returncode in (0, 1), done.stderr
+    codes = {d["code"][0] for d in json.loads(done.stdout)["files"][0]["diagnostics"]}
+    assert codes == {"D"}  # the fan's findings are D101 and F102
+    (tmp_path / "convlint.toml").write_text("select = [" + ", ".join(['"C1"'] * 300_000) + "]\n")
+    done = convlint("check", "m.onnx", cwd=tmp_path)
+    assert done.returncode == 2 and done.stderr.decode().splitlines() == [
+        f"error: {tmp_path / 'convlint.toml'}: a configuration file larger than 1 MiB, convlint's limit"]
