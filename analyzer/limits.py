@@ -32,8 +32,13 @@ MAX_CONFIG_BYTES = 2**20
 """A configuration file (convlint.toml, pyproject.toml): 1 MiB."""
 MAX_PROBLEMS = 50
 """Problems listed for one unreadable file; the rest are counted."""
-CHILD_SECONDS = 5
-"""CPU time onnx shape inference may take in its child process."""
+CHILD_SECONDS = 1
+"""CPU seconds onnx shape inference may take in its child process, per model (it takes a
+fifth of one on usual models, onnx's import included)..."""
+CHILD_RESERVE = 4
+"""...plus what is left of this reserve, in seconds, which the time children take past
+CHILD_SECONDS uses up, per run (per worker process of `check`): one model may take 5 s, and
+once slow models have spent it, each takes 1 s at most."""
 CHILD_GRACE = 3
 """Wall-clock seconds it is given beyond that (start-up, a busy machine) before it is stopped."""
 CHILD_MEMORY = 2 * 2**30

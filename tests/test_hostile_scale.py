@@ -153,3 +153,29 @@ def test_a_configuration_file_past_its_size_limit_is_refused(tmp_path):
     done = convlint("check", "m.onnx", cwd=tmp_path)
     assert done.returncode == 2 and done.stderr.decode().splitlines() == [
         f"error: {tmp_path / 'convlint.toml'}: a configuration file larger than 1 MiB, convlint's limit"]
+
+
+# -- onnx shape inference: a reserve per run, not 5 s per model ------------------------------------
+def test_slow_shape_inferences_share_one_reserve_per_run(tmp_path):
+    """Each model's inference may take 1 s of CPU time, plus what is left of a 4 s reserve per
+    run: three models that each take for ever (2**45 function expansions) cost 5 + 1 + 1 s, not
+    3 x 5 s, and a usual model after them is inferred all the same."""
+    from corpus.make_corpus import doubling_functions
+
+    from analyzer.limits import CHILD_RESERVE, CHILD_SECONDS
+
+    for name in ("a_slow.onnx", "b_slow.onnx"):
+        (tmp_path / name).write_bytes(doubling_functions(45).SerializeToString())
+    (tmp_path / "c_usual.onnx").write_bytes(doubling_functions(2).SerializeToString())
+    seconds, done = timed("check", ".", "-j", "1", "-f", "json", "--select", "U105", cwd=tmp_path)
+    assert seconds < CHILD_SECONDS * 3 + CHILD_RESERVE + 15, seconds
+    report = json.loads(done.stdout)
+    messages = {f["model"]["path"]: [d["message"] for d in f["diagnostics"]] for f in report["files"]}
+    first, second = messages["./a_slow.onnx"][0], messages["./b_slow.onnx"][0]
+    assert f"did not finish within {CHILD_SECONDS + CHILD_RESERVE} s of CPU time (stopped)" in first
+    assert f"did not finish within {CHILD_SECONDS} s of CPU time (stopped)" in second
+    assert messages["./c_usual.onnx"] == []
+    usual = next(f for f in report["files"] if f["model"]["path"] == "./c_usual.onnx")
+    assert usual["nodes"][0]["outputs"][0]["shape"] == [1, 3, 8, 8]  # Relu twice, inferred by onnx
+    two = convlint("diff", "a_slow.onnx", "b_slow.onnx", cwd=tmp_path, timeout=CHILD_SECONDS * 2 + CHILD_RESERVE + 20)
+    assert two.returncode == 0, two.stderr
