@@ -10,8 +10,9 @@ from __future__ import annotations
 
 MAX_SPEC_BYTES = 64 * 2**20
 """A JSON spec is read up to this many bytes; a larger one is refused."""
-MAX_NODES = 2_000_000
-"""Nodes in one graph."""
+MAX_NODES = 250_000
+"""Nodes in one graph: analysed within 1 GiB of address space (a graph takes about 1.5 KiB a
+node from file to report) in seconds; real CNNs have a few thousand."""
 MAX_NODE_INPUTS = 100_000
 """Inputs (or outputs) of one node: a Concat of a few thousand tensors is large."""
 MAX_FIELD_BYTES = 2**20

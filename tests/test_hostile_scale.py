@@ -6,6 +6,9 @@ refused with a stated limit; the wall-clock guards stand where the alternative i
 from __future__ import annotations
 
 import json
+import resource
+import subprocess
+import sys
 import time
 from collections import defaultdict
 
@@ -179,3 +182,43 @@ def test_slow_shape_inferences_share_one_reserve_per_run(tmp_path):
     assert usual["nodes"][0]["outputs"][0]["shape"] == [1, 3, 8, 8]  # Relu twice, inferred by onnx
     two = convlint("diff", "a_slow.onnx", "b_slow.onnx", cwd=tmp_path, timeout=CHILD_SECONDS * 2 + CHILD_RESERVE + 20)
     assert two.returncode == 0, two.stderr
+
+
+# -- nodes: a limit that fits in 1 GiB ----------------------------------------------------------------
+def identity_chain(n: int) -> bytes:
+    graph = onnx.GraphProto(name="g")
+    graph.input.append(helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8]))
+    for i in range(n):
+        node = graph.node.add()
+        node.op_type, node.name = "Identity", f"Identity_{i}"
+        node.input.append(f"t{i - 1}" if i else "x")
+        node.output.append(f"t{i}")
+    graph.output.append(helper.make_tensor_value_info(f"t{n - 1}", TensorProto.FLOAT, None))
+    made = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    made.ir_version = 9
+    return made.SerializeToString()
+
+
+def test_a_graph_at_the_node_limit_fits_in_one_gib_and_one_past_it_is_refused(tmp_path):
+    """A 1,000,000-node chain ran out of 1 GiB of address space in `check` and `-f json`:
+    graphs are refused past MAX_NODES, and one of MAX_NODES nodes is analysed within 1 GiB."""
+    from analyzer.limits import MAX_NODES
+
+    def capped(*args: str) -> subprocess.CompletedProcess:
+        def cap() -> None:
+            resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+        return subprocess.run([sys.executable, "-m", "analyzer", *args], cwd=tmp_path, capture_output=True,
+                              timeout=120, check=False, preexec_fn=cap)
+
+    (tmp_path / "past.onnx").write_bytes(identity_chain(MAX_NODES + 1))
+    done = capped("analyze", "past.onnx")
+    assert done.returncode == 2 and done.stderr.decode().splitlines() == [
+        f"error: past.onnx: /graph/node/{MAX_NODES}: the graph has more than {MAX_NODES:,} nodes, convlint's limit"]
+    (tmp_path / "at.onnx").write_bytes(identity_chain(MAX_NODES))
+    done = capped("check", "at.onnx")
+    assert done.returncode == 0 and done.stderr == b"", done.stderr[-2000:]
+    done = capped("analyze", "at.onnx", "-f", "json", "-o", "at.json")
+    assert done.returncode == 0 and done.stderr == b"", done.stderr[-2000:]
+    report = json.loads((tmp_path / "at.json").read_text())
+    assert len(report["nodes"]) == MAX_NODES and report["nodes"][-1]["outputs"][0]["shape"] == [1, 3, 8, 8]
