@@ -113,9 +113,9 @@ def expand(paths: list[str], exclusions: Exclusions | None = None) -> Found:
             for match in sorted(matches):
                 _candidate(match, base, found)
         elif os.path.isdir(item):
-            for path in _search(item, _Pattern(("**", "*"), hidden=True), found, exclusions) or ():
-                if path.endswith((".onnx", ".json")):
-                    _candidate(path, item, found)
+            for path in _search(item, _Pattern(("**", "*"), hidden=True), found, exclusions,
+                                suffixes=(".onnx", ".json")) or ():
+                _candidate(path, item, found)
         elif not missing(item):  # what cannot be looked at is opened, and refused with the reason
             if not exclusions.force or not exclusions.excluded(item, exclusions.root):
                 found.files.append(item)
@@ -178,13 +178,14 @@ class _Pattern:
         return frozenset(done)
 
 
-def _search(base: str, pattern: _Pattern, found: Found, exclusions: Exclusions,
-            relative: bool = False) -> list[str] | None:
-    """The files below ``base`` that ``pattern`` matches, named and ordered as os.walk names
-    them (without the leading ``./`` when ``relative``); None when nothing matches, not even a
-    folder. Links to folders are never followed, so a link
-    loop costs nothing; those leading out of ``base`` are listed as skipped. Excluded names and
-    virtual environments are left out; a folder that cannot be searched is an error."""
+def _search(base: str, pattern: _Pattern, found: Found, exclusions: Exclusions, relative: bool = False,
+            suffixes: tuple[str, ...] = ("",)) -> list[str] | None:
+    """The files below ``base`` that ``pattern`` matches and whose names end with one of
+    ``suffixes``, named and ordered as os.walk names them (without the leading ``./`` when
+    ``relative``); None when nothing matches, not even a folder. Links to folders are never
+    followed, so a link loop costs nothing; those leading out of ``base`` are listed as
+    skipped. Excluded names and virtual environments are left out; a folder that cannot be
+    searched is an error."""
     matches: list[str] = []
     matched_folder = False
     real_base = os.path.realpath(base)
@@ -206,16 +207,14 @@ def _search(base: str, pattern: _Pattern, found: Found, exclusions: Exclusions,
             if not after:
                 continue
             path = entry.path.removeprefix("./") if relative else entry.path
-            if exclusions.excluded(path, base):
-                continue
             if _is_folder(entry, follow=False):
-                matched_folder |= pattern.complete(after)
-                if not os.path.lexists(os.path.join(path, "pyvenv.cfg")):
+                if not exclusions.excluded(path, base) and not os.path.lexists(os.path.join(path, "pyvenv.cfg")):
+                    matched_folder |= pattern.complete(after)
                     below.append((path, after))
             elif _is_folder(entry, follow=True):
-                if not _inside(path, real_base):
+                if not exclusions.excluded(path, base) and not _inside(path, real_base):
                     found.skipped.append(_file_error(path, f"a link to a folder outside {base}: not followed"))
-            elif pattern.complete(after):
+            elif pattern.complete(after) and entry.name.endswith(suffixes) and not exclusions.excluded(path, base):
                 matches.append(path)
         pending.extend(reversed(below))
     return matches if matches or matched_folder else None
