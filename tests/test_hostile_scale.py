@@ -222,3 +222,15 @@ def test_a_graph_at_the_node_limit_fits_in_one_gib_and_one_past_it_is_refused(tm
     assert done.returncode == 0 and done.stderr == b"", done.stderr[-2000:]
     report = json.loads((tmp_path / "at.json").read_text())
     assert len(report["nodes"]) == MAX_NODES and report["nodes"][-1]["outputs"][0]["shape"] == [1, 3, 8, 8]
+
+
+def test_a_spec_past_the_node_limit_is_refused_before_validation(tmp_path):
+    """A 35 MB spec of 1,000,000 layers ran out of 1 GiB in validation; the count is checked first."""
+    from test_hostile import one_error_line
+
+    from analyzer.limits import MAX_NODES
+
+    layers = [{"name": f"l{k}", "op": "relu"} for k in range(MAX_NODES + 1)]
+    (tmp_path / "s.json").write_text(json.dumps({"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": layers}))
+    assert one_error_line(convlint("analyze", "s.json", cwd=tmp_path, timeout=60)) == \
+        f"error: s.json: /layers: {MAX_NODES + 1:,} layers: more than {MAX_NODES:,}, convlint's limit"

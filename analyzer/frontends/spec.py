@@ -17,7 +17,7 @@ from analyzer.frontends.inputs import InputSizes, apply_sizes
 from analyzer.frontends.json_positions import LazyPositions
 from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
-from analyzer.limits import MAX_DIM, MAX_PROBLEMS, describe
+from analyzer.limits import MAX_DIM, MAX_NODES, MAX_PROBLEMS, describe
 from analyzer.strings import did_you_mean
 
 BATCH = "N"
@@ -148,6 +148,9 @@ def validate(path: str, data: Any):
 
     from analyzer.frontends.spec_layers import Spec
 
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if isinstance(layers, list) and len(layers) > MAX_NODES:
+        raise InputError.one(path, "/layers", f"{len(layers):,} layers: more than {MAX_NODES:,}, convlint's limit")
     try:
         return Spec.model_validate(data)
     except ValidationError as error:
