@@ -15,7 +15,7 @@ from analyzer import __version__
 from analyzer.files import missing
 from analyzer.limits import MAX_SPEC_BYTES
 from analyzer.report.model import CheckReport, FileError, Report, Summary, Tool
-from analyzer.settings import Settings
+from analyzer.settings import Settings, any_of
 from analyzer.strings import printable
 
 DEFAULT_EXCLUDE = (".*", "__pycache__", "build", "dist", "node_modules", "venv")
@@ -52,8 +52,6 @@ class Exclusions:
     def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
         """The patterns without a slash, and those with one, each as one regex: a folder search
         meets every file and folder, each matched against every pattern."""
-        from analyzer.settings import any_of
-
         patterns = [pattern.removeprefix("./").rstrip("/") for pattern in self.patterns]
         return any_of(p for p in patterns if "/" not in p), any_of(p for p in patterns if "/" in p)
 
