@@ -36,9 +36,9 @@ MAX_PROBLEMS = 50
 CHILD_SECONDS = 1
 """CPU seconds onnx shape inference may take in its child process, per model (it takes a
 fifth of one on usual models, onnx's import included)..."""
-CHILD_RESERVE = 4
+CHILD_RESERVE = 2
 """...plus what is left of this reserve, in seconds, which the time children take past
-CHILD_SECONDS uses up, per run (per worker process of `check`): one model may take 5 s, and
+CHILD_SECONDS uses up, per run (per worker process of `check`): one model may take 3 s, and
 once slow models have spent it, each takes 1 s at most."""
 CHILD_GRACE = 3
 """Wall-clock seconds it is given beyond that (start-up, a busy machine) before it is stopped."""

@@ -160,9 +160,9 @@ def test_a_configuration_file_past_its_size_limit_is_refused(tmp_path):
 
 # -- onnx shape inference: a reserve per run, not 5 s per model ------------------------------------
 def test_slow_shape_inferences_share_one_reserve_per_run(tmp_path):
-    """Each model's inference may take 1 s of CPU time, plus what is left of a 4 s reserve per
-    run: three models that each take for ever (2**45 function expansions) cost 5 + 1 + 1 s, not
-    3 x 5 s, and a usual model after them is inferred all the same."""
+    """Each model's inference may take CHILD_SECONDS of CPU time, plus what is left of a reserve
+    per run: two models that each take for ever (2**45 function expansions) cost 1 + 2 and 1 s
+    (it was 5 s each), and a usual model after them is inferred all the same."""
     from corpus.make_corpus import doubling_functions
 
     from analyzer.limits import CHILD_RESERVE, CHILD_SECONDS
