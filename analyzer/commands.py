@@ -363,6 +363,7 @@ def diff(
     """What a change did to a model: nodes added, removed and changed, totals, findings.
 
     Exits with 1 when the new version has new findings at the fail level."""
+    from analyzer.api import paused_gc
     from analyzer.diff import diff_models
     from analyzer.formatters.diff import FORMATS
     from analyzer.passes import analyze as run_passes
@@ -371,10 +372,12 @@ def diff(
     format = _chosen(format, output, DiffFormat, "diff")
     settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
-    models = [_load(path, _input_sizes(settings)) for path in (old, new)]
-    reports = [build_report(run_passes(m), settings) for m in models]
-    result = diff_models(models[0], reports[0], models[1], reports[1])
-    _write(FORMATS[format.value](result), output)
+    with paused_gc():  # as in analyze: two graphs and reports of long-lived objects
+        models = [_load(path, _input_sizes(settings)) for path in (old, new)]
+        reports = [build_report(run_passes(m), settings) for m in models]
+        result = diff_models(models[0], reports[0], models[1], reports[1])
+        text = FORMATS[format.value](result)
+    _write(text, output)
     if any(settings.fails(f.severity) for f in result.new_findings):
         raise typer.Exit(EXIT_FINDINGS)
 
@@ -427,7 +430,7 @@ def _settings(start: str, select, extend_select, ignore, fail_on, input_shape, c
               override_shape=override_shape, batch=batch, config=config, isolated=isolated,
               exclude=exclude, extend_exclude=extend_exclude, force_exclude=force_exclude)
     try:
-        return resolve_settings(cli, Path(start) if Path(start).exists() else Path.cwd())
+        return resolve_settings(cli, Path(start) if os.path.exists(start) else Path.cwd())
     except InputError as error:
         _fail_input(error.lines())
 

@@ -2,13 +2,15 @@
 
 Nodes are matched by name; when an exporter regenerated the names (``Conv_12``, ``node_7``),
 or for the nodes a name match leaves over, by graph position: the two topological op
-sequences are aligned (difflib) and nodes in aligned runs of the same op are paired.
+sequences are aligned (their common start and end, difflib between) and nodes in aligned runs
+of the same op are paired.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -84,6 +86,11 @@ def _generated(model: Model) -> bool:
     return numbered * 2 >= len(model.nodes)
 
 
+ALIGN_BUDGET = 4_000_000
+"""Pairs of same-op nodes difflib may weigh when aligning the parts of two op sequences that
+differ (its work grows with them: 16,000 Relus against 16,000 Relus are 256 million)."""
+
+
 def match_nodes(old: Model, new: Model) -> tuple[dict[str, str], set[str]]:
     """Old name -> new name for every matched node, and the pairs matched by position."""
     pairs: dict[str, str] = {}
@@ -92,16 +99,39 @@ def match_nodes(old: Model, new: Model) -> tuple[dict[str, str], set[str]]:
     rest_old = [n for n in old.order if n not in pairs]
     taken = set(pairs.values())
     rest_new = [n for n in new.order if n not in taken]
-    matcher = difflib.SequenceMatcher(
-        a=[old.nodes[n].op for n in rest_old], b=[new.nodes[n].op for n in rest_new], autojunk=False
-    )
     by_position = set()
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            for a, b in zip(rest_old[i1:i2], rest_new[j1:j2]):
-                pairs[a] = b
-                by_position.add(a)
+    for a, b in _align([old.nodes[n].op for n in rest_old], [new.nodes[n].op for n in rest_new]):
+        pairs[rest_old[a]] = rest_new[b]
+        by_position.add(rest_old[a])
     return pairs, by_position
+
+
+def _align(old: list[str], new: list[str]) -> list[tuple[int, int]]:
+    """Index pairs of the same op in two op sequences, in order: the common start and end,
+    then difflib's alignment of what lies between, or, when that would cost more than
+    ALIGN_BUDGET, the k-th node of each op there paired with the k-th of the same op."""
+    start = 0
+    while start < min(len(old), len(new)) and old[start] == new[start]:
+        start += 1
+    end = 0
+    while end < min(len(old), len(new)) - start and old[-1 - end] == new[-1 - end]:
+        end += 1
+    pairs = [(i, i) for i in range(start)]
+    middle_old, middle_new = old[start:len(old) - end], new[start:len(new) - end]
+    counts = Counter(middle_new)
+    if sum(counts[op] for op in middle_old) <= ALIGN_BUDGET:
+        matcher = difflib.SequenceMatcher(a=middle_old, b=middle_new, autojunk=False)
+        for i, j, size in matcher.get_matching_blocks():
+            pairs += [(start + i + k, start + j + k) for k in range(size)]
+    else:
+        waiting: dict[str, deque[int]] = defaultdict(deque)
+        for j, op in enumerate(middle_new):
+            waiting[op].append(j)
+        for i, op in enumerate(middle_old):
+            if waiting[op]:
+                pairs.append((start + i, start + waiting[op].popleft()))
+    pairs += [(len(old) - end + k, len(new) - end + k) for k in range(end)]
+    return pairs
 
 
 def _attrs(model: Model, name: str) -> dict[str, Any]:
@@ -150,7 +180,8 @@ def diff_models(old_model: Model, old: Report, new_model: Model, new: Report) ->
     matched_new = set(pairs.values())
     result.removed = [n for n in old.nodes if n.name not in pairs]
     result.added = [n for n in new.nodes if n.name not in matched_new]
-    for a_name, b_name in sorted(pairs.items(), key=lambda p: new_model.order.index(p[1])):
+    position = {name: index for index, name in enumerate(new_model.order)}
+    for a_name, b_name in sorted(pairs.items(), key=lambda p: position[p[1]]):
         changes = _compare(old_model, new_model, old_nodes[a_name], new_nodes[b_name])
         result.renamed += a_name != b_name
         if changes:

@@ -32,6 +32,18 @@ def not_regular(mode: int) -> str | None:
     return None if stat.S_ISREG(mode) else "is not a regular file"
 
 
+def missing(path: str) -> bool:
+    """Whether nothing is at ``path``. A path that cannot be looked at (permission denied, a
+    name too long) is not missing: opening it says what is wrong."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
 def _refuse(path: str, error: OSError) -> InputError:
     if isinstance(error, FileNotFoundError):
         return InputError.one(path, None, "no such file")

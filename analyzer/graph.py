@@ -142,7 +142,7 @@ class Model:
     opset: dict[str, int] = field(default_factory=dict)
     per_sample: bool = False
     """True for specs: dim 0 of every tensor is an implicit batch, left out of reports."""
-    positions: dict[str, tuple[int, int]] = field(default_factory=dict)
+    positions: Mapping[str, tuple[int, int]] = field(default_factory=dict)
     """Specs: JSON pointer -> (line, column) in the file, for locating findings."""
     notes: list[Any] = field(default_factory=list)
     """Findings about the file itself, made while loading it (rules.Diagnostic)."""

@@ -4,16 +4,18 @@ several), and gather one :class:`~analyzer.report.model.CheckReport`."""
 from __future__ import annotations
 
 import fnmatch
-import glob
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from analyzer import __version__
+from analyzer.files import missing
 from analyzer.limits import MAX_SPEC_BYTES
 from analyzer.report.model import CheckReport, FileError, Report, Summary, Tool
-from analyzer.settings import Settings
+from analyzer.settings import Settings, any_of
 from analyzer.strings import printable
 
 DEFAULT_EXCLUDE = (".*", "__pycache__", "build", "dist", "node_modules", "venv")
@@ -36,18 +38,22 @@ class Exclusions:
     def excluded(self, path: str, base: str) -> bool:
         """Whether ``path``, met while searching ``base``, is left out (name patterns match
         the names below ``base``)."""
+        by_name, by_path = self._compiled
         names = Path(os.path.relpath(path, base)).parts
+        if any(by_name.match(name) for name in names if name not in (".", "..")):
+            return True
         inside = os.path.relpath(os.path.abspath(path), os.path.abspath(self.root))
-        relative = None if inside.startswith("..") else Path(inside).parts
-        for pattern in self.patterns:
-            pattern = pattern.removeprefix("./").rstrip("/")
-            if "/" not in pattern:
-                if any(fnmatch.fnmatchcase(name, pattern) for name in names if name not in (".", "..")):
-                    return True
-            elif relative and any(fnmatch.fnmatchcase("/".join(relative[:n]), pattern)
-                                  for n in range(1, len(relative) + 1)):
-                return True
-        return False
+        if inside.startswith(".."):
+            return False
+        relative = Path(inside).parts
+        return any(by_path.match("/".join(relative[:n])) for n in range(1, len(relative) + 1))
+
+    @cached_property
+    def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
+        """The patterns without a slash, and those with one, each as one regex: a folder search
+        meets every file and folder, each matched against every pattern."""
+        patterns = [pattern.removeprefix("./").rstrip("/") for pattern in self.patterns]
+        return any_of(p for p in patterns if "/" not in p), any_of(p for p in patterns if "/" in p)
 
 
 def _file_error(path: str, message: str) -> FileError:
@@ -82,10 +88,11 @@ class Found:
 def expand(paths: list[str], exclusions: Exclusions | None = None) -> Found:
     """Files, folders (searched for *.onnx and spec *.json) and globs -> model files.
 
-    Within a folder or a glob's base folder, links that lead out of it and files that are not
-    regular files (FIFOs, devices) are skipped, and said so: a pull request can add both. What
-    ``exclusions`` match is left out in silence. A folder or glob that yields no model is an
-    error: a CI job pointed at the wrong place must not pass."""
+    Folders and globs are searched alike: links to folders are not followed (those leading
+    out of the searched folder are listed as skipped), nor are links to files outside it, and
+    files that are not regular files (FIFOs, devices) are skipped, and said so: a pull request
+    can add all of these. What ``exclusions`` match is left out in silence. A folder or glob
+    that yields no model is an error: a CI job pointed at the wrong place must not pass."""
     exclusions = exclusions or Exclusions()
     found = Found()
     for item in paths:
@@ -94,17 +101,20 @@ def expand(paths: list[str], exclusions: Exclusions | None = None) -> Found:
             found.errors.append(_file_error('""', '"": the path is empty'))
             continue
         if any(c in item for c in "*?["):
-            matches = sorted(glob.glob(item, recursive=True))
-            if not matches:
+            base, rest = _glob_parts(item)
+            # named as glob.glob names them: "*.onnx" finds m.onnx, "./*.onnx" ./m.onnx
+            matches = _search(base, _Pattern(rest, hidden=False), found, exclusions,
+                              relative=base == "." and not item.startswith("./"))
+            if matches is None:
                 found.errors.append(_file_error(item, f"no models found under {item} (no file matches this pattern)"))
                 continue
-            base = _glob_base(item)
-            for match in matches:
-                if not os.path.isdir(match) and not exclusions.excluded(match, base):
-                    _candidate(match, base, found)
+            for match in sorted(matches):
+                _candidate(match, base, found)
         elif os.path.isdir(item):
-            _walk(item, found, exclusions)
-        elif os.path.lexists(item):
+            for path in _search(item, _Pattern(("**", "*"), hidden=True), found, exclusions,
+                                suffixes=(".onnx", ".json")) or ():
+                _candidate(path, item, found)
+        elif not missing(item):  # what cannot be looked at is opened, and refused with the reason
             if not exclusions.force or not exclusions.excluded(item, exclusions.root):
                 found.files.append(item)
             continue
@@ -117,39 +127,116 @@ def expand(paths: list[str], exclusions: Exclusions | None = None) -> Found:
     return found
 
 
-def _glob_base(pattern: str) -> str:
-    """The folder a glob searches: its leading parts without wildcards."""
-    plain: list[str] = []
-    for part in Path(pattern).parts:
-        if any(c in part for c in "*?["):
-            break
-        plain.append(part)
-    return str(Path(*plain)) if plain else "."
+def _glob_parts(pattern: str) -> tuple[str, tuple[str, ...]]:
+    """The folder a glob searches (its leading parts without wildcards) and the parts below."""
+    parts = Path(pattern).parts
+    plain = 0
+    while plain < len(parts) and not any(c in parts[plain] for c in "*?["):
+        plain += 1
+    return (str(Path(*parts[:plain])) if plain else "."), parts[plain:]
 
 
-def _walk(folder: str, found: Found, exclusions: Exclusions) -> None:
-    def unreadable(error: OSError) -> None:
-        where = error.filename or folder
-        found.errors.append(_file_error(where, f"{where}: cannot search this folder: {error.strerror or error}"))
+@dataclass(frozen=True)
+class _Pattern:
+    """A glob below its base folder, matched one name at a time as the search goes down (so
+    folders that cannot match are never entered). A state is the index of the next part to
+    match; ``**`` matches any number of folders. As glob.glob, wildcards match no hidden name
+    unless ``hidden``."""
 
-    for root, dirs, files in os.walk(folder, onerror=unreadable):
-        dirs[:] = sorted(d for d in dirs if not exclusions.excluded(os.path.join(root, d), folder)
-                         and not os.path.lexists(os.path.join(root, d, "pyvenv.cfg")))
-        for name in sorted(files):
-            path = os.path.join(root, name)
-            if name.endswith((".onnx", ".json")) and not exclusions.excluded(path, folder):
-                _candidate(path, folder, found)
+    parts: tuple[str, ...]
+    hidden: bool
+
+    def start(self) -> frozenset[int]:
+        return self._skip_stars({0})
+
+    def step(self, states: frozenset[int], name: str) -> frozenset[int]:
+        """The states after a folder or file of this name."""
+        shown = self.hidden or not name.startswith(".")
+        after = set()
+        for state in states:
+            if state == len(self.parts):
+                continue
+            part = self.parts[state]
+            if part == "**":
+                if shown:
+                    after.add(state)
+            elif (shown or part.startswith(".")) and fnmatch.fnmatchcase(name, part):
+                after.add(state + 1)
+        return self._skip_stars(after)
+
+    def complete(self, states: frozenset[int]) -> bool:
+        return len(self.parts) in states
+
+    def _skip_stars(self, states: set[int]) -> frozenset[int]:
+        done = set(states)
+        for state in states:
+            while state < len(self.parts) and self.parts[state] == "**":
+                state += 1
+                done.add(state)
+        return frozenset(done)
+
+
+def _search(base: str, pattern: _Pattern, found: Found, exclusions: Exclusions, relative: bool = False,
+            suffixes: tuple[str, ...] = ("",)) -> list[str] | None:
+    """The files below ``base`` that ``pattern`` matches and whose names end with one of
+    ``suffixes``, named and ordered as os.walk names them (without the leading ``./`` when
+    ``relative``); None when nothing matches, not even a folder. Links to folders are never
+    followed, so a link loop costs nothing; those leading out of ``base`` are listed as
+    skipped. Excluded names and virtual environments are left out; a folder that cannot be
+    searched is an error."""
+    matches: list[str] = []
+    matched_folder = False
+    real_base = os.path.realpath(base)
+    pending = [(base, pattern.start())]
+    while pending:
+        folder, states = pending.pop()
+        try:
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as error:
+            if folder != base or not isinstance(error, (FileNotFoundError, NotADirectoryError)):
+                where = error.filename or folder
+                found.errors.append(_file_error(where, f"{where}: cannot search this folder: "
+                                                       f"{error.strerror or error}"))
+            continue
+        below = []
+        for entry in entries:
+            after = pattern.step(states, entry.name)
+            if not after:
+                continue
+            path = entry.path.removeprefix("./") if relative else entry.path
+            if _is_folder(entry, follow=False):
+                if not exclusions.excluded(path, base) and not os.path.lexists(os.path.join(path, "pyvenv.cfg")):
+                    matched_folder |= pattern.complete(after)
+                    below.append((path, after))
+            elif _is_folder(entry, follow=True):
+                if not exclusions.excluded(path, base) and not _inside(path, real_base):
+                    found.skipped.append(_file_error(path, f"a link to a folder outside {base}: not followed"))
+            elif pattern.complete(after) and entry.name.endswith(suffixes) and not exclusions.excluded(path, base):
+                matches.append(path)
+        pending.extend(reversed(below))
+    return matches if matches or matched_folder else None
+
+
+def _is_folder(entry: os.DirEntry, follow: bool) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False
+
+
+def _inside(path: str, real_folder: str) -> bool:
+    """Whether ``path``, links followed, is in the folder whose real path is ``real_folder``."""
+    return os.path.commonpath([os.path.realpath(path), real_folder]) == real_folder
 
 
 def _candidate(path: str, folder: str, found: Found) -> None:
     """A file met while searching ``folder``: a model to check, or skipped (and why)."""
     from analyzer.files import not_regular
 
-    if os.path.islink(path):
-        target = os.path.realpath(path)
-        if os.path.commonpath([target, os.path.realpath(folder)]) != os.path.realpath(folder):
-            found.skipped.append(_file_error(path, f"a link to a file outside {folder}: not followed"))
-            return
+    if os.path.islink(path) and not _inside(path, os.path.realpath(folder)):
+        found.skipped.append(_file_error(path, f"a link to a file outside {folder}: not followed"))
+        return
     try:
         reason = not_regular(os.stat(path).st_mode)
     except OSError as error:

@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, parse_input_shapes
-from analyzer.limits import MAX_DIM, MAX_PATTERNS
+from analyzer.limits import MAX_CONFIG_BYTES, MAX_DIM, MAX_PATTERNS
 from analyzer.rules import RULES, SEVERITY_RANK, Severity
 from analyzer.strings import did_you_mean
 
@@ -60,10 +63,19 @@ class Settings:
         if not selected or _matches(code, self.ignore) or _matches(code, node_ignores):
             return False
         if node is not None:
-            for pattern, codes in self.per_node_ignores:
-                if fnmatch.fnmatchcase(node, pattern) and _matches(code, codes):
+            for names, codes in self._node_ignores:
+                if _matches(code, codes) and names.match(node):
                     return False
         return True
+
+    @cached_property
+    def _node_ignores(self) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+        """per-node-ignores compiled once: per list of codes, one regex of all its patterns
+        (matching a pattern at a time costs patterns x findings)."""
+        grouped: dict[tuple[str, ...], list[str]] = {}
+        for pattern, codes in self.per_node_ignores:
+            grouped.setdefault(codes, []).append(pattern)
+        return tuple((any_of(patterns), codes) for codes, patterns in grouped.items())
 
     def input_sizes(self) -> InputSizes:
         """The what-if input sizes asked for (ValueError for a malformed input shape)."""
@@ -86,6 +98,11 @@ class Settings:
         return replace(self, **{k: v for k, v in changes.items() if v not in (None, (), [])})
 
 
+def any_of(patterns: Iterable[str]) -> re.Pattern[str]:
+    """One regex matching what any of these globs matches (fnmatch.fnmatchcase's rules)."""
+    return re.compile("|".join(fnmatch.translate(pattern) for pattern in patterns) or "(?!)")
+
+
 def _matches(code: str, selectors: tuple[str, ...]) -> bool:
     return any(s == "ALL" or code.startswith(s) for s in selectors)
 
@@ -99,7 +116,7 @@ def check_selectors(selectors: tuple[str, ...], where: str) -> None:
 
 def find_config(start: Path) -> Path | None:
     """The nearest convlint.toml, or pyproject.toml with a [tool.convlint] table, upwards."""
-    directory = start if start.is_dir() else start.parent
+    directory = start if os.path.isdir(start) else start.parent
     for folder in (directory.resolve(), *directory.resolve().parents):
         dedicated = folder / "convlint.toml"
         if os.path.lexists(dedicated):  # read (or refused, when not a regular file), never skipped
@@ -112,11 +129,9 @@ def find_config(start: Path) -> Path | None:
     return None
 
 
-MAX_CONFIG_BYTES = 16 * 2**20
-
-
 def _read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file, read only if it is a regular file of at most 16 MiB."""
+    """A TOML file, read only if it is a regular file within the size limit (tomllib reads
+    about 4 MiB a second)."""
     from analyzer.files import open_regular
 
     try:
@@ -129,7 +144,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         except OSError as error:
             raise InputError.one(str(path), None, f"cannot read: {error.strerror or error}") from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise InputError.one(str(path), None, "a configuration file larger than 16 MiB")
+        raise InputError.one(str(path), None, f"a configuration file larger than "
+                             f"{MAX_CONFIG_BYTES // 2**20} MiB, convlint's limit")
     try:
         return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError as error:
@@ -178,12 +194,12 @@ def load_settings(path: Path) -> Settings:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise InputError.one(source, f"{where} {key}", f"must be a list of strings, not {_kind(value)}"
                                  + (" with other values" if isinstance(value, list) else ""))
-        return tuple(value)
+        return tuple(dict.fromkeys(value))  # each is matched against every finding: once is enough
 
     def globs(key: str) -> tuple[str, ...]:
         patterns = strings(key)
-        if len(patterns) > MAX_PATTERNS:
-            raise InputError.one(source, f"{where} {key}", f"{len(patterns):,} patterns; at most {MAX_PATTERNS:,}")
+        if len(table[key]) > MAX_PATTERNS:  # the list as written
+            raise InputError.one(source, f"{where} {key}", f"{len(table[key]):,} patterns; at most {MAX_PATTERNS:,}")
         return patterns
 
     per_node = table.get("per-node-ignores", {})
@@ -191,6 +207,9 @@ def load_settings(path: Path) -> Settings:
         isinstance(v, list) and all(isinstance(c, str) for c in v) for v in per_node.values()
     ):
         raise InputError.one(source, f"{where} per-node-ignores", "must map node name patterns to lists of codes")
+    if len(per_node) > MAX_PATTERNS:
+        raise InputError.one(source, f"{where} per-node-ignores",
+                             f"{len(per_node):,} patterns; at most {MAX_PATTERNS:,}")
     for key in ("override-shape", "force-exclude"):
         if not isinstance(table.get(key, False), bool):
             raise InputError.one(source, f"{where} {key}", f"must be true or false, not {_kind(table[key])}")
@@ -206,13 +225,13 @@ def load_settings(path: Path) -> Settings:
         select=strings("select"),
         extend_select=strings("extend-select"),
         ignore=strings("ignore"),
-        per_node_ignores=tuple((pattern, tuple(codes)) for pattern, codes in per_node.items()),
+        per_node_ignores=tuple((pattern, tuple(dict.fromkeys(codes))) for pattern, codes in per_node.items()),
         fail_on=fail_on,
         input_shape=strings("input-shape"),
         override_shape=table.get("override-shape", False),
         batch=batch,
         exclude=globs("exclude") if "exclude" in table else None,
-        extend_exclude=globs("extend-exclude"),
+        extend_exclude=globs("extend-exclude") if "extend-exclude" in table else (),
         force_exclude=table.get("force-exclude", False),
         source=source,
     )
@@ -257,7 +276,9 @@ def resolve_settings(cli: Cli, start: Path) -> Settings:
     if not cli.isolated:
         path = cli.config or find_config(start)
         if path is not None:
-            if not path.exists():
+            from analyzer.files import missing
+
+            if missing(str(path)):
                 raise InputError.one(str(path), None, "no such configuration file")
             base = load_settings(path)
     # --select replaces the configured selection, extend-select included (as ruff's does);

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
-from analyzer.files import open_regular
+from analyzer.files import missing, open_regular
 from analyzer.frontends.inputs import InputSizes
 from analyzer.graph import Model, Shape
 from analyzer.limits import MAX_SPEC_BYTES
@@ -69,7 +69,7 @@ def load_source(source: Any, sizes: InputSizes | None = None) -> Model:
     sizes = sizes or InputSizes()
     if isinstance(source, (str, PathLike)):
         path = str(source)
-        if pytorch.is_reference(path) and not Path(path).exists():
+        if pytorch.is_reference(path) and missing(path):
             return pytorch.load_module(pytorch.resolve(path), sizes, path)
         return load(path, sizes)
     if isinstance(source, (bytes, bytearray, memoryview)):

@@ -7,7 +7,33 @@ nesting cannot overflow the stack), and records where each value starts.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 _WHITESPACE = " \t\r\n"
+
+
+class LazyPositions(Mapping[str, tuple[int, int]]):
+    """:func:`positions` of a text, scanned when first asked: only findings need them, and a
+    spec of 100,000 layers takes seconds to scan."""
+
+    def __init__(self, text: str | bytes) -> None:
+        self._text: str | bytes | None = text
+        self._found: dict[str, tuple[int, int]] = {}
+
+    def _scanned(self) -> dict[str, tuple[int, int]]:
+        if self._text is not None:
+            text, self._text = self._text, None
+            self._found = positions(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+        return self._found
+
+    def __getitem__(self, pointer: str) -> tuple[int, int]:
+        return self._scanned()[pointer]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._scanned())
+
+    def __len__(self) -> int:
+        return len(self._scanned())
 
 
 def positions(text: str) -> dict[str, tuple[int, int]]:
@@ -82,7 +108,7 @@ def _scan(text: str) -> dict[str, tuple[int, int]]:
     return found
 
 
-def locate(found: dict[str, tuple[int, int]], pointer: str | None) -> tuple[int, int] | None:
+def locate(found: Mapping[str, tuple[int, int]], pointer: str | None) -> tuple[int, int] | None:
     """The position of ``pointer``, or of its nearest ancestor present in the document."""
     if pointer is None or not found:
         return None

@@ -15,10 +15,11 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 
 from analyzer.graph import Shape
-from analyzer.limits import CHILD_GRACE, CHILD_MEMORY, CHILD_SECONDS
+from analyzer.limits import CHILD_GRACE, CHILD_MEMORY, CHILD_RESERVE, CHILD_SECONDS
 
 _CHILD = r"""
 import json, resource, sys
@@ -59,13 +60,32 @@ class Inferred:
     failure: str | None = None
 
 
-def infer_in_child(model: bytes, wanted: list[str], seconds: int = CHILD_SECONDS,
+_reserve = float(CHILD_RESERVE)
+"""Seconds this process (a run, or one worker of `check`) can still lend children past
+CHILD_SECONDS: a few slow models cannot add up to minutes, while any number of models whose
+inference takes the usual fraction of a second never draw on it."""
+
+
+def infer_in_child(model: bytes, wanted: list[str], seconds: int | None = None,
                    memory: int = CHILD_MEMORY) -> Inferred:
     """Run onnx shape inference on ``model`` (serialised ModelProto) in a child process and
     return the shapes of the ``wanted`` tensors it could infer.
 
     The child may use ``seconds`` of CPU time (the kernel stops it: SIGXCPU), which a busy
-    machine does not shorten; the wall clock allows a little more, for a child that waits."""
+    machine does not shorten; the wall clock allows a little more, for a child that waits. By
+    default that is CHILD_SECONDS plus what is left of the run's CHILD_RESERVE, which the time
+    the child then takes past CHILD_SECONDS uses up."""
+    global _reserve
+    limit = seconds if seconds is not None else CHILD_SECONDS + int(_reserve)
+    started = time.monotonic()
+    try:
+        return _run_child(model, wanted, limit, memory)
+    finally:
+        if seconds is None:
+            _reserve = max(0.0, _reserve - max(0.0, time.monotonic() - started - CHILD_SECONDS))
+
+
+def _run_child(model: bytes, wanted: list[str], seconds: int, memory: int) -> Inferred:
     header = json.dumps(wanted).encode()
     environment = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     try:

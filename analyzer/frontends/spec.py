@@ -14,10 +14,10 @@ from typing import Any
 from analyzer.builder import GraphBuilder
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, apply_sizes
-from analyzer.frontends.json_positions import positions
+from analyzer.frontends.json_positions import LazyPositions
 from analyzer.frontends.spec_types import MAX_DIGITS, Digits
 from analyzer.graph import Model, Node, Tensor
-from analyzer.limits import MAX_DIM, MAX_PROBLEMS, describe
+from analyzer.limits import MAX_DIM, MAX_NODES, MAX_PROBLEMS, describe
 from analyzer.strings import did_you_mean
 
 BATCH = "N"
@@ -148,6 +148,9 @@ def validate(path: str, data: Any):
 
     from analyzer.frontends.spec_layers import spec_model_for
 
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if isinstance(layers, list) and len(layers) > MAX_NODES:
+        raise InputError.one(path, "/layers", f"{len(layers):,} layers: more than {MAX_NODES:,}, convlint's limit")
     try:
         return spec_model_for(data).model_validate(data)
     except ValidationError as error:
@@ -169,7 +172,7 @@ def load_spec(path: str, text: str | bytes | None = None, sizes: InputSizes | No
     if text is None:
         text = Path(path).read_bytes()
     model = build_spec(path, validate(path, read_json(path, text)), sizes)
-    model.positions = positions(text.decode("utf-8", "replace") if isinstance(text, bytes) else text)
+    model.positions = LazyPositions(text)
     return model
 
 

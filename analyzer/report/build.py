@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 
 from analyzer import __version__
@@ -94,7 +95,7 @@ def field_summary(analysis: Analysis, nodes: list[NodeReport]) -> FieldSummary |
     return None
 
 
-def _position(found: dict[str, tuple[int, int]], location: str | None) -> dict[str, int]:
+def _position(found: Mapping[str, tuple[int, int]], location: str | None) -> dict[str, int]:
     position = locate(found, location)
     return {"line": position[0], "column": position[1]} if position else {}
 
