@@ -125,6 +125,15 @@ class InferContext:
             if not self.has(index):
                 self._missing(index)
 
+    def require_at_most(self, count: int | None) -> None:
+        """No non-empty input past the first ``count`` (S108 names the first extra one)."""
+        if count is None or len(self.node.inputs) <= count:
+            return
+        extra = next((i for i in range(count, len(self.node.inputs)) if self.node.inputs[i]), None)
+        if extra is not None:
+            self.fail(MISSING_INPUT, f"{self.node.op} takes at most {count} input{'' if count == 1 else 's'}, "
+                      f"but the node gives it input {extra}")
+
     def has(self, index: int) -> bool:
         return index < len(self.node.inputs) and bool(self.node.inputs[index])
 
@@ -352,6 +361,9 @@ class OpDef:
     min_inputs: int = 0
     """Inputs a variadic op cannot do without (its operands); fewer is S108. Fixed-arity ops
     need not say: asking for a required input the node lacks is S108 too."""
+    max_inputs: int | None = None
+    """Inputs the op takes at most (None: variadic); a node with more (non-empty) ones is S108:
+    runtimes refuse it, and its rules would read operands the op does not have."""
     fixed_size: FixedSizeFn | None = None
     """For ops whose output size a constant can fix (Reshape targets, Resize sizes): at what-if
     input sizes, why the node does not follow its input as it did at the declared sizes (S109),

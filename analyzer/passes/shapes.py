@@ -152,6 +152,7 @@ def _run(opdef, ctx: InferContext, debug: bool) -> _Outcome:
     outputs = len(ctx.node.outputs)
     try:
         ctx.require_inputs(opdef.min_inputs)
+        ctx.require_at_most(opdef.max_inputs)
         opdef.infer(ctx)
     except UnknownInput:
         ctx.out_shapes = [None] * outputs
