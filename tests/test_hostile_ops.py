@@ -87,3 +87,74 @@ def test_scatter_updates_of_higher_rank_than_the_data_leave_the_field_unknown():
     report = analysed(made)
     assert report.nodes[0].outputs[0].shape == [2, 3, 4]
     assert "input 2 has more axes than the output" in message(report, "n", "R103")
+
+
+def ints(name: str, values, dims=None) -> onnx.TensorProto:
+    return helper.make_tensor(name, TensorProto.INT64, dims if dims is not None else [len(values)], values)
+
+
+CONVLINT = [helper.make_opsetid("convlint", 1)]
+
+
+@pytest.mark.parametrize("node, inputs, inits, extra, code, text", [
+    # a Constant whose value_floats is a tensor: the checker refuses the attribute's type
+    (helper.make_node("Constant", [], ["y"], name="n", value_floats=ints("v", [0, 2, 1])), [], [], (),
+     "S107", "value_floats must be a list of numbers, got a tensor of dims [3]"),
+    # a Reshape target of floats (the spec: shape is an int64 tensor)
+    (helper.make_node("Reshape", ["x", "s"], ["y"], name="n"), [vi("x", [1, 2, 4, 4])],
+     [helper.make_tensor("s", TensorProto.FLOAT, [2], [2.5, 12.8])], (),
+     "S107", "the target shape must hold integers, got [2.5, 12.800000190734863]"),
+    (helper.make_node("LayerNormalization", ["x"], ["y"], name="n", normalized_shape=float("inf")),
+     [vi("x", [1, 2, 4, 4])], [], (), "S107", "normalized_shape must be a list of integers, got inf"),
+    (helper.make_node("AdaptiveAvgPool", ["x"], ["y"], name="n", domain="convlint"), [vi("x", ["N", 1, 3, 4])],
+     [], CONVLINT, "S107", "AdaptiveAvgPool needs output_size"),
+    (helper.make_node("Interpolate", ["x"], ["y"], name="n", domain="convlint"), [vi("x", [1, 4, 3, 3])],
+     [], CONVLINT, "S107", "Interpolate needs size or scale_factor"),
+    (helper.make_node("Interpolate", ["x"], ["y"], name="n", domain="convlint", size=ints("s", [7, 7])),
+     [vi("x", [1, 2, 3, 3])], [], CONVLINT, "S107", "size must be integers, got a tensor of dims [2]"),
+    (helper.make_node("Interpolate", ["x"], ["y"], name="n", domain="convlint", scale_factor=float("nan")),
+     [vi("x", [1, 2, 3, 3])], [], CONVLINT, "S107", "scale_factor must be positive and finite, got nan"),
+    (helper.make_node("Linear", ["x", "w"], ["y"], name="n", domain="convlint"),
+     [vi("x", ["?", "N", 2**40]), vi("w", [2**40])], [], CONVLINT,
+     "S106", "Linear's weight must have rank 2 (out_features, in_features), got (1099511627776,)"),
+])
+def test_malformed_attributes_and_operands_name_the_node(node, inputs, inits, extra, code, text):
+    report = analysed(model([node], inputs, inits, extra=extra))
+    assert codes(report, "n") == [code]
+    assert message(report, "n", code) == text
+
+
+def test_a_scalar_normalized_shape_is_pytorchs_one_axis():
+    """``nn.LayerNorm(5)`` normalises the last axis of size 5: on a last axis of 4, C103."""
+    made = model([helper.make_node("LayerNormalization", ["x"], ["y"], name="n", normalized_shape=5)],
+                 [vi("x", [1, 2, 4, 4])])
+    report = analysed(made)
+    assert message(report, "n", "C103").startswith("normalized_shape [5] does not match the last dims [4]")
+
+
+@pytest.mark.parametrize("length", [65, 200_000_000, 2**40 - 1])
+def test_a_shape_tensor_of_huge_length_is_s111_not_allocated(length):
+    """ConstantOfShape's output rank is its input's length (ONNX spec): past 64, S111."""
+    made = model([helper.make_node("ConstantOfShape", ["x"], ["y"], name="n")], [vi("x", [length], TensorProto.INT64)])
+    report = analysed(made)
+    assert message(report, "n", "S111") == f"the output would have rank {length:,}, over convlint's limit of 64"
+
+
+def test_a_reshape_to_a_target_of_huge_length_is_s111():
+    made = model([helper.make_node("Reshape", ["x", "s"], ["y"], name="n")],
+                 [vi("x", [1, 2, 4, 4]), vi("s", [10**9], TensorProto.INT64)])
+    assert message(analysed(made), "n", "S111") == "the output would have rank 1,000,000,000, over convlint's limit of 64"
+
+
+@pytest.mark.parametrize("scale", [float("nan"), float("inf"), -2.0])
+@pytest.mark.parametrize("op", ["Resize", "Upsample"])
+def test_a_scale_that_is_not_a_positive_finite_number_is_s107(op, scale):
+    """onnxruntime refuses such scales ("Scale value should be greater than 0")."""
+    inputs = ["x", "", "s"] if op == "Resize" else ["x", "s"]
+    made = model([helper.make_node(op, inputs, ["y"], name="n")], [vi("x", [1, 2, 4, 4])],
+                 [helper.make_tensor("s", TensorProto.FLOAT, [4], [1.0, 1.0, scale, scale])],
+                 opset=17 if op == "Resize" else 9)
+    if op == "Resize":
+        with pytest.raises(Exception, match="Scale value (must be finite|should be greater than 0)"):
+            run_all_values(made)
+    assert message(analysed(made), "n", "S107") == f"scales must be positive and finite, got [1.0, 1.0, {scale}, {scale}]"

@@ -56,8 +56,12 @@ def infer_matmul(ctx: InferContext) -> None:
 
 def infer_linear(ctx: InferContext) -> None:
     x = ctx.shape(0)
+    if not x:
+        ctx.fail(RANK_MISMATCH, "Linear needs an input of rank 1 or more")
     features = ctx.attr("in_features", x[-1], like=0)  # the default may be a scanned size
     w = ctx.weight(1, (ctx.attr("out_features", like=0), features))
+    if len(w) != 2:
+        ctx.fail(RANK_MISMATCH, f"Linear's weight must have rank 2 (out_features, in_features), got {tuple(w)}")
     _check_inner(ctx, x, x[-1], w[1], w)
     if ctx.has(2):
         ctx.weight(2, (w[0],))

@@ -83,6 +83,10 @@ def infer_layer_norm(ctx: InferContext) -> None:
     axis = axis_index(ctx, ctx.attr("axis", -1), len(x))
     normalised = tuple(x[axis:])
     declared = ctx.attr("normalized_shape")
+    if type(declared) is int:  # PyTorch's LayerNorm(5) is LayerNorm([5])
+        declared = [declared]
+    elif declared is not None:
+        declared = ctx.attr("normalized_shape", like=[0])
     if declared is not None and _differs(tuple(declared), normalised):
         ctx.report(
             NORM_SIZE_MISMATCH,
