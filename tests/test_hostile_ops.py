@@ -155,6 +155,51 @@ def test_a_scale_that_is_not_a_positive_finite_number_is_s107(op, scale):
                  [helper.make_tensor("s", TensorProto.FLOAT, [4], [1.0, 1.0, scale, scale])],
                  opset=17 if op == "Resize" else 9)
     if op == "Resize":
-        with pytest.raises(Exception, match="Scale value (must be finite|should be greater than 0)"):
+        with pytest.raises(Exception, match=r"Scale value (must be finite|should be greater than 0)"):
             run_all_values(made)
     assert message(analysed(made), "n", "S107") == f"scales must be positive and finite, got [1.0, 1.0, {scale}, {scale}]"
+
+
+def export_problems(made: onnx.ModelProto) -> list[str]:
+    from analyzer.frontends.onnx import build_graph
+    from analyzer.frontends.spec_export import NotExportable, export_spec
+    from analyzer.passes import analyze
+
+    with pytest.raises(NotExportable) as refused:
+        export_spec(analyze(build_graph("m.onnx", made, {})))
+    return refused.value.problems
+
+
+W = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w")
+
+
+@pytest.mark.parametrize("node, inits", [
+    (helper.make_node("Conv", ["x", "w"], ["y"], name="n"), [W]),
+    (helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="n"), [W]),
+    (helper.make_node("LogSoftmax", ["x"], ["y"], name="n"), []),
+    (helper.make_node("Concat", ["x", "x"], ["y"], name="n", axis=1), []),
+    (helper.make_node("LayerNormalization", ["x"], ["y"], name="n"), []),
+    (helper.make_node("MatMul", ["x", "x"], ["y"], name="n"), []),
+])
+def test_export_spec_of_an_input_without_a_shape_names_the_input_once(node, inits):
+    """A spec needs every input's per-sample dims: the input is named, not the layers after it."""
+    made = model([node], [helper.make_tensor_value_info("x", TensorProto.FLOAT, None)], inits)
+    assert export_problems(made) == ["input x: its shape is not declared (use --input-shape)"]
+
+
+def test_export_spec_of_a_rank_0_input():
+    made = model([helper.make_node("Resize", ["x", "", "s"], ["y"], name="n")], [vi("x", [])],
+                 [helper.make_tensor("s", TensorProto.FLOAT, [0], [])])
+    assert export_problems(made) == ["input x (): the per-sample dims must be known (use --input-shape)"]
+
+
+def test_an_epsilon_that_is_not_a_number_is_s107_in_every_command():
+    made = model([helper.make_node("BatchNormalization", ["x", "g", "g", "g", "g"], ["y"], name="n", epsilon=[1, 2])],
+                 [vi("x", [1, 2, 4, 4])], [numpy_helper.from_array(np.ones(2, np.float32), "g")])
+    assert message(analysed(made), "n", "S107") == "epsilon must be a number, got [1, 2]"
+    assert export_problems(made) == ["n: epsilon must be a number, got [1, 2] [S107]"]
+
+
+def test_export_spec_of_a_prelu_whose_slope_has_a_symbolic_dim():
+    made = model([helper.make_node("PRelu", ["x", "s"], ["y"], name="n")], [vi("x", [1, 2, 4, 4]), vi("s", ["C", 1, 1])])
+    assert export_problems(made) == ["n: the shape of s is not fully known"]

@@ -244,6 +244,7 @@ register(
 register(
     "Gemm",
     infer=infer_gemm,
+    max_inputs=3,
     rf=rf_matmul,
     macs=macs_matmul,
     weights={1: "param", 2: "param"},
@@ -252,6 +253,7 @@ register(
 register(
     "MatMul",
     infer=infer_matmul,
+    max_inputs=2,
     rf=rf_matmul,
     macs=macs_matmul,
     weights={1: "param"},
@@ -261,6 +263,7 @@ register(
     "Linear",
     domain=CONVLINT_DOMAIN,
     infer=infer_linear,
+    max_inputs=3,
     rf=rf_matmul,
     macs=macs_matmul,
     weights={1: "param", 2: "param"},

@@ -74,6 +74,7 @@ def rf_adaptive_pool(ctx: RfContext) -> Field | None:
 register(
     "MaxPool", "AveragePool", "LpPool",
     infer=infer_pool,
+    max_inputs=1,
     rf=rf_window,
     doc="Pooling windows: channels kept, no parameters; kernel, strides, pads, dilations, "
     "ceil_mode and auto_pad as for Conv.",
@@ -81,6 +82,7 @@ register(
 register(
     "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool",
     infer=infer_global_pool,
+    max_inputs=1,
     rf=rf_global_pool,
     doc="Global pooling: every spatial dim becomes 1; each unit sees the whole input.",
 )
@@ -88,6 +90,7 @@ register(
     "AdaptiveAvgPool", "AdaptiveMaxPool",
     domain=CONVLINT_DOMAIN,
     infer=infer_adaptive_pool,
+    max_inputs=1,
     rf=rf_adaptive_pool,
     doc="PyTorch adaptive pooling to output_size; unit o covers floor(o*in/out) .. "
     "ceil((o+1)*in/out) - 1.",
