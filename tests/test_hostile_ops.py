@@ -203,3 +203,120 @@ def test_an_epsilon_that_is_not_a_number_is_s107_in_every_command():
 def test_export_spec_of_a_prelu_whose_slope_has_a_symbolic_dim():
     made = model([helper.make_node("PRelu", ["x", "s"], ["y"], name="n")], [vi("x", [1, 2, 4, 4]), vi("s", ["C", 1, 1])])
     assert export_problems(made) == ["n: the shape of s is not fully known"]
+
+
+# -- convlint sizes: bounded arithmetic, bounded memory ------------------------------------------
+def sizes_of(tmp_path, made: onnx.ModelProto, **bounds):
+    from analyzer import api
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(made.SerializeToString())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return api.sizes(str(path), **bounds), path
+
+
+def test_a_dilation_of_int64_max_is_out_of_range_at_every_size_as_in_analyze(tmp_path):
+    """out = s*(in-1) + d*(k-1) + 1 - pads (ONNX ConvTranspose) is over 2**40 at every size
+    for d = 2**63-1: the scan rejects each size with S111, as analysing at that size does."""
+    made = model([helper.make_node("ConvTranspose", ["x", "w"], ["y"], name="n", dilations=[2**63 - 1, 1])],
+                 [vi("x", [1, 1, 3, 3])], [numpy_helper.from_array(np.ones((1, 1, 7, 7), np.float32), "w")])
+    scan, _ = sizes_of(tmp_path, made, high=64)
+    height = scan.axis("H")
+    assert height.valid == [] and {r.code for r in height.rejections} == {"S111"}
+    for size in (1, 5, 64):
+        at_size = model(made.graph.node, [vi("x", [1, 1, size, 3])], made.graph.initializer)
+        assert "S111" in codes(analysed(at_size), "n")
+    assert scan.axis("W").valid == list(range(1, 65))  # 3 + 7 - 1 along W, whatever H is
+
+
+def test_a_scanned_size_against_a_symbolic_feature_count_is_not_decided(tmp_path):
+    """MatMul of a (1, 1, W) by b (3, 1, 1, N, N): whether W equals N is up to the runtime
+    value of N, so no size is rejected for it (as analyze says nothing at a fixed W)."""
+    made = model([helper.make_node("MatMul", ["a", "b"], ["y"], name="n")], [vi("a", [1, 1, 1]), vi("b", [3, 1, 1, "N", "N"])])
+    scan, _ = sizes_of(tmp_path, made, high=32)
+    assert scan.axes[0].valid == list(range(1, 33))
+
+
+@pytest.mark.parametrize("factor", [2**63 - 1, 1e30])
+def test_a_huge_scale_factor_is_out_of_range_not_a_warning(tmp_path, factor):
+    made = model([helper.make_node("Interpolate", ["x"], ["y"], name="n", domain="convlint", scale_factor=factor)],
+                 [vi("x", [8, 3, 8, 3])], extra=CONVLINT)
+    scan, _ = sizes_of(tmp_path, made, high=16)
+    assert all(a.valid == [] and {r.code for r in a.rejections} == {"S111"} for a in scan.axes)
+
+
+def test_the_saturated_arithmetic_is_exact_within_its_bound():
+    """Brute force with Python integers: every value within +-BOUND is exact, every larger one
+    (or one computed from a constant past BOUND) is an infinity of its sign, and comparisons
+    against real sizes come out as they do exactly."""
+    from analyzer.symbolic import BOUND, ge, size
+
+    H = size("H")
+    sizes = np.arange(1, 200, dtype=np.int64)
+    for big in (2**40, 2**61 - 5, 2**63 - 1, 10**30):
+        for expr, exact in [
+            ((H - 1) * 3 + big * 6 + 1, lambda h, b=big: (h - 1) * 3 + b * 6 + 1),
+            ((H + 4 - big) // 2 + 1, lambda h, b=big: (h + 4 - b) // 2 + 1),
+            (H * big - 7, lambda h, b=big: h * b - 7),
+            ((H - big) * 2 - big, lambda h, b=big: (h - b) * 2 - b),
+        ]:
+            got = expr.evaluate({"H": sizes})
+            want = [exact(int(h)) for h in sizes]
+            for g, w in zip(got.tolist(), want):
+                assert g == (w if abs(w) <= BOUND else (BOUND if w > 0 else -BOUND)), (expr, g, w)
+            holds = ge(expr, 0).evaluate({"H": sizes})
+            assert holds.tolist() == [w >= 0 for w in want]
+
+
+def test_api_sizes_refuses_bounds_past_the_scan_limit(tmp_path):
+    from analyzer import api
+    from analyzer.limits import MAX_SCAN_SIZE
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(model([helper.make_node("Relu", ["x"], ["y"])], [vi("x", [1, 3, 8, 8])]).SerializeToString())
+    for bounds, text in [({"high": 10**12}, f"high must be an integer from 1 to {MAX_SCAN_SIZE:,}, got 1000000000000"),
+                         ({"low": -10**9}, f"low must be an integer from 1 to {MAX_SCAN_SIZE:,}, got -1000000000"),
+                         ({"low": 9, "high": 4}, "low 9 is larger than high 4")]:
+        with pytest.raises(ValueError) as refused:
+            api.sizes(str(path), **bounds)
+        assert str(refused.value) == text
+
+
+def conv_chain(count: int) -> onnx.ModelProto:
+    nodes = [helper.make_node("Conv", ["x" if i == 0 else f"t{i}", "w"], [f"t{i + 1}"], name=f"c{i}", pads=[1, 1, 1, 1])
+             for i in range(count)]
+    return model(nodes, [vi("x", [1, 3, "H", "W"])], [numpy_helper.from_array(np.ones((3, 3, 3, 3), np.float32), "w")])
+
+
+def test_the_values_kept_while_scanning_do_not_grow_with_the_depth():
+    """Each conv's dims are computed from the one before: what is kept at a time is the same
+    for 50 and 500 of them (it was one array per sub-expression: 1 GiB at 3,000 convs)."""
+    from analyzer.frontends.onnx import build_graph
+    from analyzer.passes.shapes import infer_shapes
+    from analyzer.passes.sizes import _Judge
+    from analyzer.symbolic import size
+
+    peaks = []
+    for count in (50, 500):
+        graph = build_graph("m.onnx", conv_chain(count), {})
+        shapes = infer_shapes(graph, inputs={"x": (1, 3, size("H"), size("H"))})
+        peaks.append(_Judge(graph, shapes, "H", 2, {}).evaluation.peak)
+    assert peaks[0] == peaks[1] < 20
+
+
+def test_sizes_of_3000_convs_fits_in_1_gib(tmp_path):
+    import resource
+    import subprocess
+    import sys
+
+    path = tmp_path / "m.onnx"
+    path.write_bytes(conv_chain(3000).SerializeToString())
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2**30, 2**30))
+
+    done = subprocess.run([sys.executable, "-m", "analyzer", "sizes", str(path)],
+                          capture_output=True, timeout=60, preexec_fn=cap, check=False)
+    assert done.returncode == 0, done.stderr
+    assert b"H=W: valid sizes in 1..4096: any H=W" in done.stdout

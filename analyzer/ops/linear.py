@@ -14,11 +14,11 @@ from analyzer.ops.common import (
 )
 from analyzer.receptive import Field, FieldUnknown, union
 from analyzer.rules import BROADCAST_MISMATCH, INNER_DIM_MISMATCH, INVALID_ATTRIBUTE, RANK_MISMATCH
-from analyzer.symbolic import eq, is_expr
+from analyzer.symbolic import eq, is_expr, is_size
 
 
 def _check_inner(ctx: InferContext, x: Shape, have: Dim, want: Dim, weight: Shape) -> None:
-    if is_expr(have) or is_expr(want):
+    if (is_expr(have) or is_expr(want)) and is_size(have) and is_size(want):  # not a symbolic name
         ctx.require(eq(have, want), INNER_DIM_MISMATCH, lambda: "",
                     generic=f"the input's feature count is not the weight's {want}")
     elif isinstance(have, int) and isinstance(want, int) and have != want:
