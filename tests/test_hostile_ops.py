@@ -320,3 +320,37 @@ def test_sizes_of_3000_convs_fits_in_1_gib(tmp_path):
                           capture_output=True, timeout=60, preexec_fn=cap, check=False)
     assert done.returncode == 0, done.stderr
     assert b"H=W: valid sizes in 1..4096: any H=W" in done.stdout
+
+
+# -- huge numbers in windows -------------------------------------------------------------------
+def unread(size: int, kernel: int, stride: int, dilation: int, pad_begin: int, out: int) -> int:
+    """Positions of an axis no tap of any window reads: brute force over every tap."""
+    read = {o * stride - pad_begin + t * dilation for o in range(out) for t in range(kernel)}
+    return sum(1 for p in range(size) if p not in read)
+
+
+@pytest.mark.parametrize("op", ["MaxPool", "Conv"])
+@pytest.mark.parametrize("dilation", [2**24, 2**28, 2**40])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_same_padding_with_a_huge_dilation_is_closed_form(op, dilation, stride):
+    """SAME_UPPER: out = ceil(in / s), total padding (out-1)*s + d*(k-1) + 1 - in, the odd one at
+    the end (ONNX spec); only the centre tap of each window lands in the input. This used to
+    walk every position of a window 2*d + 1 long."""
+    import time
+
+    inputs = ["x", "w"] if op == "Conv" else ["x"]
+    inits = [numpy_helper.from_array(np.ones((2, 2, 3, 3), np.float32), "w")] if op == "Conv" else []
+    node = helper.make_node(op, inputs, ["y"], name="n", kernel_shape=[3, 3], auto_pad="SAME_UPPER",
+                            strides=[stride, stride], dilations=[dilation, dilation])
+    started = time.perf_counter()
+    report = analysed(model([node], [vi("x", [1, 2, 8, 8])], inits))
+    assert time.perf_counter() - started < 2
+    out = -(-8 // stride)
+    assert report.nodes[0].outputs[0].shape == [1, 2, out, out]
+    total = (out - 1) * stride + 2 * dilation + 1 - 8
+    missed = unread(8, 3, stride, dilation, total // 2, out)
+    f102 = [d.message for d in report.diagnostics if d.code == "F102"]
+    if missed:
+        assert f102[0].startswith(f"never reads {missed} rows out of 8 and {missed} columns out of 8")
+    else:
+        assert not f102

@@ -22,7 +22,7 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
     """Mark the input positions that output positions 0..out-1 read along one axis."""
     size = len(covered)
     assert w.pad_begin is not None
-    for tap in range(w.kernel):
+    for tap in _taps(w, out, size):
         start = tap * w.dilation - w.pad_begin
         first = max(0, -(-(0 - start) // w.stride))
         last = min(out - 1, (size - 1 - start) // w.stride)
@@ -30,6 +30,14 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
             covered[start + first * w.stride : start + last * w.stride + 1 : w.stride] = (
                 b"\x01" * (last - first + 1)
             )
+
+
+def _taps(w: Window, out: int, size: int) -> range:
+    """The taps of a window that some of its ``out`` positions put inside an axis of ``size``
+    (the others read only padding): few, however long the kernel (a dilation of 2**40)."""
+    pad = w.pad_begin or 0
+    low = max(0, -(-(pad - (out - 1) * w.stride) // w.dilation))
+    return range(low, min(w.kernel - 1, (size - 1 + pad) // w.dilation) + 1)
 
 
 def window_readers(model: Model, shapes: ShapeResult) -> dict[str, list[tuple[str, Geometry]]]:
@@ -162,7 +170,7 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     own = _readers_along(axis, readers)
     if not isinstance(size, int) or size <= 0 or own is None:
         return
-    if size > EXACT_LIMIT or any(r.window.kernel > EXACT_LIMIT for r in own):
+    if size > EXACT_LIMIT or any(len(_taps(_spanned(r.window), r.out, size)) > EXACT_LIMIT for r in own):
         _check_long_axis(shape, axis, own, trailing, skipped)
         return
     covered = bytearray(size)
@@ -174,8 +182,7 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     tail = _trailing(size, own, name, trailing)
     inside = bytearray(size)  # positions some window spans, whether a tap reads them or not
     for r in own:
-        w = r.window
-        _mark(inside, Window(w.effective, w.stride, 1, w.pad_begin, w.pad_end), r.out)
+        _mark(inside, _spanned(r.window), r.out)
     between = dilated = 0
     for read, spanned in zip(covered[: size - tail], inside[: size - tail]):
         if not read:
@@ -186,6 +193,11 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     if between or dilated:
         reader, why = _explain(own, between, dilated)
         skipped[reader].append(_Miss(name, between + dilated, size, why))
+
+
+def _spanned(w: Window) -> Window:
+    """The window without gaps: every position between its first tap and its last."""
+    return Window(w.effective, w.stride, 1, w.pad_begin, w.pad_end)
 
 
 def _trailing(size: int, own: list[_Reader], name: str, trailing: dict[int, list[_Miss]]) -> int:
