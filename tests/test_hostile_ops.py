@@ -354,3 +354,22 @@ def test_same_padding_with_a_huge_dilation_is_closed_form(op, dilation, stride):
         assert f102[0].startswith(f"never reads {missed} rows out of 8 and {missed} columns out of 8")
     else:
         assert not f102
+
+
+@pytest.mark.parametrize("rank", [26, 64])
+def test_memory_of_a_tensor_past_floats_range_prints_as_a_power_of_ten(rank):
+    """Rank 64 with every dim 2**40: 4 bytes x 2**2560 per tensor, far past a float (1.8e308).
+    The text report rounds it to three digits as it does any size; the figure itself stays
+    an exact integer (JSON)."""
+    from decimal import Decimal
+
+    from analyzer.formatters.figures import size_text
+    from analyzer.formatters.text import render
+
+    made = model([helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Add", ["a", "x"], ["y"])],
+                 [vi("x", [2**40] * rank)])
+    report = analysed(made)
+    per_tensor = 4 * 2 ** (40 * (rank - 1))  # per sample: the batch dim is 2**40 too
+    assert f"Activations: peak {Decimal(3 * per_tensor) / Decimal(1024**8):.2e} YiB" in render(report)
+    assert size_text(3 * per_tensor) == f"{Decimal(3 * per_tensor) / Decimal(1024**8):.2e} YiB"
+    assert size_text(1023 * 1024**8) == "1,023 YiB" and size_text(2**83) == "8.00 YiB"
