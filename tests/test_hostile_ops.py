@@ -373,3 +373,20 @@ def test_memory_of_a_tensor_past_floats_range_prints_as_a_power_of_ten(rank):
     assert f"Activations: peak {Decimal(3 * per_tensor) / Decimal(1024**8):.2e} YiB" in render(report)
     assert size_text(3 * per_tensor) == f"{Decimal(3 * per_tensor) / Decimal(1024**8):.2e} YiB"
     assert size_text(1023 * 1024**8) == "1,023 YiB" and size_text(2**83) == "8.00 YiB"
+
+
+def test_an_einsum_equation_padded_past_2_kib_is_read_as_onnxruntime_reads_it(tmp_path):
+    """Spaces in an Einsum equation mean nothing (onnxruntime runs this model); the front end
+    used to drop attribute strings over 2 KiB, leaving an empty equation: a wrong S107."""
+    from analyzer.frontends import load
+    from analyzer.passes import analyze
+    from analyzer.report.build import build_report
+
+    made = model([helper.make_node("Einsum", ["x", "w"], ["y"], name="n", equation="nchw,oc->nohw" + " " * 3000)],
+                 [vi("x", [1, 3, 8, 8])], [numpy_helper.from_array(np.ones((4, 3), np.float32), "w")], opset=12)
+    expected = list(run_all_values(made)["y"].shape)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(made.SerializeToString())
+    report = build_report(analyze(load(str(path), {})))  # through the wire scan, as files are read
+    assert [d.code for d in report.diagnostics] == []
+    assert report.nodes[0].outputs[0].shape == expected == [1, 4, 8, 8]
