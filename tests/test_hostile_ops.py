@@ -390,3 +390,27 @@ def test_an_einsum_equation_padded_past_2_kib_is_read_as_onnxruntime_reads_it(tm
     report = build_report(analyze(load(str(path), {})))  # through the wire scan, as files are read
     assert [d.code for d in report.diagnostics] == []
     assert report.nodes[0].outputs[0].shape == expected == [1, 4, 8, 8]
+
+
+@pytest.mark.parametrize("sizes, analysed_at", [({"shapes": {"x": (1, 3, 32, 32)}}, (1, 3, 32, 32)),
+                                                ({"batch": 8}, (8, 3, 8, 8))])
+def test_shapes_onnx_infers_for_unmodelled_ops_follow_what_if_sizes(sizes, analysed_at):
+    """TopK is not modelled: its shape comes from onnx shape inference, which must see the
+    sizes the model is analysed at, not the declared 1x3x8x8. The truth: onnxruntime on the
+    model at those sizes."""
+    from analyzer.frontends.inputs import InputSizes
+    from analyzer.frontends.onnx import build_graph
+    from analyzer.passes import analyze
+    from analyzer.report.build import build_report
+
+    def topk(shape) -> onnx.ModelProto:
+        return model([helper.make_node("TopK", ["x", "k"], ["v", "i"], axis=1, name="t"),
+                      helper.make_node("Conv", ["v", "w"], ["y"], name="c")],
+                     [vi("x", list(shape))], [ints("k", [2]), numpy_helper.from_array(np.ones((4, 2, 3, 3), np.float32), "w")])
+
+    truth = run_all_values(topk(analysed_at))
+    declared = topk((1, 3, 8, 8))
+    report = build_report(analyze(build_graph("m.onnx", declared, InputSizes(override=True, **sizes))))
+    shapes = {o.name: o.shape for n in report.nodes for o in n.outputs}
+    assert shapes["v"] == list(truth["v"].shape)
+    assert shapes["y"] == list(truth["y"].shape)
