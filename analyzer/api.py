@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, parse_input_shapes
 from analyzer.graph import Model, Shape
+from analyzer.limits import MAX_DIM
 from analyzer.report.model import Report
 from analyzer.settings import Settings
 
@@ -69,6 +70,8 @@ def input_sizes(input_shapes: Mapping[str, ShapeLike] | None = None, input_shape
     for name, shape in given.items():
         text = shape if isinstance(shape, str) else "x".join(map(str, shape))
         (shapes[name],) = parse_input_shapes([f"{name}={text}"]).values()
+    if batch is not None and (type(batch) is not int or not 1 <= batch <= MAX_DIM):
+        raise ValueError(f"batch must be an integer from 1 to {MAX_DIM:,}, got {batch!r}")
     return InputSizes(shapes, batch, override_shape)
 
 

@@ -414,3 +414,14 @@ def test_shapes_onnx_infers_for_unmodelled_ops_follow_what_if_sizes(sizes, analy
     shapes = {o.name: o.shape for n in report.nodes for o in n.outputs}
     assert shapes["v"] == list(truth["v"].shape)
     assert shapes["y"] == list(truth["y"].shape)
+
+
+@pytest.mark.parametrize("batch", [-1, 0, 10**30, 2.5, True])
+def test_api_batch_is_checked_as_the_cli_checks_it(batch):
+    from analyzer import api
+    from analyzer.limits import MAX_DIM
+
+    spec = {"inputs": [{"name": "x", "shape": [3, 8, 8]}], "layers": [{"name": "c", "op": "conv", "out_channels": 4, "kernel_size": 3}]}
+    with pytest.raises(ValueError) as refused:
+        api.analyze(spec, batch=batch)
+    assert str(refused.value) == f"batch must be an integer from 1 to {MAX_DIM:,}, got {batch!r}"
