@@ -10,7 +10,7 @@ on expressions, so shape rules are written once for both.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 from typing import Any, Union
 
 Number = Union[int, "Expr"]
@@ -119,7 +119,7 @@ class Evaluation:
                 return bound[id(arg)]
             return min(abs(_bounded(arg)), BOUND + 1) if type(arg) is int else BOUND + 1
 
-        for expr in self._postorder():
+        for expr in (e for root in self.roots if isinstance(root, Expr) for e in _in_order(root, bound)):
             op, args = expr.op, expr.args
             if op == "size":
                 value = MAX_DIM
@@ -138,23 +138,6 @@ class Evaluation:
                 value = 1
             bound[id(expr)] = min(value, BOUND + 1)
         return {key for key, value in bound.items() if value <= BOUND}
-
-    def _postorder(self) -> Iterator[Expr]:
-        done: set[int] = set()
-        for root in self.roots:
-            if not isinstance(root, Expr):
-                continue
-            stack: list[tuple[Expr, bool]] = [(root, False)]
-            while stack:
-                expr, ready = stack.pop()
-                if id(expr) in done:
-                    continue
-                if ready:
-                    done.add(id(expr))
-                    yield expr
-                else:
-                    stack.append((expr, True))
-                    stack.extend((a, False) for a in expr.args if isinstance(a, Expr) and id(a) not in done)
 
     def _count(self, root: Expr) -> None:
         uses = self._uses
@@ -190,15 +173,7 @@ class Evaluation:
             if not isinstance(root, Expr):
                 yield len(memo), root
                 continue
-            stack: list[tuple[Expr, bool]] = [(root, False)]
-            while stack:
-                expr, ready = stack.pop()
-                if id(expr) in memo:
-                    continue
-                if not ready:
-                    stack.append((expr, True))
-                    stack.extend((a, False) for a in expr.args if isinstance(a, Expr) and id(a) not in memo)
-                    continue
+            for expr in _in_order(root, memo):
                 if env is None:
                     memo[id(expr)] = None
                 else:
@@ -214,6 +189,21 @@ class Evaluation:
 
 
 _STEP = object()
+
+
+def _in_order(root: Expr, done: Container[int]) -> Iterator[Expr]:
+    """The sub-expressions of ``root`` whose ids are not in ``done``, each after its operands;
+    the caller records each one in ``done`` as it gets it."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        expr, ready = stack.pop()
+        if id(expr) in done:
+            continue
+        if ready:
+            yield expr
+            continue
+        stack.append((expr, True))
+        stack.extend((a, False) for a in expr.args if isinstance(a, Expr) and id(a) not in done)
 
 
 BOUND = 2**61
