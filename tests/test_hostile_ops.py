@@ -418,3 +418,29 @@ def test_api_batch_is_checked_as_the_cli_checks_it(batch):
     with pytest.raises(ValueError) as refused:
         api.analyze(spec, batch=batch)
     assert str(refused.value) == f"batch must be an integer from 1 to {MAX_DIM:,}, got {batch!r}"
+
+
+def test_a_transposed_window_of_a_million_taps_is_bounded_by_its_extreme_taps():
+    """Output unit o of a transposed window is fed by input units i with o + pad - d*t = i*s
+    (t < kernel): brute force over every tap against the closed form, for fields of one
+    phase (the input itself, and a strided field), including the 2**20-tap kernel that used
+    to take seconds per axis."""
+    import itertools
+    import time
+
+    from analyzer.receptive import AxisField
+
+    for base in (AxisField(1, 1, (0,), (0,)), AxisField(1, 2, (-1,), (3,))):
+        for kernel, stride, dilation, pad in itertools.product((1, 2, 3, 7), (1, 2, 3, 4, 6), (1, 2, 3, 4), (0, 1, 5)):
+            field = base.transposed(kernel, stride, dilation, pad)
+            for o in range(3 * stride * dilation + kernel):
+                fed = [i for t in range(kernel) for i, rem in [divmod(o + pad - dilation * t, stride)] if rem == 0]
+                a, b = field.interval(o)
+                if not fed:
+                    assert b < a
+                    continue
+                assert (a, b) == (base.interval(min(fed))[0], base.interval(max(fed))[1])
+    started = time.perf_counter()
+    for stride in (1, 3, 8):
+        AxisField(1, 1, (0,), (0,)).transposed(2**20, stride, 2, 0)
+    assert time.perf_counter() - started < 0.05  # each took half a second walking every tap

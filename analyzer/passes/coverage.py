@@ -253,15 +253,19 @@ def _check_long_axis(shape: Shape, axis: int, own: list[_Reader],
     period = math.lcm(*(r.window.stride for r in own))
     if period > EXACT_LIMIT:
         return
-    covered, inside = bytearray(period), bytearray(period)
+    import numpy as np
+
+    covered, inside = np.zeros(period, dtype=bool), np.zeros(period, dtype=bool)
     for r in own:
         w = r.window
         for marks, offsets in ((covered, range(0, w.effective, w.dilation)), (inside, range(w.effective))):
-            for offset in offsets[: w.stride]:  # offsets repeat modulo the stride after that
-                first = (offset - (w.pad_begin or 0)) % w.stride
-                marks[first::w.stride] = b"\x01" * len(range(first, period, w.stride))
-    between = sum(1 for c, i in zip(covered, inside) if not c and not i)
-    dilated = sum(1 for c, i in zip(covered, inside) if not c and i)
+            # the rows a window's taps read, modulo its stride (offsets repeat after `stride` of them)
+            first = offsets[: w.stride]
+            read = np.zeros(w.stride, dtype=bool)
+            read[(np.arange(first.start, first.stop, first.step) - (w.pad_begin or 0)) % w.stride] = True
+            marks |= np.tile(read, period // w.stride)
+    between = int(np.count_nonzero(~covered & ~inside))
+    dilated = int(np.count_nonzero(~covered & inside))
     if between or dilated:
         reader, why = _explain(own, between, dilated)
         unit = UNIT_NAMES.get(name, "position")
