@@ -444,3 +444,18 @@ def test_a_transposed_window_of_a_million_taps_is_bounded_by_its_extreme_taps():
     for stride in (1, 3, 8):
         AxisField(1, 1, (0,), (0,)).transposed(2**20, stride, 2, 0)
     assert time.perf_counter() - started < 0.05  # each took half a second walking every tap
+
+
+@pytest.mark.parametrize("length, kernel, pad", [(2**20, 2**19, 0), (7, 2**20, 2**38), (1000, 999, 0)])
+def test_coverage_of_huge_kernels_is_bounded_work(length, kernel, pad):
+    """Half a million taps over a million rows (or a million taps over 7 rows padded by 2**38):
+    the per-row marking is skipped for the per-period count, in well under the time limit. A
+    kernel one short of the axis still counts row by row: both windows read everything."""
+    import time
+
+    node = helper.make_node("MaxPool", ["x"], ["y"], name="n", kernel_shape=[1, kernel], pads=[0, pad, 0, pad])
+    started = time.perf_counter()
+    report = analysed(model([node], [vi("x", [1, 1, 1, length])]))
+    assert time.perf_counter() - started < 3
+    assert report.nodes[0].outputs[0].shape == [1, 1, 1, length + 2 * pad - kernel + 1]
+    assert "F101" not in codes(report, "n") and "F102" not in codes(report, "n")

@@ -170,7 +170,7 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     own = _readers_along(axis, readers)
     if not isinstance(size, int) or size <= 0 or own is None:
         return
-    if size > EXACT_LIMIT or any(len(_taps(_spanned(r.window), r.out, size)) > EXACT_LIMIT for r in own):
+    if size > EXACT_LIMIT or _marking_work(own, size) > EXACT_WORK:
         _check_long_axis(shape, axis, own, trailing, skipped)
         return
     covered = bytearray(size)
@@ -193,6 +193,23 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     if between or dilated:
         reader, why = _explain(own, between, dilated)
         skipped[reader].append(_Miss(name, between + dilated, size, why))
+
+
+EXACT_WORK = 1 << 26
+"""Row marks (or taps walked, each weighing 1,024 marks) past which coverage is worked out per
+period: a kernel of half a million taps on a long axis would otherwise take hours."""
+
+
+def _marking_work(own: list[_Reader], size: int) -> int:
+    """What marking the rows each reader reads costs: the taps walked (each a step in Python)
+    and the rows marked."""
+    work = 0
+    for r in own:
+        rows = min(r.out, size // r.window.stride + 1)
+        for w in (r.window, _spanned(r.window)):
+            taps = len(_taps(w, r.out, size))
+            work += taps * 1024 + taps * rows
+    return work
 
 
 def _spanned(w: Window) -> Window:
