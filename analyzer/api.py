@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.errors import InputError
 from analyzer.frontends.inputs import InputSizes, parse_input_shapes
 from analyzer.graph import Model, Shape
+from analyzer.limits import MAX_DIM
 from analyzer.report.model import Report
 from analyzer.settings import Settings
 
@@ -69,6 +70,8 @@ def input_sizes(input_shapes: Mapping[str, ShapeLike] | None = None, input_shape
     for name, shape in given.items():
         text = shape if isinstance(shape, str) else "x".join(map(str, shape))
         (shapes[name],) = parse_input_shapes([f"{name}={text}"]).values()
+    if batch is not None and (type(batch) is not int or not 1 <= batch <= MAX_DIM):
+        raise ValueError(f"batch must be an integer from 1 to {MAX_DIM:,}, got {batch!r}")
     return InputSizes(shapes, batch, override_shape)
 
 
@@ -183,9 +186,17 @@ def sizes(
     override_shape: bool = False,
 ) -> SizesReport:
     """Scan every size from ``low`` to ``high`` of each spatial axis (free dims together, as
-    for square inputs; fixed ones one at a time), as ``convlint sizes`` does."""
+    for square inputs; fixed ones one at a time), as ``convlint sizes`` does. Bounds outside
+    1..MAX_SCAN_SIZE (analyzer.limits), or ``low > high``, are a ValueError, as the CLI's
+    ``--min``/``--max`` are a usage error."""
+    from analyzer.limits import MAX_SCAN_SIZE
     from analyzer.passes.sizes import scan_sizes
 
+    for name, value in (("low", low), ("high", high)):
+        if type(value) is not int or not 1 <= value <= MAX_SCAN_SIZE:
+            raise ValueError(f"{name} must be an integer from 1 to {MAX_SCAN_SIZE:,}, got {value!r}")
+    if low > high:
+        raise ValueError(f"low {low} is larger than high {high}")
     model = load(source, input_sizes(input_shapes, input_shape, None, override_shape))
     with paused_gc():
         return SizesReport(model, scan_sizes(model, low, high))

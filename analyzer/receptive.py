@@ -120,6 +120,24 @@ class AxisField:
 
     def transposed(self, kernel: int, stride: int, dilation: int, pad_begin: int) -> AxisField:
         """Output unit o is fed by input unit i when ``o + pad_begin - dilation*t == i*stride``."""
+        if self.period == 1 and self.hi[0] >= self.lo[0]:
+            # One phase: intervals grow with the unit index, so the first and last of the taps
+            # that feed o bound its field. Those taps are t = t0 (mod stride/g), g = gcd(d, s),
+            # t0 solving dilation*t = o + pad_begin (mod stride): found without a pass over taps.
+            g = math.gcd(dilation, stride)
+            step = stride // g
+
+            def bounds(r: int) -> Iterable[int]:
+                c = r + pad_begin
+                if c % g:
+                    return ()
+                t0 = c // g * pow(dilation // g, -1, step) % step if step > 1 else 0
+                if t0 >= kernel:
+                    return ()
+                t1 = t0 + (kernel - 1 - t0) // step * step
+                return ((c - dilation * t1) // stride, (c - dilation * t0) // stride)
+
+            return self.gather(stride, 1, bounds)
         if kernel * stride * self.period > MAX_WORK:
             raise FieldTooComplex(f"a {kernel}-tap transposed window over {stride * self.period} phases")
 

@@ -120,9 +120,10 @@ INVALID_ATTRIBUTE = _rule(
 )
 MISSING_INPUT = _rule(
     "S108", "missing-input", "error",
-    "An op lacks an input its semantics require (absent, or named \"\" as if optional).",
-    "ONNX runtimes refuse the node: a Conv without its weight, a Gemm without B. Exporters and "
-    "hand edits that drop an input produce such files.",
+    "An op lacks an input its semantics require (absent, or named \"\" as if optional), or "
+    "is given more inputs than it takes.",
+    "ONNX runtimes refuse the node: a Conv without its weight, a Gemm without B, a Relu with "
+    "two inputs. Exporters and hand edits that drop or add an input produce such files.",
     "Conv(inputs=[x])",
     "Give the node the input it needs (the weight of a Conv, both operands of a MatMul).",
 )

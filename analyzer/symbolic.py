@@ -10,7 +10,7 @@ on expressions, so shape rules are written once for both.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Container, Iterator
 from typing import Any, Union
 
 Number = Union[int, "Expr"]
@@ -80,17 +80,9 @@ class Expr:
                 memo[key] = frozenset().union(*(a.symbols(memo) for a in self.args if isinstance(a, Expr)))
         return memo[key]
 
-    # evaluation ------------------------------------------------------------------------------
-    def evaluate(self, env: dict[str, Any], memo: dict[int, Any] | None = None) -> Any:
+    def evaluate(self, env: dict[str, Any]) -> Any:
         """The value for every candidate at once: ``env`` maps size names to numpy arrays."""
-        memo = {} if memo is None else memo
-        key = id(self)
-        if key in memo:
-            return memo[key]
-        args = [a.evaluate(env, memo) if isinstance(a, Expr) else a for a in self.args]
-        value = _EVAL[self.op](env, *args)
-        memo[key] = value
-        return value
+        return next(Evaluation([self]).values(env))
 
 
 def _np():
@@ -99,12 +91,195 @@ def _np():
     return np
 
 
-_EVAL: dict[str, Callable[..., Any]] = {
-    "size": lambda env, name: env[name],
+class Evaluation:
+    """The values of many expressions (``roots``, in order) for every candidate at once, each
+    sub-expression computed once and its array dropped as soon as nothing left needs it: what
+    is kept at a time is ``peak`` arrays (worked out beforehand, without computing anything),
+    so that a caller can size its chunks of candidates by it."""
+
+    def __init__(self, roots: list[Any]):
+        self.roots = roots
+        self._uses: dict[int, int] = {}
+        for root in roots:
+            if isinstance(root, Expr):
+                self._count(root)
+        self._exact = self._within_bound()
+        self.peak = max((kept for kept, _ in self._walk(None)), default=0)
+
+    def _within_bound(self) -> set[int]:
+        """The sub-expressions whose values cannot leave +-BOUND whatever the sizes (at most
+        MAX_DIM each): worked out from bounds on their operands, once. Their arithmetic needs
+        no saturation (every expression of a network that can run)."""
+        from analyzer.limits import MAX_DIM
+
+        bound: dict[int, int] = {}
+
+        def of(arg: Any) -> int:
+            if isinstance(arg, Expr):
+                return bound[id(arg)]
+            return min(abs(_bounded(arg)), BOUND + 1) if type(arg) is int else BOUND + 1
+
+        for expr in (e for root in self.roots if isinstance(root, Expr) for e in _in_order(root, bound)):
+            op, args = expr.op, expr.args
+            if op == "size":
+                value = MAX_DIM
+            elif op in ("add", "sub"):
+                value = of(args[0]) + of(args[1])
+            elif op == "mul":
+                value = of(args[0]) * of(args[1])
+            elif op in ("floordiv", "where") or op in ("max", "min"):
+                value = max(of(a) for a in (args[:1] if op == "floordiv" else args[-2:]))
+            elif op == "mod":
+                value = of(args[1])
+            elif op in ("scale32", "scale64"):
+                factor = abs(args[1])
+                value = of(args[0]) * math.ceil(factor) + 1 if factor <= BOUND else BOUND + 1
+            else:  # comparisons and logic
+                value = 1
+            bound[id(expr)] = min(value, BOUND + 1)
+        return {key for key, value in bound.items() if value <= BOUND}
+
+    def _count(self, root: Expr) -> None:
+        uses = self._uses
+        if id(root) in uses:
+            uses[id(root)] += 1
+            return
+        uses[id(root)] = 1
+        stack = [root]
+        while stack:
+            for arg in stack.pop().args:
+                if isinstance(arg, Expr):
+                    if id(arg) in uses:
+                        uses[id(arg)] += 1
+                    else:
+                        uses[id(arg)] = 1
+                        stack.append(arg)
+
+    def values(self, env: dict[str, Any]) -> Iterator[Any]:
+        """Each root's value at the sizes of ``env``, in order."""
+        return (value for _, value in self._walk(env) if value is not _STEP)
+
+    def _walk(self, env: dict[str, Any] | None) -> Iterator[tuple[int, Any]]:
+        """Evaluate the roots in order (only count arrays when ``env`` is None), yielding how
+        many arrays are kept after each step, and each root's value once it is known."""
+        uses, memo = dict(self._uses), {}
+
+        def release(expr: Expr) -> None:
+            uses[id(expr)] -= 1
+            if not uses[id(expr)]:
+                del memo[id(expr)]
+
+        for root in self.roots:
+            if not isinstance(root, Expr):
+                yield len(memo), root
+                continue
+            for expr in _in_order(root, memo):
+                if env is None:
+                    memo[id(expr)] = None
+                else:
+                    args = [memo[id(a)] if isinstance(a, Expr) else _bounded(a) for a in expr.args]
+                    table = _EXACT if id(expr) in self._exact and expr.op in _EXACT else _EVAL
+                    memo[id(expr)] = table[expr.op](env, *args)
+                yield len(memo), _STEP
+                for arg in expr.args:
+                    if isinstance(arg, Expr):
+                        release(arg)
+            yield len(memo), memo[id(root)]
+            release(root)
+
+
+_STEP = object()
+
+
+def _in_order(root: Expr, done: Container[int]) -> Iterator[Expr]:
+    """The sub-expressions of ``root`` whose ids are not in ``done``, each after its operands;
+    the caller records each one in ``done`` as it gets it."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        expr, ready = stack.pop()
+        if id(expr) in done:
+            continue
+        if ready:
+            yield expr
+            continue
+        stack.append((expr, True))
+        stack.extend((a, False) for a in expr.args if isinstance(a, Expr) and id(a) not in done)
+
+
+BOUND = 2**61
+"""Values are evaluated as int64 in -BOUND..BOUND, where +-BOUND stands for a value beyond it
+(an infinity): far past any dim convlint computes with (analyzer.limits.MAX_DIM, checked as
+S111), yet the sum of two never overflows int64. A file's constant past it (a dilation of
+2**63 - 1) is such an infinity, and arithmetic keeps it one (BOUND - 5 stays BOUND), so every
+comparison with a real size comes out as it would exactly. Only an infinity minus another, or
+times 0, has no right value; the second operand's infinity, or 0, stands for it."""
+
+
+def _bounded(value: Any) -> Any:
+    if type(value) is int and not -BOUND <= value <= BOUND:
+        return BOUND if value > 0 else -BOUND
+    return value
+
+
+def _beyond(values: Any) -> Any:
+    return _np().abs(values) >= BOUND
+
+
+def _keep_infinite(result: Any, *operands: Any) -> Any:
+    """``result``, clipped to +-BOUND, except where an operand is infinite: that infinity
+    (the last one given wins)."""
+    np = _np()
+    result = np.clip(result, -BOUND, BOUND)
+    for operand in operands:
+        result = np.where(_beyond(operand), operand, result)
+    return result
+
+
+def _times(a: Any, b: Any) -> Any:
+    """a * b: exact where it stays within BOUND, else an infinity of its sign (infinity
+    times 0 is 0). float64 tells where int64 holds the product: its error is far below the
+    margin between 2 * BOUND and 2**63."""
+    np = _np()
+    estimate = np.multiply(a, b, dtype=np.float64)
+    fits = np.abs(estimate) < 2 * BOUND  # int64 holds it exactly
+    exact = np.clip(np.multiply(np.where(fits, a, 0), b), -BOUND, BOUND)
+    return np.where(fits, exact, np.sign(estimate).astype(np.int64) * BOUND)
+
+
+def _floor_scaled(a: Any, factor: float, float32: bool) -> Any:
+    """floor(a * factor) in float32 (onnxruntime) or float64 (PyTorch). Beyond BOUND it is an
+    infinity (a NaN, which validated scales never give, is -BOUND: no size)."""
+    np = _np()
+    kind = np.float32 if float32 else np.float64
+    with np.errstate(invalid="ignore", over="ignore"):
+        product = np.floor(np.asarray(a, dtype=kind) * kind(factor))
+        product = np.clip(np.nan_to_num(product, nan=-BOUND), -BOUND, BOUND).astype(np.int64)
+    return np.where(_beyond(a), a, product)
+
+
+def _scaled_exact(a: Any, factor: float, float32: bool) -> Any:
+    np = _np()
+    kind = np.float32 if float32 else np.float64
+    return np.floor(np.asarray(a, dtype=kind) * kind(factor)).astype(np.int64)
+
+
+_EXACT: dict[str, Callable[..., Any]] = {
     "add": lambda env, a, b: a + b,
     "sub": lambda env, a, b: a - b,
     "mul": lambda env, a, b: a * b,
     "floordiv": lambda env, a, b: _np().floor_divide(a, _np().maximum(b, 1)),
+    "scale64": lambda env, a, factor: _scaled_exact(a, factor, float32=False),
+    "scale32": lambda env, a, factor: _scaled_exact(a, factor, float32=True),
+}
+"""Arithmetic on values known to stay within +-BOUND (see ``Evaluation._within_bound``): that
+of every network that can run."""
+
+_EVAL: dict[str, Callable[..., Any]] = {
+    "size": lambda env, name: env[name],
+    "add": lambda env, a, b: _keep_infinite(_np().add(a, b), a, b),
+    "sub": lambda env, a, b: _keep_infinite(_np().subtract(a, b), a, -_np().asarray(b)),
+    "mul": lambda env, a, b: _times(a, b),
+    "floordiv": lambda env, a, b: _keep_infinite(_np().floor_divide(a, _np().maximum(b, 1)), a),
     "mod": lambda env, a, b: _np().mod(a, _np().maximum(b, 1)),
     "max": lambda env, a, b: _np().maximum(a, b),
     "min": lambda env, a, b: _np().minimum(a, b),
@@ -115,10 +290,8 @@ _EVAL: dict[str, Callable[..., Any]] = {
     "or": lambda env, a, b: _np().logical_or(a, b),
     "not": lambda env, a: _np().logical_not(a),
     "where": lambda env, c, a, b: _np().where(c, a, b),
-    "scale64": lambda env, a, factor: _np().floor(_np().asarray(a, dtype=_np().float64) * factor).astype(_np().int64),
-    "scale32": lambda env, a, factor: _np().floor(
-        _np().asarray(a, dtype=_np().float32) * _np().float32(factor)
-    ).astype(_np().int64),
+    "scale64": lambda env, a, factor: _floor_scaled(a, factor, float32=False),
+    "scale32": lambda env, a, factor: _floor_scaled(a, factor, float32=True),
 }
 
 

@@ -45,8 +45,17 @@ def count_text(value: int | None) -> str:
 
 
 def _scaled(value: float, base: int, units: tuple[str, ...]) -> str:
-    """Three significant digits in the largest unit that keeps the number at least 1."""
+    """Three significant digits in the largest unit that keeps the number at least 1 (past
+    the largest unit, as a power of ten: ``1.24e+750 YiB``, the integer never becoming a
+    float it does not fit)."""
     for power, unit in enumerate(units):
+        whole = value // base**power
+        if whole >= base * base and power < len(units) - 1:
+            continue  # a larger unit fits
+        if whole >= 10**15:
+            from decimal import Decimal
+
+            return f"{Decimal(value) / Decimal(base**power):.2e} {unit}"
         scaled = value / base**power
         digits = 2 if scaled < 10 else 1 if scaled < 100 else 0
         text = f"{scaled:,.{digits}f}"

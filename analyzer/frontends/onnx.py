@@ -356,6 +356,40 @@ def _unusable_location(location: str, folder: Path) -> str | None:
     return None
 
 
+def _at_analysed_sizes(model: Model, proto: onnx.ModelProto) -> onnx.ModelProto | None:
+    """A copy of ``proto`` whose inputs have the shapes the model is analysed at, when they
+    are not the declared ones (--input-shape, --batch); None when they are. Its declared
+    intermediate and output shapes, valid at the declared sizes only, are left out: onnx
+    shape inference works out those of the unmodelled ops at the analysed sizes."""
+    analysed = {}
+    for value_info in proto.graph.input:
+        name = _text(value_info.name)
+        tensor = model.tensors.get(name)
+        if tensor is not None and tensor.role == "input" and tensor.shape != _value_shape(value_info)[0]:
+            analysed[name] = tensor.shape
+    if not analysed:
+        return None
+    resized = type(proto)()  # the front end's own message classes, or onnx's
+    resized.CopyFrom(proto)
+    del resized.graph.value_info[:]
+    for output in resized.graph.output:
+        if output.type.HasField("tensor_type"):
+            output.type.tensor_type.ClearField("shape")
+    for value_info in resized.graph.input:
+        shape = analysed.get(_text(value_info.name))
+        if shape is None:
+            continue
+        dims = value_info.type.tensor_type.shape
+        dims.ClearField("dim")
+        for size in shape:
+            dim = dims.dim.add()
+            if isinstance(size, int):
+                dim.dim_value = size
+            elif isinstance(size, str):
+                dim.dim_param = size
+    return resized
+
+
 def _hint_unmodelled(model: Model, proto: onnx.ModelProto, data: bytes | None) -> None:
     """For ops convlint does not model, take output shapes from onnx.shape_inference, run in
     a child process (analyzer.frontends.onnx_infer); its failure is a finding (U105)."""
@@ -364,6 +398,9 @@ def _hint_unmodelled(model: Model, proto: onnx.ModelProto, data: bytes | None) -
         return
     from analyzer.frontends.onnx_infer import infer_in_child
 
+    resized = _at_analysed_sizes(model, proto)
+    if resized is not None:
+        data = resized.SerializeToString()
     inferred = infer_in_child(data if data is not None else proto.SerializeToString(), [t for _, t in pending])
     model.hints.update(inferred.shapes)
     if inferred.failure is not None:

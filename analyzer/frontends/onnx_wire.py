@@ -42,11 +42,14 @@ _KEPT: dict[str, frozenset[int]] = {
     "sparse": frozenset({1, 2, 3}),
     "tensor": frozenset({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14}),
 }
-# Fields whose large values are data convlint never reads: weight payloads, long strings.
+# Fields whose large values are data convlint never reads: weight payloads, string lists.
 _PAYLOADS: dict[str, frozenset[int]] = {
     "tensor": frozenset({4, 5, 6, 7, 9, 10, 11}),
-    "attribute": frozenset({4, 9}),
+    "attribute": frozenset({9}),
 }
+_STRINGS: dict[str, frozenset[int]] = {"attribute": frozenset({4})}
+"""Strings kept up to MAX_FIELD_BYTES (an Einsum equation padded with spaces is still read),
+skipped unread past it (a blob stored in a custom op's attribute)."""
 _NONE: frozenset[int] = frozenset()
 _LISTS = frozenset({"tensor", "attribute"})
 """Messages whose repeated numbers are counted (packed ones are bounded by MAX_FIELD_BYTES)."""
@@ -115,6 +118,7 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
     children = _CHILDREN[kind]
     kept = _KEPT[kind]
     payloads = _PAYLOADS.get(kind, _NONE)
+    strings = _STRINGS.get(kind, _NONE)
     counting = kind == "graph"
     edges = kind == "node"
     listing = kind in _LISTS
@@ -168,7 +172,7 @@ def _slim(buf, start: int, end: int, kind: str, out: list[bytes], depth: int = 0
                                      "convlint's limit", field_start)
             if length <= KEEP_PAYLOAD_BYTES and field in kept:
                 continue  # small fields (most nodes) are kept as they are
-            if field not in kept or field in payloads:
+            if field not in kept or field in payloads or (field in strings and length > MAX_FIELD_BYTES):
                 _copy(buf, copied, field_start, out)
                 copied = pos
                 continue

@@ -38,7 +38,17 @@ class _Exporter:
 
     # -- helpers ---------------------------------------------------------------------------------
     def shape(self, tensor: str) -> tuple:
+        """A tensor's shape; the node is checked to have every shape known before it is read."""
         return self.shapes.shapes.get(tensor) or ()
+
+    def known_shape(self, node: Node, tensor: str, rank: int = 0, batched: bool = False) -> tuple:
+        """The shape of ``tensor`` (of rank ``rank`` at least), every dim a known size but a
+        ``batched`` tensor's first; else the node cannot be written as a layer."""
+        shape = self.shapes.shapes.get(tensor) if tensor else None
+        if shape is None or len(shape) < rank or not all(isinstance(d, int) for d in shape[1 if batched else 0:]):
+            raise NotExportable([f"{node.name}: the shape of {tensor or 'an input'} is not fully known"
+                                 + (f" as rank {rank} or more" if shape is not None and len(shape) < rank else "")])
+        return shape
 
     def is_constant(self, tensor: str) -> bool:
         return bool(tensor) and (tensor in self.shapes.values or constant_source(self.model, tensor, self.shapes) is not None)
@@ -69,7 +79,7 @@ class _Exporter:
     # -- ops -------------------------------------------------------------------------------------
     def conv(self, node: Node) -> Layer:
         """Conv and ConvTranspose: channels from the weight's dims, groups, bias."""
-        weight = self.shape(node.inputs[1])
+        weight = self.known_shape(node, node.inputs[1], 2)
         group = node.attrs.get("group", 1)
         transposed = node.op == "ConvTranspose"
         layer = {"op": "conv_transpose" if transposed else "conv",
@@ -106,7 +116,7 @@ class _Exporter:
         return {"op": "layer_norm", "normalized_shape": list(x[axis:]), **({} if len(node.inputs) > 2 and node.inputs[2] else {"bias": False})}
 
     def linear(self, node: Node) -> Layer:
-        weight = self.shape(node.inputs[1])
+        weight = self.known_shape(node, node.inputs[1], 1)
         if node.op == "Gemm":
             if node.attrs.get("transA", 0) or node.attrs.get("alpha", 1.0) != 1.0 or node.attrs.get("beta", 1.0) != 1.0:
                 raise NotExportable([f"{node.name}: Gemm with transA, alpha or beta"])
@@ -125,7 +135,7 @@ class _Exporter:
     def resize(self, node: Node) -> Layer:
         plan = self.shapes.resolved[node.name].get("resample", {})
         spatial = range(2, len(self.shape(node.inputs[0])))
-        if any(plan.get(a) is None for a in spatial) or any(a not in spatial for a in plan if plan[a].scale != 1):
+        if not spatial or any(plan.get(a) is None for a in spatial) or any(a not in spatial for a in plan if plan[a].scale != 1):
             raise NotExportable([f"{node.name}: resizing other than the spatial axes"])
         mode = plan[2].mode
         layer: Layer = {"op": "upsample"}
@@ -182,7 +192,7 @@ class _Exporter:
         raise NotExportable([f"{node.name}: Clip({bounds[0]}, {bounds[1]}) is not relu6"])
 
     def prelu(self, node: Node) -> Layer:
-        slope = self.shape(node.inputs[1])
+        slope = self.known_shape(node, node.inputs[1])
         count = 1
         for d in slope:
             count *= d
@@ -231,15 +241,17 @@ def export_spec(analysis: Analysis) -> dict[str, Any]:
     problems: list[str] = []
     taken: set[str] = set()
     inputs = []
+    failed: set[str] = set()
     for tensor in model.inputs:
-        shape = analysis.shapes.shapes.get(tensor) or ()
-        if len(shape) < 2 or not all(isinstance(d, int) for d in shape[1:]):
-            problems.append(f"input {tensor} {shape}: the per-sample dims must be known (use --input-shape)")
+        shape = analysis.shapes.shapes.get(tensor)
+        if shape is None or len(shape) < 2 or not all(isinstance(d, int) for d in shape[1:]):
+            problems.append(f"input {tensor}: its shape is not declared (use --input-shape)" if shape is None else
+                            f"input {tensor} {shape}: the per-sample dims must be known (use --input-shape)")
+            failed.add(tensor)  # the layers reading it are not listed again
             continue
         exporter.names[tensor] = _layer_name(tensor, taken)
         inputs.append({"name": exporter.names[tensor], "shape": list(shape[1:])})
     layers: list[Layer] = []
-    failed: set[str] = set()
     broken = {d.node: d for d in reversed(analysis.diagnostics) if d.severity == "error" and d.node}
     for name in model.order:
         node = model.nodes[name]
@@ -258,6 +270,8 @@ def export_spec(analysis: Analysis) -> dict[str, Any]:
         try:
             if node.domain or node.op not in table:
                 raise NotExportable([f"{name}: {node.domain + '::' if node.domain else ''}{node.op} has no spec equivalent"])
+            for tensor in (*sources, outputs[0]):
+                exporter.known_shape(node, tensor, batched=True)
             layer = table[node.op](node)
         except NotExportable as error:
             problems.extend(error.problems)

@@ -30,6 +30,7 @@ def register(
     scale_operands: bool = False,
     shape_only: bool = False,
     min_inputs: int = 0,
+    max_inputs: int | None = None,
     fixed_size: FixedSizeFn | None = None,
 ) -> None:
     """Declare one or more ops sharing the same semantics."""
@@ -50,6 +51,7 @@ def register(
             scale_operands=scale_operands,
             shape_only=shape_only,
             min_inputs=min_inputs,
+            max_inputs=max_inputs,
             fixed_size=fixed_size,
         )
 

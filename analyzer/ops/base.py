@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, NoReturn
 
 from analyzer.graph import ConstTensor, Dim, Node, Shape, format_shape
+from analyzer.limits import MAX_RANK
 from analyzer.receptive import Field
-from analyzer.rules import INVALID_ATTRIBUTE, MISSING_INPUT, Diagnostic, Rule
+from analyzer.rules import INVALID_ATTRIBUTE, MISSING_INPUT, SIZE_OUT_OF_RANGE, Diagnostic, Rule
 from analyzer.symbolic import is_expr, is_size
 
 WeightKind = Literal["param", "buffer"]
@@ -40,6 +41,15 @@ def _kind_name(like: Any) -> str:
         return f"a list of {_KIND_NAMES.get(type(like[0]), 'value')}s" if like else "a list"
     name = _KIND_NAMES.get(type(like), type(like).__name__)
     return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def shown(value: Any) -> str:
+    """An attribute value for a message: a tensor as such, a long list by its first values."""
+    if isinstance(value, ConstTensor):
+        return f"a tensor of dims {list(value.dims)}"
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        return f"[{', '.join(map(repr, value[:8]))}, ... ({len(value):,} values)]"
+    return repr(value)
 
 
 class UnknownInput(Exception):
@@ -109,14 +119,21 @@ class InferContext:
         value = self.node.attrs.get(name, default)
         like = default if like is None else like
         if like is not None and value is not default and not _same_kind(value, like):
-            self.fail(INVALID_ATTRIBUTE, f"{name} must be {_kind_name(like)}, got {value!r}", name)
+            self.fail(INVALID_ATTRIBUTE, f"{name} must be {_kind_name(like)}, got {shown(value)}", name)
         return value
 
     def ints_attr(self, name: str) -> int | list[int] | None:
         """An integer or a list of integers (kernel_shape, strides, pads...), if given."""
+        return self._one_or_list(name, 0, "integers")
+
+    def numbers_attr(self, name: str) -> float | list[float] | None:
+        """A number or a list of numbers (scale factors), if given."""
+        return self._one_or_list(name, 0.0, "numbers")
+
+    def _one_or_list(self, name: str, like: Any, what: str) -> Any:
         value = self.node.attrs.get(name)
-        if value is not None and not _same_kind(value, 0) and not _same_kind(value, [0]):
-            self.fail(INVALID_ATTRIBUTE, f"{name} must be integers, got {value!r}", name)
+        if value is not None and not _same_kind(value, like) and not _same_kind(value, [like]):
+            self.fail(INVALID_ATTRIBUTE, f"{name} must be {what}, got {shown(value)}", name)
         return value
 
     def require_inputs(self, count: int) -> None:
@@ -124,6 +141,15 @@ class InferContext:
         for index in range(count):
             if not self.has(index):
                 self._missing(index)
+
+    def require_at_most(self, count: int | None) -> None:
+        """No non-empty input past the first ``count`` (S108 names the first extra one)."""
+        if count is None or len(self.node.inputs) <= count:
+            return
+        extra = next((i for i in range(count, len(self.node.inputs)) if self.node.inputs[i]), None)
+        if extra is not None:
+            self.fail(MISSING_INPUT, f"{self.node.op} takes at most {count} input{'' if count == 1 else 's'}, "
+                      f"but the node gives it input {extra}")
 
     def has(self, index: int) -> bool:
         return index < len(self.node.inputs) and bool(self.node.inputs[index])
@@ -185,6 +211,15 @@ class InferContext:
         if attr in self.node.attrs:
             return tuple(self.attr(attr, like=[0]))
         return None
+
+    def unknown_dims(self, rank: Dim) -> Shape | None:
+        """A shape of ``rank`` unknown dims (a rank read from a shape tensor's length); None when
+        the rank is unknown too. A rank past convlint's limit is S111, never allocated."""
+        if not isinstance(rank, int):
+            return None
+        if rank > MAX_RANK:
+            self.fail(SIZE_OUT_OF_RANGE, f"the output would have rank {rank:,}, over convlint's limit of {MAX_RANK}")
+        return (None,) * rank
 
     def weight(self, index: int, expected: Shape) -> Shape:
         """A weight input's shape; a deferred weight (JSON specs) takes ``expected``."""
@@ -352,6 +387,9 @@ class OpDef:
     min_inputs: int = 0
     """Inputs a variadic op cannot do without (its operands); fewer is S108. Fixed-arity ops
     need not say: asking for a required input the node lacks is S108 too."""
+    max_inputs: int | None = None
+    """Inputs the op takes at most (None: variadic); a node with more (non-empty) ones is S108:
+    runtimes refuse it, and its rules would read operands the op does not have."""
     fixed_size: FixedSizeFn | None = None
     """For ops whose output size a constant can fix (Reshape targets, Resize sizes): at what-if
     input sizes, why the node does not follow its input as it did at the declared sizes (S109),

@@ -7,7 +7,7 @@ from typing import Any
 
 from analyzer.graph import Dim, Shape, axis_name
 from analyzer.ops.base import CostContext, InferContext, RfContext
-from analyzer.receptive import Field, union
+from analyzer.receptive import Field, FieldUnknown, union
 from analyzer.rules import (
     BROADCAST_MISMATCH,
     CONV_CHANNEL_MISMATCH,
@@ -129,6 +129,9 @@ def rf_union(ctx: RfContext) -> Field | None:
         in_shape = ctx.in_shape(index)
         if out_rank is not None and in_shape is not None and len(in_shape) != out_rank:
             shift = out_rank - len(in_shape)
+            if shift < 0:  # not broadcast to the output (a scatter's updates): no alignment known
+                raise FieldUnknown(f"input {index} has more axes than the output; which output "
+                                   "positions its units reach is not modelled")
             field = field.remapped(lambda a, shift=shift: a + shift, out_shape)  # type: ignore[arg-type]
         aligned.append(field)
     if len(aligned) == 1:

@@ -126,6 +126,7 @@ def macs_conv_transpose(ctx: CostContext) -> int | None:
 register(
     "Conv",
     infer=infer_conv,
+    max_inputs=3,
     rf=rf_window,
     macs=macs_conv,
     weights={1: "param", 2: "param"},
@@ -135,6 +136,7 @@ register(
 register(
     "ConvTranspose",
     infer=infer_conv_transpose,
+    max_inputs=3,
     rf=rf_window,
     macs=macs_conv_transpose,
     weights={1: "param", 2: "param"},

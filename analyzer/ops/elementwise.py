@@ -16,7 +16,6 @@ UNARY = (
     "Relu", "LeakyRelu", "Elu", "Selu", "Celu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh",
     "Erf", "Gelu", "Sqrt", "Exp", "Log", "Abs", "Neg", "Reciprocal", "Softplus", "Softsign",
     "Mish", "Sign", "Sin", "Cos", "ThresholdedRelu", "Shrink", "Swish",
-    "Clip", "Dropout",
 )
 BOOL_OUT = ("IsNaN", "IsInf", "Not")
 COMPARISONS = ("Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor")
@@ -100,19 +99,24 @@ def infer_prelu(ctx: InferContext) -> None:
         )
 
 
-register(*UNARY, infer=infer_unary, doc="Element-wise activation: output shape = input shape.")
-register(*ROUNDING, infer=infer_rounding, doc="Element-wise rounding: output shape = input shape; "
+_ACTIVATION_DOC = "Element-wise activation: output shape = input shape."
+register(*UNARY, infer=infer_unary, max_inputs=1, doc=_ACTIVATION_DOC)
+register("Clip", "Dropout", infer=infer_unary, max_inputs=3, doc=_ACTIVATION_DOC + " The optional inputs "
+         "are its bounds (Clip) or ratio and training mode (Dropout).")
+register(*ROUNDING, infer=infer_rounding, max_inputs=1, doc="Element-wise rounding: output shape = input shape; "
          "folds the values of shape computations.")
 register(
     "ScatterND", "ScatterElements", "Scatter", "CumSum", "Trilu",
     infer=same_as_input,
+    max_inputs=3,
     doc="Writes into or accumulates over its first input: output shape = that input's shape.",
 )
-register("Identity", infer=infer_unary, shape_only=True, doc="Passes its input through.")
-register(*BOOL_OUT, infer=infer_bool_unary, doc="Element-wise test: boolean output, same shape.")
+register("Identity", infer=infer_unary, max_inputs=1, shape_only=True, doc="Passes its input through.")
+register(*BOOL_OUT, infer=infer_bool_unary, max_inputs=1, doc="Element-wise test: boolean output, same shape.")
 register(
     "Softmax", "LogSoftmax", "Hardmax",
     infer=infer_softmax,
+    max_inputs=1,
     rf=rf_mix,
     doc="Normalises along axis; output shape = input shape.",
 )
@@ -120,17 +124,19 @@ register(
     *ARITHMETIC,
     infer=infer_broadcast,
     min_inputs=2,
+    max_inputs=2,
     scale_operands=True,
     doc="Element-wise arithmetic with numpy broadcasting; constant operands with more than one "
     "element (biases, per-channel scales) are parameters.",
 )
 _BROADCAST_DOC = "Element-wise op with numpy broadcasting of all inputs."
-register("Pow", "Mod", "BitShift", *COMPARISONS, infer=infer_broadcast, min_inputs=2, doc=_BROADCAST_DOC)
-register("Where", infer=infer_broadcast, min_inputs=3, doc=_BROADCAST_DOC)
+register("Pow", "Mod", "BitShift", *COMPARISONS, infer=infer_broadcast, min_inputs=2, max_inputs=2, doc=_BROADCAST_DOC)
+register("Where", infer=infer_broadcast, min_inputs=3, max_inputs=3, doc=_BROADCAST_DOC)
 register("Sum", "Max", "Min", "Mean", infer=infer_broadcast, min_inputs=1, doc=_BROADCAST_DOC)
 register(
     "PRelu",
     infer=infer_prelu,
+    max_inputs=2,
     weights={1: "param"},
     doc="Leaky ReLU with a learned slope that broadcasts to the input (one per channel or one).",
 )

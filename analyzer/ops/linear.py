@@ -14,11 +14,11 @@ from analyzer.ops.common import (
 )
 from analyzer.receptive import Field, FieldUnknown, union
 from analyzer.rules import BROADCAST_MISMATCH, INNER_DIM_MISMATCH, INVALID_ATTRIBUTE, RANK_MISMATCH
-from analyzer.symbolic import eq, is_expr
+from analyzer.symbolic import eq, is_expr, is_size
 
 
 def _check_inner(ctx: InferContext, x: Shape, have: Dim, want: Dim, weight: Shape) -> None:
-    if is_expr(have) or is_expr(want):
+    if (is_expr(have) or is_expr(want)) and is_size(have) and is_size(want):  # not a symbolic name
         ctx.require(eq(have, want), INNER_DIM_MISMATCH, lambda: "",
                     generic=f"the input's feature count is not the weight's {want}")
     elif isinstance(have, int) and isinstance(want, int) and have != want:
@@ -56,8 +56,12 @@ def infer_matmul(ctx: InferContext) -> None:
 
 def infer_linear(ctx: InferContext) -> None:
     x = ctx.shape(0)
+    if not x:
+        ctx.fail(RANK_MISMATCH, "Linear needs an input of rank 1 or more")
     features = ctx.attr("in_features", x[-1], like=0)  # the default may be a scanned size
     w = ctx.weight(1, (ctx.attr("out_features", like=0), features))
+    if len(w) != 2:
+        ctx.fail(RANK_MISMATCH, f"Linear's weight must have rank 2 (out_features, in_features), got {tuple(w)}")
     _check_inner(ctx, x, x[-1], w[1], w)
     if ctx.has(2):
         ctx.weight(2, (w[0],))
@@ -240,6 +244,7 @@ register(
 register(
     "Gemm",
     infer=infer_gemm,
+    max_inputs=3,
     rf=rf_matmul,
     macs=macs_matmul,
     weights={1: "param", 2: "param"},
@@ -248,6 +253,7 @@ register(
 register(
     "MatMul",
     infer=infer_matmul,
+    max_inputs=2,
     rf=rf_matmul,
     macs=macs_matmul,
     weights={1: "param"},
@@ -257,6 +263,7 @@ register(
     "Linear",
     domain=CONVLINT_DOMAIN,
     infer=infer_linear,
+    max_inputs=3,
     rf=rf_matmul,
     macs=macs_matmul,
     weights={1: "param", 2: "param"},

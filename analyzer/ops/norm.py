@@ -41,6 +41,7 @@ def _differs(a: Shape, b: Shape) -> bool:
 
 def infer_batch_norm(ctx: InferContext) -> None:
     x = ctx.shape(0)
+    ctx.attr("epsilon", 1e-5)  # a number (spec export writes it as one)
     channels = ctx.attr("num_features", _channels(ctx, x))
     _check_vectors(ctx, range(1, 5), (channels,), "expected")
     if isinstance(channels, int) and isinstance(x[1], int) and channels != x[1]:
@@ -83,6 +84,10 @@ def infer_layer_norm(ctx: InferContext) -> None:
     axis = axis_index(ctx, ctx.attr("axis", -1), len(x))
     normalised = tuple(x[axis:])
     declared = ctx.attr("normalized_shape")
+    if type(declared) is int:  # PyTorch's LayerNorm(5) is LayerNorm([5])
+        declared = [declared]
+    elif declared is not None:
+        declared = ctx.attr("normalized_shape", like=[0])
     if declared is not None and _differs(tuple(declared), normalised):
         ctx.report(
             NORM_SIZE_MISMATCH,
@@ -116,6 +121,7 @@ def infer_lrn(ctx: InferContext) -> None:
 register(
     "BatchNormalization",
     infer=infer_batch_norm,
+    max_inputs=5,
     weights={1: "param", 2: "param", 3: "buffer", 4: "buffer"},
     doc="Batch norm: scale and bias are parameters, running mean and variance buffers, each "
     "of length C.",
@@ -124,6 +130,7 @@ register(
     "InstanceNormalization",
     rf=rf_statistics,
     infer=infer_instance_norm,
+    max_inputs=3,
     weights={1: "param", 2: "param"},
     doc="Instance norm: scale and bias of length C.",
 )
@@ -131,6 +138,7 @@ register(
     "GroupNormalization",
     rf=rf_statistics,
     infer=infer_group_norm,
+    max_inputs=3,
     weights={1: "param", 2: "param"},
     doc="Group norm: channels divisible by num_groups; scale and bias per channel "
     "(per group before ONNX opset 21).",
@@ -139,6 +147,7 @@ register(
     "LayerNormalization",
     rf=rf_statistics,
     infer=infer_layer_norm,
+    max_inputs=3,
     weights={1: "param", 2: "param"},
     doc="Layer norm over the dims from axis on; scale and bias of that shape.",
 )

@@ -6,7 +6,7 @@ import math
 
 from analyzer.graph import Dim
 from analyzer.ops import CONVLINT_DOMAIN, register
-from analyzer.ops.base import InferContext, RfContext
+from analyzer.ops.base import InferContext, RfContext, shown
 from analyzer.ops.common import rf_global_pool
 from analyzer.ops.window import per_axis, rf_window, sliding, spatial_of
 from analyzer.receptive import AxisField, Field
@@ -36,8 +36,12 @@ def infer_adaptive_pool(ctx: InferContext) -> None:
     x = ctx.shape(0)
     spatial = spatial_of(ctx, x)
     sizes = ctx.attr("output_size")
-    if isinstance(sizes, int):
+    if type(sizes) is int:
         sizes = [sizes] * len(spatial)
+    if sizes is None:
+        ctx.fail(INVALID_ATTRIBUTE, f"{ctx.node.op} needs output_size", "output_size")
+    if not isinstance(sizes, list) or not all(s is None or type(s) is int for s in sizes):
+        ctx.fail(INVALID_ATTRIBUTE, f"output_size must be integers, got {shown(sizes)}", "output_size")
     if len(sizes) != len(spatial):
         per_axis(ctx, "output_size", len(spatial), 1)  # reports the rank mismatch
     out: list[Dim] = [s if o is None else o for s, o in zip(spatial, sizes)]
@@ -70,6 +74,7 @@ def rf_adaptive_pool(ctx: RfContext) -> Field | None:
 register(
     "MaxPool", "AveragePool", "LpPool",
     infer=infer_pool,
+    max_inputs=1,
     rf=rf_window,
     doc="Pooling windows: channels kept, no parameters; kernel, strides, pads, dilations, "
     "ceil_mode and auto_pad as for Conv.",
@@ -77,6 +82,7 @@ register(
 register(
     "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool",
     infer=infer_global_pool,
+    max_inputs=1,
     rf=rf_global_pool,
     doc="Global pooling: every spatial dim becomes 1; each unit sees the whole input.",
 )
@@ -84,6 +90,7 @@ register(
     "AdaptiveAvgPool", "AdaptiveMaxPool",
     domain=CONVLINT_DOMAIN,
     infer=infer_adaptive_pool,
+    max_inputs=1,
     rf=rf_adaptive_pool,
     doc="PyTorch adaptive pooling to output_size; unit o covers floor(o*in/out) .. "
     "ceil((o+1)*in/out) - 1.",

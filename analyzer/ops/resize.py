@@ -76,8 +76,8 @@ def infer_resize(ctx: InferContext) -> None:
             else:
                 scale = 1.0 if value is not None and value == size else 0.0
         else:
-            if value <= 0:
-                ctx.fail(INVALID_ATTRIBUTE, f"scales must be positive, got {list(given)}", "scales")
+            if not 0 < value < math.inf:  # NaN too
+                ctx.fail(INVALID_ATTRIBUTE, f"scales must be positive and finite, got {list(given)}", "scales")
             target, scale = _scaled(size, value), value
         out[axis] = target
         plan[axis] = Resample(size, target, scale, mode, transform, nearest)
@@ -91,8 +91,10 @@ def infer_interpolate(ctx: InferContext) -> None:
     """PyTorch ``F.interpolate``: ``size`` or ``scale_factor`` per spatial axis (one for all)."""
     x = ctx.shape(0)
     spatial = spatial_of(ctx, x)
-    size, factor = ctx.attr("size"), ctx.attr("scale_factor")
+    size, factor = ctx.ints_attr("size"), ctx.numbers_attr("scale_factor")
     given = size if size is not None else factor
+    if given is None:
+        ctx.fail(INVALID_ATTRIBUTE, "Interpolate needs size or scale_factor", "size")
     values = [given] * len(spatial) if isinstance(given, (int, float)) else list(given)
     if len(values) != len(spatial):
         ctx.fail(
@@ -117,6 +119,8 @@ def infer_interpolate(ctx: InferContext) -> None:
             target: Dim = v
             scale = v / d if isinstance(d, int) else 0.0
         else:
+            if not 0 < v < math.inf:
+                ctx.fail(INVALID_ATTRIBUTE, f"scale_factor must be positive and finite, got {given}", "scale_factor")
             target = _scaled(d, v, float32=False)
             scale = v
         if is_size(target):
@@ -148,7 +152,7 @@ def _sizes(ctx: InferContext, index: int) -> tuple[Dim, ...]:
     count = ctx.shape(index)
     if len(count) != 1 or not isinstance(count[0], int):
         raise UnknownInput("sizes are not constant")
-    return (None,) * count[0]
+    return ctx.unknown_dims(count[0])  # type: ignore[return-value]
 
 
 def _floats(ctx: InferContext, index: int) -> tuple[float, ...] | None:

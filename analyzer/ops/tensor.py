@@ -12,7 +12,15 @@ from typing import Any
 
 from analyzer.graph import ConstTensor, Dim, Shape, dtype_name
 from analyzer.ops import register, values
-from analyzer.ops.base import FixedSizeContext, InferContext, RfContext, Run, UnknownInput, known
+from analyzer.ops.base import (
+    FixedSizeContext,
+    InferContext,
+    RfContext,
+    Run,
+    UnknownInput,
+    known,
+    shown,
+)
 from analyzer.ops.common import (
     axes_indices,
     axis_index,
@@ -53,16 +61,16 @@ def _values(ctx: InferContext, index: int) -> tuple[Any, ...] | None:
 
 
 # -- constants and shape descriptions -------------------------------------------------------
-_CONSTANT_FORMS = {
-    "value_float": "float32", "value_floats": "float32", "value_int": "int64",
-    "value_ints": "int64", "value_string": "string", "value_strings": "string",
+_CONSTANT_FORMS = {  # attribute: (element type, the kind of value it holds)
+    "value_float": ("float32", 0.0), "value_floats": ("float32", [0.0]), "value_int": ("int64", 0),
+    "value_ints": ("int64", [0]), "value_string": ("string", ""), "value_strings": ("string", [""]),
 }
 
 
 def infer_constant(ctx: InferContext) -> None:
     value: ConstTensor | None = _tensor_attr(ctx, "value") or _tensor_attr(ctx, "sparse_value")
-    for form, dtype in _CONSTANT_FORMS.items():
-        given = ctx.attr(form)
+    for form, (dtype, kind) in _CONSTANT_FORMS.items():
+        given = ctx.attr(form, like=kind)
         if given is not None:
             items = tuple(given) if isinstance(given, list) else (given,)
             dims = (len(items),) if isinstance(given, list) else ()
@@ -76,7 +84,7 @@ def infer_constant_of_shape(ctx: InferContext) -> None:
     dims = ctx.ints(0)
     if dims is None:
         length = ctx.shape(0)[0] if ctx.shape(0) else 0
-        ctx.set(0, (None,) * length if isinstance(length, int) else None, _fill(ctx).dtype)
+        ctx.set(0, ctx.unknown_dims(length), _fill(ctx).dtype)
         return
     if any(d < 0 for d in dims):
         ctx.fail(INVALID_ATTRIBUTE, f"negative dims {list(dims)}", "value")
@@ -95,7 +103,7 @@ def _fill(ctx: InferContext) -> ConstTensor:
 def _tensor_attr(ctx: InferContext, name: str) -> ConstTensor | None:
     value = ctx.attr(name)
     if value is not None and not isinstance(value, ConstTensor):
-        ctx.fail(INVALID_ATTRIBUTE, f"{name} must be a tensor, got {value!r}", name)
+        ctx.fail(INVALID_ATTRIBUTE, f"{name} must be a tensor, got {shown(value)}", name)
     return value
 
 
@@ -351,9 +359,11 @@ def infer_reshape(ctx: InferContext) -> None:
         target_value = ctx.value(1) if ctx.opset >= 5 else None
         if target_value is None or target_value.values is None:
             length = ctx.shape(1)[0] if ctx.opset >= 5 and ctx.shape(1) else None
-            ctx.set(0, (None,) * length if isinstance(length, int) else None, ctx.dtype(0))
+            ctx.set(0, ctx.unknown_dims(length), ctx.dtype(0))
             return
         target = target_value.values
+    if any(not isinstance(d, int | str) and d is not None for d in target):
+        ctx.fail(INVALID_ATTRIBUTE, f"the target shape must hold integers, got {shown(list(target))}", "shape")
     _set_reshaped(ctx, tuple(_reshape_target(ctx, x, list(target))))
 
 

@@ -22,7 +22,7 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
     """Mark the input positions that output positions 0..out-1 read along one axis."""
     size = len(covered)
     assert w.pad_begin is not None
-    for tap in range(w.kernel):
+    for tap in _taps(w, out, size):
         start = tap * w.dilation - w.pad_begin
         first = max(0, -(-(0 - start) // w.stride))
         last = min(out - 1, (size - 1 - start) // w.stride)
@@ -30,6 +30,14 @@ def _mark(covered: bytearray, w: Window, out: int) -> None:
             covered[start + first * w.stride : start + last * w.stride + 1 : w.stride] = (
                 b"\x01" * (last - first + 1)
             )
+
+
+def _taps(w: Window, out: int, size: int) -> range:
+    """The taps of a window that some of its ``out`` positions put inside an axis of ``size``
+    (the others read only padding): few, however long the kernel (a dilation of 2**40)."""
+    pad = w.pad_begin or 0
+    low = max(0, -(-(pad - (out - 1) * w.stride) // w.dilation))
+    return range(low, min(w.kernel - 1, (size - 1 + pad) // w.dilation) + 1)
 
 
 def window_readers(model: Model, shapes: ShapeResult) -> dict[str, list[tuple[str, Geometry]]]:
@@ -162,7 +170,7 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     own = _readers_along(axis, readers)
     if not isinstance(size, int) or size <= 0 or own is None:
         return
-    if size > EXACT_LIMIT or any(r.window.kernel > EXACT_LIMIT for r in own):
+    if size > EXACT_LIMIT or _marking_work(own, size) > EXACT_WORK:
         _check_long_axis(shape, axis, own, trailing, skipped)
         return
     covered = bytearray(size)
@@ -174,8 +182,7 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     tail = _trailing(size, own, name, trailing)
     inside = bytearray(size)  # positions some window spans, whether a tap reads them or not
     for r in own:
-        w = r.window
-        _mark(inside, Window(w.effective, w.stride, 1, w.pad_begin, w.pad_end), r.out)
+        _mark(inside, _spanned(r.window), r.out)
     between = dilated = 0
     for read, spanned in zip(covered[: size - tail], inside[: size - tail]):
         if not read:
@@ -186,6 +193,28 @@ def _check_axis(shape: Shape, axis: int, readers: tuple[Geometry, ...],
     if between or dilated:
         reader, why = _explain(own, between, dilated)
         skipped[reader].append(_Miss(name, between + dilated, size, why))
+
+
+EXACT_WORK = 1 << 26
+"""Row marks (or taps walked, each weighing 1,024 marks) past which coverage is worked out per
+period: a kernel of half a million taps on a long axis would otherwise take hours."""
+
+
+def _marking_work(own: list[_Reader], size: int) -> int:
+    """What marking the rows each reader reads costs: the taps walked (each a step in Python)
+    and the rows marked."""
+    work = 0
+    for r in own:
+        rows = min(r.out, size // r.window.stride + 1)
+        for w in (r.window, _spanned(r.window)):
+            taps = len(_taps(w, r.out, size))
+            work += taps * 1024 + taps * rows
+    return work
+
+
+def _spanned(w: Window) -> Window:
+    """The window without gaps: every position between its first tap and its last."""
+    return Window(w.effective, w.stride, 1, w.pad_begin, w.pad_end)
 
 
 def _trailing(size: int, own: list[_Reader], name: str, trailing: dict[int, list[_Miss]]) -> int:
@@ -241,15 +270,19 @@ def _check_long_axis(shape: Shape, axis: int, own: list[_Reader],
     period = math.lcm(*(r.window.stride for r in own))
     if period > EXACT_LIMIT:
         return
-    covered, inside = bytearray(period), bytearray(period)
+    import numpy as np
+
+    covered, inside = np.zeros(period, dtype=bool), np.zeros(period, dtype=bool)
     for r in own:
         w = r.window
         for marks, offsets in ((covered, range(0, w.effective, w.dilation)), (inside, range(w.effective))):
-            for offset in offsets[: w.stride]:  # offsets repeat modulo the stride after that
-                first = (offset - (w.pad_begin or 0)) % w.stride
-                marks[first::w.stride] = b"\x01" * len(range(first, period, w.stride))
-    between = sum(1 for c, i in zip(covered, inside) if not c and not i)
-    dilated = sum(1 for c, i in zip(covered, inside) if not c and i)
+            # the rows a window's taps read, modulo its stride (offsets repeat after `stride` of them)
+            first = offsets[: w.stride]
+            read = np.zeros(w.stride, dtype=bool)
+            read[(np.arange(first.start, first.stop, first.step) - (w.pad_begin or 0)) % w.stride] = True
+            marks |= np.tile(read, period // w.stride)
+    between = int(np.count_nonzero(~covered & ~inside))
+    dilated = int(np.count_nonzero(~covered & inside))
     if between or dilated:
         reader, why = _explain(own, between, dilated)
         unit = UNIT_NAMES.get(name, "position")

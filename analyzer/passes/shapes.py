@@ -24,6 +24,7 @@ from analyzer.rules import (
     UNKNOWN_DIM,
     Diagnostic,
 )
+from analyzer.symbolic import ge, is_expr
 
 LATEST_OPSET = 28
 
@@ -152,6 +153,7 @@ def _run(opdef, ctx: InferContext, debug: bool) -> _Outcome:
     outputs = len(ctx.node.outputs)
     try:
         ctx.require_inputs(opdef.min_inputs)
+        ctx.require_at_most(opdef.max_inputs)
         opdef.infer(ctx)
     except UnknownInput:
         ctx.out_shapes = [None] * outputs
@@ -217,6 +219,7 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
     no_flags: dict[int, tuple[bool, ...]] = {}
     all_float: dict[int, tuple[str, ...]] = {}
     signatures: dict[tuple, Any] = {}
+    scanned: set[int] = set()
     for node, opdef in model.steps():
         if opdef is None:
             _unmodelled(model, node, shapes, diagnostics)
@@ -253,11 +256,26 @@ def infer_shapes(model: Model, debug: bool = False, inputs: dict[str, Shape] | N
             if key is not None:
                 memo[key] = outcome  # type: ignore[index]
         outcomes.append(outcome)
+        if memo is None:
+            _bound_scanned(node, outcome, scanned, result.constraints)
         if outcome.is_plain() and node.outputs[0]:  # most nodes of a large graph: written inline
             shapes[node.outputs[0]] = outcome.shapes[0]
         else:
             _apply(model, node, outcome, result)
     return result
+
+
+def _bound_scanned(node, outcome: _Outcome, seen: set[int], constraints: list[Constraint]) -> None:
+    """A dim that depends on a scanned size is out of range (S111) at the sizes that make it
+    over MAX_DIM, as a fixed dim is (``_out_of_range``): recorded once per expression."""
+    for shape in outcome.shapes:
+        for dim in shape or ():
+            if is_expr(dim) and id(dim) not in seen:
+                seen.add(id(dim))
+                constraints.append(Constraint(node.name, SIZE_OUT_OF_RANGE, _BEYOND, node.location, ge(MAX_DIM, dim)))
+
+
+_BEYOND = f"an output dim would be over convlint's limit of {describe(MAX_DIM)}"
 
 
 def _apply(model: Model, node, outcome: _Outcome, result: ShapeResult) -> None:

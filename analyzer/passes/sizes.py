@@ -24,7 +24,7 @@ from analyzer.ops.base import Constraint
 from analyzer.passes.coverage import window_readers
 from analyzer.passes.shapes import ShapeResult, infer_shapes
 from analyzer.rules import NOT_MODELLED, UNKNOWN_DIM
-from analyzer.symbolic import Expr, gt, is_expr, maximum, size
+from analyzer.symbolic import Evaluation, Expr, gt, is_expr, maximum, size
 
 
 @dataclass
@@ -134,6 +134,10 @@ def _groups(shape: Shape, axes: Sequence[int]) -> list[list[int]]:
     return [free] if free else [[p] for p in axes]
 
 
+SCAN_BYTES = 128 * 2**20
+"""Memory the arrays kept at once while a chunk of scanned sizes is evaluated may take."""
+
+
 class _Judge:
     """The checks of one scanned axis, evaluated for any array of its sizes."""
 
@@ -142,24 +146,42 @@ class _Judge:
         memo: dict[int, frozenset[str]] = {}
         self.constraints = [c for c in shapes.constraints if _concerns(c.holds, name, memo)]
         self.drops = _floor_drops(model, shapes, position)
+        # drop conditions go where their last reader is, among the checks (in topological
+        # order): each value is then needed for a short while, not until the end
+        step = {node.name: index for index, (node, _) in enumerate(model.steps())}
+        order = sorted(
+            [(step.get(c.node, 0), 0, index) for index, c in enumerate(self.constraints)]
+            + [(step[last], 1, index) for index, (_, last) in enumerate(self.drops)]
+        )
+        self.order = [(kind, index) for _, kind, index in order]
+        self.evaluation = Evaluation([self.constraints[i].holds if kind == 0 else self.drops[i][0]
+                                      for kind, i in self.order])
+
 
     def __call__(self, sizes: Any) -> tuple[Any, list[tuple[Constraint, Any]], Any]:
         """Valid sizes (a mask), each check with the sizes it rejects first, and the valid
-        sizes that drop input rows or columns."""
+        sizes that drop input rows or columns. Sizes are evaluated a chunk at a time, so that
+        the arrays kept at once (``Evaluation.peak`` of them) stay within SCAN_BYTES."""
         import numpy as np
 
-        env, memo = {self.name: sizes, **self.others}, {}
         valid = np.ones(len(sizes), dtype=bool)
-        rejecting = []
-        for constraint in self.constraints:
-            holds = _as_mask(constraint.holds, env, memo, len(sizes))
-            newly = valid & ~holds
-            if newly.any():
-                rejecting.append((constraint, newly))
-                valid &= holds
         dropping = np.zeros(len(sizes), dtype=bool)
-        for condition in self.drops:
-            dropping |= _as_mask(condition, env, memo, len(sizes))
+        rejected: dict[int, Any] = {}
+        step = max(1024, SCAN_BYTES // (8 * max(self.evaluation.peak, 1)))
+        for start in range(0, len(sizes), step):
+            part = slice(start, start + step)
+            length = len(sizes[part])
+            values = self.evaluation.values({self.name: sizes[part], **self.others})
+            for (kind, index), value in zip(self.order, values):
+                mask = np.broadcast_to(np.asarray(value, dtype=bool), (length,))
+                if kind:
+                    dropping[part] |= mask
+                    continue
+                newly = valid[part] & ~mask
+                if newly.any():
+                    rejected.setdefault(index, np.zeros(len(sizes), dtype=bool))[part] = newly
+                    valid[part] &= mask
+        rejecting = [(self.constraints[index], rejected[index]) for index in sorted(rejected)]
         return valid, rejecting, dropping & valid
 
     def verdicts(self, values: Sequence[int]) -> list[Verdict]:
@@ -205,13 +227,6 @@ def _scan_axis(model: Model, shapes: ShapeResult, name: str, position: int, othe
     )
 
 
-def _as_mask(condition: Any, env: dict[str, Any], memo: dict[int, Any], length: int):
-    import numpy as np
-
-    value = condition.evaluate(env, memo) if isinstance(condition, Expr) else condition
-    return np.broadcast_to(np.asarray(value, dtype=bool), (length,))
-
-
 def _rejection(constraint: Constraint, sizes: list[int]) -> Rejection:
     return Rejection(constraint.node, constraint.rule.code, constraint.message, constraint.location, sizes)
 
@@ -223,8 +238,9 @@ def _blind_spot(shapes: ShapeResult) -> str | None:
     return None
 
 
-def _floor_drops(model: Model, shapes: ShapeResult, position: int) -> list[Any]:
-    """Per tensor read only by sliding windows: true where its last rows are read by none."""
+def _floor_drops(model: Model, shapes: ShapeResult, position: int) -> list[tuple[Any, str]]:
+    """Per tensor read only by sliding windows: true where its last rows are read by none;
+    with the last of those readers."""
     conditions = []
     for tensor, readers in window_readers(model, shapes).items():
         shape = shapes.shapes.get(tensor)
@@ -243,7 +259,7 @@ def _floor_drops(model: Model, shapes: ShapeResult, position: int) -> list[Any]:
             covered = (out - 1) * w.stride - w.pad_begin + w.effective - 1
             last = covered if last is None else maximum(last, covered)
         if last is not None:
-            conditions.append(gt(shape[position] - 1, last))
+            conditions.append((gt(shape[position] - 1, last), readers[-1][0]))
     return conditions
 
 
