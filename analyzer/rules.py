@@ -119,13 +119,13 @@ INVALID_ATTRIBUTE = _rule(
     "Use positive kernels, strides and dilations and axes within the tensor's rank.",
 )
 MISSING_INPUT = _rule(
-    "S108", "missing-input", "error",
+    "S108", "wrong-input-count", "error",
     "An op lacks an input its semantics require (absent, or named \"\" as if optional), or "
     "is given more inputs than it takes.",
     "ONNX runtimes refuse the node: a Conv without its weight, a Gemm without B, a Relu with "
     "two inputs. Exporters and hand edits that drop or add an input produce such files.",
     "Conv(inputs=[x])",
-    "Give the node the input it needs (the weight of a Conv, both operands of a MatMul).",
+    "Give the node the inputs its op takes (the weight of a Conv, both operands of a MatMul), and no more.",
 )
 FIXED_SIZE_DEPENDENCY = _rule(
     "S109", "fixed-size-dependency", "warning",
