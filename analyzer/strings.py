@@ -13,6 +13,11 @@ from collections.abc import Iterable
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
+UNSAFE_CHARACTERS = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+"""A regex character-class body: C0 and C1 controls, DEL, line and paragraph separators,
+bidirectional overrides and isolates ("Trojan Source"). Never part of a spec name, always
+escaped in output."""
+
 
 def printable(text: str) -> str:
     """``text`` with lone surrogates (undecodable bytes of a file name) shown as escapes

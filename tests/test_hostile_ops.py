@@ -287,14 +287,14 @@ def test_the_values_kept_while_scanning_do_not_grow_with_the_depth():
     for 50 and 500 of them (it was one array per sub-expression: 1 GiB at 3,000 convs)."""
     from analyzer.frontends.onnx import build_graph
     from analyzer.passes.shapes import infer_shapes
-    from analyzer.passes.sizes import _Judge
+    from analyzer.passes.sizes import _Judge, _Walk
     from analyzer.symbolic import size
 
     peaks = []
     for count in (50, 500):
         graph = build_graph("m.onnx", conv_chain(count), {})
         shapes = infer_shapes(graph, inputs={"x": (1, 3, size("H"), size("H"))})
-        peaks.append(_Judge(graph, shapes, "H", 2, {}).evaluation.peak)
+        peaks.append(_Judge(_Walk.of(graph, shapes), shapes, "H", 2, {}).evaluation.peak)
     assert peaks[0] == peaks[1] < 20
 
 

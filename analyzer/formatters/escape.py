@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import re
 
-from analyzer.strings import printable
+from analyzer.strings import UNSAFE_CHARACTERS, printable
 
 __all__ = ["line_start", "markdown", "markdown_code", "mermaid_label", "printable", "terminal", "text_lines",
            "workflow_data", "workflow_property"]
 
-# C0 and C1 controls, DEL, line and paragraph separators, bidirectional overrides and
-# isolates ("Trojan Source"), and lone surrogates (undecodable bytes of file names).
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+# Unsafe characters (analyzer.strings), and lone surrogates (undecodable bytes of file names).
+_UNSAFE = re.compile(rf"[{UNSAFE_CHARACTERS}\ud800-\udfff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\x1b": "\\x1b"}
 
 

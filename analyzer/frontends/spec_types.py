@@ -13,13 +13,13 @@ from pydantic import Field, PlainValidator
 from pydantic_core import PydanticCustomError
 
 from analyzer.limits import MAX_DIM, describe
+from analyzer.strings import UNSAFE_CHARACTERS
 
 MAX_SPATIAL = 3
 
 PositiveInt = Annotated[int, Field(ge=1, le=MAX_DIM)]
 NonNegativeInt = Annotated[int, Field(ge=0, le=MAX_DIM)]
-_UNPRINTABLE = r"\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-"""Control characters, line separators and bidirectional overrides: never part of a name."""
+_UNPRINTABLE = UNSAFE_CHARACTERS
 Name = Annotated[str, Field(
     min_length=1, max_length=256,
     pattern=rf"^[^\s/{_UNPRINTABLE}]([^/{_UNPRINTABLE}]*[^\s/{_UNPRINTABLE}])?$",

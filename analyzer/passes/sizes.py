@@ -118,10 +118,11 @@ def scan_sizes(model: Model, low: int = 1, high: int = 4096) -> SizesResult:
     shapes = infer_shapes(model, inputs=overrides)
     declared = {symbols[group[0]].args[0]: shape[group[0]] for group in groups}
     candidates = np.arange(low, high + 1, dtype=np.int64)
+    walk = _Walk.of(model, shapes)
     for group in groups:
         name = symbols[group[0]].args[0]
         others = {n: v for n, v in declared.items() if n != name}
-        axis = _scan_axis(model, shapes, name, group[0], others, candidates)
+        axis = _scan_axis(walk, shapes, name, group[0], others, candidates)
         axis.declared = declared[name] if isinstance(declared[name], int) else None
         result.axes.append(axis)
     return result
@@ -138,17 +139,32 @@ SCAN_BYTES = 128 * 2**20
 """Memory the arrays kept at once while a chunk of scanned sizes is evaluated may take."""
 
 
+@dataclass
+class _Walk:
+    """What every scanned axis reads of the graph, worked out once per scan: each node's step
+    in topological order, the tensors read by sliding windows, and the scanned sizes each
+    check's expression depends on (by the expression's id)."""
+
+    step: dict[str, int]
+    readers: dict[str, list]
+    symbols: dict[int, frozenset[str]]
+
+    @classmethod
+    def of(cls, model: Model, shapes: ShapeResult) -> _Walk:
+        return cls({node.name: index for index, (node, _) in enumerate(model.steps())},
+                   window_readers(model, shapes), {})
+
+
 class _Judge:
     """The checks of one scanned axis, evaluated for any array of its sizes."""
 
-    def __init__(self, model: Model, shapes: ShapeResult, name: str, position: int, others: dict[str, Any]):
+    def __init__(self, walk: _Walk, shapes: ShapeResult, name: str, position: int, others: dict[str, Any]):
         self.name, self.others = name, others
-        memo: dict[int, frozenset[str]] = {}
-        self.constraints = [c for c in shapes.constraints if _concerns(c.holds, name, memo)]
-        self.drops = _floor_drops(model, shapes, position)
+        self.constraints = [c for c in shapes.constraints if _concerns(c.holds, name, walk.symbols)]
+        self.drops = _floor_drops(walk.readers, shapes, position)
         # drop conditions go where their last reader is, among the checks (in topological
         # order): each value is then needed for a short while, not until the end
-        step = {node.name: index for index, (node, _) in enumerate(model.steps())}
+        step = walk.step
         order = sorted(
             [(step.get(c.node, 0), 0, index) for index, c in enumerate(self.constraints)]
             + [(step[last], 1, index) for index, (_, last) in enumerate(self.drops)]
@@ -205,9 +221,9 @@ def _concerns(holds: Any, name: str, memo: dict[int, frozenset[str]]) -> bool:
     return not symbols or name in symbols
 
 
-def _scan_axis(model: Model, shapes: ShapeResult, name: str, position: int, others: dict[str, Any],
+def _scan_axis(walk: _Walk, shapes: ShapeResult, name: str, position: int, others: dict[str, Any],
                candidates: Any) -> AxisScan:
-    judge = _Judge(model, shapes, name, position, others)
+    judge = _Judge(walk, shapes, name, position, others)
     valid, rejecting, dropping = judge(candidates)
     low, high = int(candidates[0]), int(candidates[-1])
     sizes = [int(v) for v in candidates[valid]]
@@ -238,11 +254,11 @@ def _blind_spot(shapes: ShapeResult) -> str | None:
     return None
 
 
-def _floor_drops(model: Model, shapes: ShapeResult, position: int) -> list[tuple[Any, str]]:
-    """Per tensor read only by sliding windows: true where its last rows are read by none;
-    with the last of those readers."""
+def _floor_drops(readers_of: dict[str, list], shapes: ShapeResult, position: int) -> list[tuple[Any, str]]:
+    """Per tensor read only by sliding windows (``readers_of``, from window_readers): true
+    where its last rows are read by none; with the last of those readers."""
     conditions = []
-    for tensor, readers in window_readers(model, shapes).items():
+    for tensor, readers in readers_of.items():
         shape = shapes.shapes.get(tensor)
         if shape is None or len(shape) <= position or not is_expr(shape[position]):
             continue
