@@ -631,3 +631,19 @@ def test_file_names_in_markdown_and_sarif(tmp_path):
     sarif = json.loads(convlint("check", ".", "-f", "sarif", cwd=tmp_path).stdout)
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]}
     assert uris == {"a%20b%3Cimg%20src%3Dx%3E%1B%5B31m%23.json"}
+
+
+def test_an_op_type_at_the_start_of_a_text_line_forges_no_workflow_command(tmp_path):
+    """In a narrow text table names get lines of their own and each figures row starts with
+    the op: an op type ``::error::x`` from the model must not begin a workflow command."""
+    node = helper.make_node("::error::x", ["x"], ["y"], domain="evil", name="a_rather_long_node_name_here")
+    graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    path = tmp_path / "m.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("evil", 1)]),
+              path)
+    for width in ("40", "80"):
+        done = convlint("analyze", str(path), "--width", width, "--color", "never")
+        text = done.stdout.decode()
+        assert "\\x3a:" in text, text
+        _no_forged_commands(text)

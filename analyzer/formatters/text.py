@@ -185,7 +185,7 @@ def _cells(report: Report, table: Rows) -> list[tuple[str, ...]]:
             field = fields[id(rf)] = field_text(rf)
         op = ops.get(row.op)
         if op is None:
-            op = ops[row.op] = terminal(row.op)
+            op = ops[row.op] = line_start(row.op)  # starts a line when names get lines of their own
         rows.append((line_start(row.name), op, shape, field[0], field[1],
                      "?" if row.params is None else f"{row.params:,}", "?" if row.macs is None else f"{row.macs:,}"))
     return rows
