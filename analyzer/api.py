@@ -86,9 +86,7 @@ def _settings(settings: Settings | None, select: Iterable[str] | None, extend_se
               (("select", select), ("extend_select", extend_select), ("ignore", ignore)) if value is not None}
     for key, codes in chosen.items():
         check_selectors(codes, key)
-    return base.override(select=chosen.get("select"),
-                         extend_select=base.extend_select + chosen.get("extend_select", ()),
-                         ignore=base.ignore + chosen.get("ignore", ()))
+    return base.selecting(chosen.get("select", ()), chosen.get("extend_select", ()), chosen.get("ignore", ()))
 
 
 def load(source: Any, sizes: InputSizes | None = None) -> Model:

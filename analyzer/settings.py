@@ -97,6 +97,13 @@ class Settings:
         """These settings with the command line's non-empty values taking precedence."""
         return replace(self, **{k: v for k, v in changes.items() if v not in (None, (), [])})
 
+    def selecting(self, select: tuple[str, ...], extend_select: tuple[str, ...], ignore: tuple[str, ...]) -> Settings:
+        """These settings with a selection given on top (the command line's, the API's):
+        ``select`` replaces the selection, extend-select included (as ruff's does);
+        ``extend_select`` and ``ignore`` add to it."""
+        extend = extend_select if select else self.extend_select + extend_select
+        return replace(self, extend_select=extend, ignore=self.ignore + ignore).override(select=select)
+
 
 def any_of(patterns: Iterable[str]) -> re.Pattern[str]:
     """One regex matching what any of these globs matches (fnmatch.fnmatchcase's rules)."""
@@ -281,11 +288,8 @@ def resolve_settings(cli: Cli, start: Path) -> Settings:
             if missing(str(path)):
                 raise InputError.one(str(path), None, "no such configuration file")
             base = load_settings(path)
-    # --select replaces the configured selection, extend-select included (as ruff's does);
-    # --extend-select and --ignore add to it.
-    extend_select = cli.extend_select if cli.select else base.extend_select + cli.extend_select
-    settings = replace(base, extend_select=extend_select, ignore=base.ignore + cli.ignore,
+    settings = replace(base.selecting(cli.select, cli.extend_select, cli.ignore),
                        extend_exclude=base.extend_exclude + cli.extend_exclude,
                        force_exclude=cli.force_exclude or base.force_exclude)
-    return settings.override(select=cli.select, fail_on=cli.fail_on, input_shape=cli.input_shape, batch=cli.batch,
+    return settings.override(fail_on=cli.fail_on, input_shape=cli.input_shape, batch=cli.batch,
                              override_shape=cli.override_shape or None, exclude=cli.exclude)

@@ -164,3 +164,15 @@ def test_what_cannot_be_read_raises():
     with pytest.raises(InputError) as error:
         api.analyze({"inputs": [], "layers": []})
     assert error.value.lines()[0].startswith("<spec>: /")
+
+
+def test_select_replaces_the_given_settings_extend_select_as_on_the_command_line():
+    """As --select over a configuration file: ``select`` is the whole selection, the
+    settings' extend-select does not add to it, ``extend_select`` given with it does."""
+    from analyzer.settings import Settings
+
+    seed, settings = str(SAMPLES / "seed.json"), Settings(extend_select=("F101",))
+    assert [d.code for d in api.analyze(seed, settings=settings).findings] == ["F101"]
+    assert api.analyze(seed, settings=settings, select=["C"]).findings == []
+    assert [d.code for d in api.analyze(seed, settings=settings, select=["C"], extend_select=["F1"]).findings] \
+        == ["F101"]
