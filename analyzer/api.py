@@ -215,13 +215,18 @@ def diff(
 ) -> DiffReport:
     """Compare two versions of a model (any kinds of source), both at the same what-if sizes:
     a :class:`DiffReport`."""
+    return diff_sources(old, new, input_sizes(input_shapes, input_shape, batch, override_shape),
+                        _settings(settings, select, extend_select, ignore))
+
+
+def diff_sources(old: Any, new: Any, sizes: InputSizes, settings: Settings) -> DiffReport:
+    """:func:`diff` of resolved sizes and settings (what the ``diff`` command runs)."""
     from analyzer.diff import diff_models
 
-    sizes = input_sizes(input_shapes, input_shape, batch, override_shape)
-    chosen = _settings(settings, select, extend_select, ignore)
-    models = [load(source, sizes) for source in (old, new)]
-    reports = [_report(model, chosen) for model in models]
-    return diff_models(models[0], reports[0], models[1], reports[1])
+    with paused_gc():  # as in analyze: two graphs and reports of long-lived objects
+        models = [load(source, sizes) for source in (old, new)]
+        reports = [_report(model, settings) for model in models]
+        return diff_models(models[0], reports[0], models[1], reports[1])
 
 
 def __getattr__(name: str) -> Any:

@@ -363,19 +363,18 @@ def diff(
     """What a change did to a model: nodes added, removed and changed, totals, findings.
 
     Exits with 1 when the new version has new findings at the fail level."""
-    from analyzer.api import paused_gc
-    from analyzer.diff import diff_models
+    from analyzer.api import diff_sources, paused_gc
+    from analyzer.errors import InputError
     from analyzer.formatters.diff import FORMATS
-    from analyzer.passes import analyze as run_passes
-    from analyzer.report.build import build_report
 
     format = _chosen(format, output, DiffFormat, "diff")
     settings = _settings(new, select, extend_select, ignore, fail_on, input_shape, config, isolated,
                          override_shape, batch)
-    with paused_gc():  # as in analyze: two graphs and reports of long-lived objects
-        models = [_load(path, _input_sizes(settings)) for path in (old, new)]
-        reports = [build_report(run_passes(m), settings) for m in models]
-        result = diff_models(models[0], reports[0], models[1], reports[1])
+    with paused_gc():  # the text too is made of the long-lived results
+        try:
+            result = diff_sources(old, new, _input_sizes(settings), settings)
+        except InputError as error:
+            _fail_input(error.lines())
         text = FORMATS[format.value](result)
     _write(text, output)
     if any(settings.fails(f.severity) for f in result.new_findings):
