@@ -121,3 +121,9 @@ def bytes_total(value: int | None, unknown: int, exact: bool = False) -> str:
 def unknown_nodes(count: int) -> str:
     """`` (3 nodes unknown)`` when some are; else nothing."""
     return f" ({_nodes(count)})" if count else ""
+
+
+def findings_count(errors: int, warnings: int, info: int) -> str:
+    """``1 error, 2 warnings`` (and ``, 3 info`` when there is any)."""
+    parts = [f"{errors} error{'s' * (errors != 1)}", f"{warnings} warning{'s' * (warnings != 1)}"]
+    return ", ".join(parts + ([f"{info} info"] if info else []))

@@ -23,6 +23,7 @@ from analyzer.formatters.figures import (
     bytes_total,
     count_text,
     field_text,
+    findings_count,
     macs_text,
     output_text,
     params_text,
@@ -55,10 +56,7 @@ def where(report: Report, d: DiagnosticReport) -> str:
 
 def _counts(run: CheckReport) -> str:
     s = run.summary
-    parts = [f"{s.errors} error{'s' * (s.errors != 1)}", f"{s.warnings} warning{'s' * (s.warnings != 1)}"]
-    if s.info:
-        parts.append(f"{s.info} info")
-    text = f"{', '.join(parts)} in {s.files} model{'s' * (s.files != 1)}"
+    text = f"{findings_count(s.errors, s.warnings, s.info)} in {s.files} model{'s' * (s.files != 1)}"
     return text + (f"; {s.unreadable} could not be read" if s.unreadable else "")
 
 

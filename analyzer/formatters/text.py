@@ -21,6 +21,7 @@ from analyzer.formatters.figures import (
     axes_text,
     bytes_total,
     field_text,
+    findings_count,
     macs_text,
     output_text,
     params_text,
@@ -249,12 +250,6 @@ def totals_lines(report: Report, exact: bool = False) -> list[str]:
         lines.append(f"Receptive field: {axes_text(summary.size)} at {summary.node} (stride {axes_text(summary.stride)}) "
                      f"on a {inputs} input" + (f": {ratio} the input" if ratio else ""))
     return [terminal(line) for line in lines]
-
-
-def findings_count(errors: int, warnings: int, info: int) -> str:
-    """``1 error, 2 warnings`` (and ``, 3 info`` when there is any)."""
-    parts = [f"{errors} error{'s' * (errors != 1)}", f"{warnings} warning{'s' * (warnings != 1)}"]
-    return ", ".join(parts + ([f"{info} info"] if info else []))
 
 
 def render(report: Report, view: View | None = None) -> str:
