@@ -250,17 +250,21 @@ def _floor_scaled(a: Any, factor: float, float32: bool) -> Any:
     """floor(a * factor) in float32 (onnxruntime) or float64 (PyTorch). Beyond BOUND it is an
     infinity (a NaN, which validated scales never give, is -BOUND: no size)."""
     np = _np()
-    kind = np.float32 if float32 else np.float64
     with np.errstate(invalid="ignore", over="ignore"):
-        product = np.floor(np.asarray(a, dtype=kind) * kind(factor))
+        product = _floor_product(a, factor, float32)
         product = np.clip(np.nan_to_num(product, nan=-BOUND), -BOUND, BOUND).astype(np.int64)
     return np.where(_beyond(a), a, product)
 
 
-def _scaled_exact(a: Any, factor: float, float32: bool) -> Any:
+def _floor_product(a: Any, factor: float, float32: bool) -> Any:
+    """floor(a * factor), computed in float32 or float64 as the runtime computes it."""
     np = _np()
     kind = np.float32 if float32 else np.float64
-    return np.floor(np.asarray(a, dtype=kind) * kind(factor)).astype(np.int64)
+    return np.floor(np.asarray(a, dtype=kind) * kind(factor))
+
+
+def _scaled_exact(a: Any, factor: float, float32: bool) -> Any:
+    return _floor_product(a, factor, float32).astype(_np().int64)
 
 
 _EXACT: dict[str, Callable[..., Any]] = {

@@ -76,8 +76,6 @@ def _memory(outputs: list[str], shapes: ShapeResult, batch: Dim, cache: dict) ->
     elements = 0
     size = 0
     for tensor in outputs:
-        if not tensor or tensor in shapes.values:
-            continue
         found = _tensor_memory(tensor, shapes, batch, cache)
         if len(outputs) == 1 or found is UNKNOWN:
             return found  # shared: Memory values are never changed
