@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import InputError
-from analyzer.frontends.inputs import InputSizes, parse_input_shapes
+from analyzer.frontends.inputs import InputSizes, parse_input_shapes, valid_batch
 from analyzer.graph import Model, Shape
 from analyzer.limits import MAX_DIM
 from analyzer.report.model import Report
@@ -70,7 +70,7 @@ def input_sizes(input_shapes: Mapping[str, ShapeLike] | None = None, input_shape
     for name, shape in given.items():
         text = shape if isinstance(shape, str) else "x".join(map(str, shape))
         (shapes[name],) = parse_input_shapes([f"{name}={text}"]).values()
-    if batch is not None and (type(batch) is not int or not 1 <= batch <= MAX_DIM):
+    if batch is not None and not valid_batch(batch):
         raise ValueError(f"batch must be an integer from 1 to {MAX_DIM:,}, got {batch!r}")
     return InputSizes(shapes, batch, override_shape)
 

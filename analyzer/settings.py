@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import InputError
-from analyzer.frontends.inputs import InputSizes, parse_input_shapes
-from analyzer.limits import MAX_CONFIG_BYTES, MAX_DIM, MAX_PATTERNS
+from analyzer.frontends.inputs import InputSizes, parse_input_shapes, valid_batch
+from analyzer.limits import MAX_CONFIG_BYTES, MAX_PATTERNS
 from analyzer.rules import RULES, SEVERITY_RANK, Severity
 from analyzer.strings import did_you_mean
 
@@ -221,7 +221,7 @@ def load_settings(path: Path) -> Settings:
         if not isinstance(table.get(key, False), bool):
             raise InputError.one(source, f"{where} {key}", f"must be true or false, not {_kind(table[key])}")
     batch = table.get("batch")
-    if batch is not None and (not isinstance(batch, int) or isinstance(batch, bool) or not 1 <= batch <= MAX_DIM):
+    if batch is not None and not valid_batch(batch):
         shown = f"{batch:,}" if isinstance(batch, int) and not isinstance(batch, bool) else _kind(batch)
         raise InputError.one(source, f"{where} batch", f"must be a positive integer up to 2**40, not {shown}")
     fail_on = table.get("fail-on", "error")

@@ -43,6 +43,12 @@ def parse_input_shapes(specs: list[str] | tuple[str, ...]) -> dict[str, Shape]:
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def valid_batch(value: object) -> bool:
+    """A batch size convlint computes with: an integer (not a bool) from 1 to MAX_DIM, as
+    --batch takes."""
+    return type(value) is int and 1 <= value <= MAX_DIM
+
+
 def _dim(spec: str, part: str) -> int | str:
     if re.fullmatch(r"[+-]?[0-9]+", part):
         value = int(part) if len(part) <= 20 else None
