@@ -11,9 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analyzer.formatters.figures import shape_text
-from analyzer.formatters.rows import data_path
+from analyzer.formatters.rows import data_path, worse
 from analyzer.report.model import NodeReport, Report
-from analyzer.rules import SEVERITY_RANK
 
 
 @dataclass
@@ -94,8 +93,7 @@ def drawing(report: Report, collapse: bool | None = None) -> Drawing:
         if d.node in box_of:
             box = box_of[d.node]
             box.findings.append(index)
-            if SEVERITY_RANK[d.severity] > SEVERITY_RANK.get(box.severity or "", -1):
-                box.severity = d.severity
+            box.severity = worse(box.severity, d.severity)
 
     _layer(boxes, edges)
     return Drawing(boxes, edges, 1 + max((b.layer for b in boxes), default=0))

@@ -43,12 +43,17 @@ def data_path(report: Report) -> list[NodeReport]:
     return kept or list(report.nodes)
 
 
+def worse(severity: str | None, other: str | None) -> str | None:
+    """The more severe of two severities (None: no finding)."""
+    return other if SEVERITY_RANK.get(other or "", -1) > SEVERITY_RANK.get(severity or "", -1) else severity
+
+
 def severities(report: Report) -> dict[str, str]:
     """Per node with findings, the most severe."""
     worst: dict[str, str] = {}
     for d in report.diagnostics:
-        if d.node and SEVERITY_RANK[d.severity] > SEVERITY_RANK.get(worst.get(d.node, ""), -1):
-            worst[d.node] = d.severity
+        if d.node:
+            worst[d.node] = worse(worst.get(d.node), d.severity)  # type: ignore[assignment]
     return worst
 
 
@@ -92,8 +97,7 @@ def table_rows(report: Report, all_nodes: bool = False, depth: int | None = None
             row.last, row.nodes, row.op = node, row.nodes + 1, f"{row.nodes + 1} nodes"
             row.params = None if row.params is None or node.params is None else row.params + node.params
             row.macs = None if row.macs is None or node.macs is None else row.macs + node.macs
-            if SEVERITY_RANK.get(severity or "", -1) > SEVERITY_RANK.get(row.severity or "", -1):
-                row.severity = severity
+            row.severity = worse(row.severity, severity)
             if row.nodes == 2:  # named as the model's names write module paths
                 row.name = ("/" if "/" in node.name and "." not in node.name else ".").join(found)
             continue

@@ -20,6 +20,7 @@ from analyzer.formatters.escape import line_start, terminal
 from analyzer.formatters.figures import (
     axes_text,
     bytes_total,
+    count_text,
     field_text,
     findings_count,
     macs_text,
@@ -188,7 +189,7 @@ def _cells(report: Report, table: Rows) -> list[tuple[str, ...]]:
         if op is None:
             op = ops[row.op] = line_start(row.op)  # starts a line when names get lines of their own
         rows.append((line_start(row.name), op, shape, field[0], field[1],
-                     "?" if row.params is None else f"{row.params:,}", "?" if row.macs is None else f"{row.macs:,}"))
+                     count_text(row.params), count_text(row.macs)))
     return rows
 
 
