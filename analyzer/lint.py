@@ -48,6 +48,26 @@ class Exclusions:
         relative = Path(inside).parts
         return any(by_path.match("/".join(relative[:n])) for n in range(1, len(relative) + 1))
 
+    def below(self, base: str) -> Callable[[str, str], bool]:
+        """:meth:`excluded` for what a search of ``base`` meets under folders that passed it:
+        called with an entry's name and its path below ``base``, it matches only what the
+        entry adds (its name, and its whole path from ``root``), not every folder above."""
+        by_name, by_path = self._compiled
+        root, folder = os.path.abspath(self.root), os.path.abspath(base)
+        inside = os.path.relpath(folder, root)
+        if not inside.startswith(".."):  # base in root: paths from root are base's and below
+            parts = () if inside == "." else Path(inside).parts
+            if any(by_path.match("/".join(parts[:n])) for n in range(1, len(parts) + 1)):
+                return lambda name, below: True
+            prefix = "".join(part + "/" for part in parts)
+            return lambda name, below: by_name.match(name) is not None or by_path.match(prefix + below) is not None
+        lower = os.path.relpath(root, folder)
+        if lower.startswith(".."):  # root elsewhere: names only
+            return lambda name, below: by_name.match(name) is not None
+        start = lower + "/"  # root below base: paths from root within it
+        return lambda name, below: by_name.match(name) is not None or (
+            below.startswith(start) and by_path.match(below[len(start):]) is not None)
+
     @cached_property
     def _compiled(self) -> tuple[re.Pattern[str], re.Pattern[str]]:
         """The patterns without a slash, and those with one, each as one regex: a folder search
@@ -187,9 +207,10 @@ def _search(base: str, pattern: _Pattern, found: Found, exclusions: Exclusions, 
     matches: list[str] = []
     matched_folder = False
     real_base = os.path.realpath(base)
-    pending = [(base, pattern.start())]
+    excluded = exclusions.below(base)
+    pending = [(base, pattern.start(), "")]
     while pending:
-        folder, states = pending.pop()
+        folder, states, inside = pending.pop()
         try:
             with os.scandir(folder) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
@@ -205,14 +226,15 @@ def _search(base: str, pattern: _Pattern, found: Found, exclusions: Exclusions, 
             if not after:
                 continue
             path = entry.path.removeprefix("./") if relative else entry.path
+            name = entry.name
             if _is_folder(entry, follow=False):
-                if not exclusions.excluded(path, base) and not os.path.lexists(os.path.join(path, "pyvenv.cfg")):
+                if not excluded(name, inside + name) and not os.path.lexists(os.path.join(path, "pyvenv.cfg")):
                     matched_folder |= pattern.complete(after)
-                    below.append((path, after))
+                    below.append((path, after, inside + name + "/"))
             elif _is_folder(entry, follow=True):
-                if not exclusions.excluded(path, base) and not _inside(path, real_base):
+                if not excluded(name, inside + name) and not _inside(path, real_base):
                     found.skipped.append(_file_error(path, f"a link to a folder outside {base}: not followed"))
-            elif pattern.complete(after) and entry.name.endswith(suffixes) and not exclusions.excluded(path, base):
+            elif pattern.complete(after) and name.endswith(suffixes) and not excluded(name, inside + name):
                 matches.append(path)
         pending.extend(reversed(below))
     return matches if matches or matched_folder else None
