@@ -329,3 +329,44 @@ def test_rules_commands():
     assert explained.startswith("C101 (conv-channel-mismatch): error") and "## Fix" in explained
     assert runner.invoke(app, ["rule", "X999"]).exit_code == 2
     assert (ROOT / "docs" / "rules.md").read_text() == runner.invoke(app, ["rules", "-f", "markdown"]).stdout
+
+
+def test_folder_searches_exclude_exactly_what_excluded_says(tmp_path, monkeypatch):
+    """A search matches each entry's own name and path (Exclusions.below); the verdicts must be
+    Exclusions.excluded's for every entry under folders that passed, whatever root and base."""
+    import os
+    import random
+
+    from analyzer.lint import Exclusions
+
+    rng = random.Random(7)
+    names = ["a", "b", "models", "archive", "x.onnx", "y.json", "legacy", "c_old.onnx"]
+
+    def make(folder, depth):
+        for name in rng.sample(names, 5):
+            if "." in name:
+                (folder / name).touch()
+            elif depth < 3:
+                (folder / name).mkdir(exist_ok=True)
+                make(folder / name, depth + 1)
+
+    make(tmp_path, 0)
+    monkeypatch.chdir(tmp_path)
+    pool = ["legacy", "*_old.onnx", "models/archive", "a/b", "a/*/x.onnx", "archive", "b/*.json", "models", "*/b/*"]
+    compared = 0
+    for _ in range(200):
+        exclusions = Exclusions(tuple(rng.sample(pool, rng.randint(0, 3))), rng.choice([".", "a", "models", "a/b", ".."]))
+        for base in (".", "a", "./a", "models", "a/b"):
+            if not os.path.isdir(base):
+                continue
+            verdict = exclusions.below(base)
+            for folder, folders, files in os.walk(base):
+                inside = os.path.relpath(folder, base)
+                if inside != "." and exclusions.excluded(folder, base):
+                    folders[:] = []
+                    continue
+                for name in folders + files:
+                    below = name if inside == "." else f"{inside}/{name}"
+                    assert verdict(name, below) == exclusions.excluded(os.path.join(folder, name), base)
+                    compared += 1
+    assert compared > 10_000
