@@ -243,7 +243,7 @@ def nodes_and_edges(path: Path) -> tuple[int, int]:
     return len(graph.node), sum(1 for n in graph.node for i in n.input if i in produced)
 
 
-def growth(results: dict[str, dict[str, tuple[float, float] | None]], models: dict[str, Path]) -> list[str]:
+def growth(results: dict[str, dict[str, tuple[float, float] | None]], sizes: dict[str, tuple[int, int]]) -> list[str]:
     lines = []
     for family in ("chain", "residual"):
         for case in ("convlint", "networkx walk", "protobuf parse"):
@@ -253,7 +253,7 @@ def growth(results: dict[str, dict[str, tuple[float, float] | None]], models: di
     for small_name, large_name in (("inception200", "inception1000"), ("densenet50", "densenet250")):
         small, large = results[small_name].get("convlint"), results[large_name].get("convlint")
         if small and large:
-            (n0, e0), (n1, e1) = nodes_and_edges(models[small_name]), nodes_and_edges(models[large_name])
+            (n0, e0), (n1, e1) = sizes[small_name], sizes[large_name]
             lines.append(f"{small_name} -> {large_name}, convlint: {large[0] / small[0]:.2f}x the time for "
                          f"{(n1 + e1) / (n0 + e0):.2f}x the nodes + edges ({n0:,} + {e0:,} -> {n1:,} + {e1:,})")
     return lines
@@ -279,8 +279,9 @@ def main() -> None:
 
     rows = []
     results: dict[str, dict[str, tuple[float, float] | None]] = {}
+    sizes = {name: nodes_and_edges(path) for name, path in models.items()}
     for name, path in models.items():
-        nodes, _ = nodes_and_edges(path)
+        nodes, _ = sizes[name]
         chosen = [c for c in cases if c not in OPTIONAL or nodes <= OPTIONAL_MAX_NODES]
         results[name] = {case: in_process(case, path, args.repeat) for case in chosen}
         base = results[name]["protobuf parse"]
@@ -308,7 +309,7 @@ def main() -> None:
     print()
     print_text_against_json(text_rows)
     print()
-    print("  \n".join(growth(results, models)))
+    print("  \n".join(growth(results, sizes)))
 
 
 if __name__ == "__main__":
