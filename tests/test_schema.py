@@ -64,7 +64,7 @@ def test_json_reports_are_what_pydantic_makes_of_the_report_objects(path):
     same classes, serialises them to the same values, and to the same numbers byte for byte."""
     from analyzer.api import analyze
     from analyzer.formatters.json import to_dict, to_json
-    from analyzer.report.model import Report, adapter
+    from analyzer.report.model import NodeReport, Report, adapter
 
     report = analyze(path)
     expected = adapter(Report).dump_python(report, by_alias=True, mode="json")
@@ -72,6 +72,12 @@ def test_json_reports_are_what_pydantic_makes_of_the_report_objects(path):
     assert json.loads(to_json(report)) == expected
     compact = json.dumps(to_dict(report), ensure_ascii=False, separators=(",", ":"))
     assert compact == adapter(Report).dump_json(report, by_alias=True).decode()
+    # the node lines are written by hand (formatters.json._node_lines), byte for byte as json writes them
+    lines = to_json(report).splitlines()
+    start = lines.index('  "nodes": [')
+    written = [line.strip().removesuffix(",") for line in lines[start + 1:start + 1 + len(report.nodes)]]
+    assert written == [json.dumps(adapter(NodeReport).dump_python(node, by_alias=True, mode="json"), ensure_ascii=False)
+                       for node in report.nodes]
 
 
 def test_check_json_is_what_pydantic_makes_of_it():
