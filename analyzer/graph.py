@@ -173,12 +173,12 @@ class Model:
     def steps(self) -> list[tuple[Node, Any]]:
         """``(node, its registry entry or None)`` in topological order: what every pass walks."""
         if self._steps is None:
-            from analyzer.ops import opdef_of
+            from analyzer.ops import with_opdefs
 
             nodes = self.nodes
             # Most graphs come in topological order: the dict's own order then, no look-ups.
             ordered = nodes.values() if list(nodes) == self.order else map(nodes.__getitem__, self.order)
-            self._steps = [(node, opdef_of(node)) for node in ordered]
+            self._steps = with_opdefs(ordered)
         return self._steps
 
     @property
