@@ -173,12 +173,12 @@ class Model:
     def steps(self) -> list[tuple[Node, Any]]:
         """``(node, its registry entry or None)`` in topological order: what every pass walks."""
         if self._steps is None:
-            from analyzer.ops import with_opdefs
+            from analyzer.ops import opdef_of
 
             nodes = self.nodes
             # Most graphs come in topological order: the dict's own order then, no look-ups.
             ordered = nodes.values() if list(nodes) == self.order else map(nodes.__getitem__, self.order)
-            self._steps = with_opdefs(ordered)
+            self._steps = [(node, opdef_of(node)) for node in ordered]
         return self._steps
 
     @property

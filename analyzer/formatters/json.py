@@ -110,9 +110,6 @@ def _node_lines(nodes: list[NodeReport]) -> Iterator[str]:
             text = written[id(value)] = _compact(to_dict(value))
         return text
 
-    def number(value: Any) -> str:
-        return str(value) if type(value) is int else _compact(value)
-
     for node in nodes:
         outputs = node.outputs
         if len(outputs) == 1:
@@ -123,9 +120,9 @@ def _node_lines(nodes: list[NodeReport]) -> Iterator[str]:
         params, buffers, macs = node.params, node.buffers, node.macs
         yield (f'{{"name": {_string(node.name)}, "op": {_string(node.op)}, '
                f'"inputs": [{", ".join(map(_string, node.inputs))}], "outputs": {outputs_text}, '
-               f'"params": {params if type(params) is int else number(params)}, '
-               f'"buffers": {buffers if type(buffers) is int else number(buffers)}, '
-               f'"macs": {macs if type(macs) is int else number(macs)}, '
+               f'"params": {params if type(params) is int else _compact(params)}, '
+               f'"buffers": {buffers if type(buffers) is int else _compact(buffers)}, '
+               f'"macs": {macs if type(macs) is int else _compact(macs)}, '
                f'"receptive_field": {shared(node.receptive_field)}, "memory": {shared(node.memory)}}}')
 
 

@@ -260,22 +260,19 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
 
     folder = Path(path).resolve().parent
     add_tensor = builder.add_tensor
-    dtypes: dict[int, str] = {}
     for i, tensor in enumerate(graph.initializer):
         name, dims, kind = tensor.name, tuple(tensor.dims), tensor.data_type
         if type(name) is not str:
             name = _text(name)
-        dtype = dtypes.get(kind) or dtypes.setdefault(kind, dtype_name(kind))
+        dtype = dtype_name(kind)
         if len(dims) > MAX_RANK or (dims and (min(dims) < 0 or max(dims) > MAX_DIM)):
             builder.problem(f"/graph/initializer/{i}", f"initializer {name!r} {dims_problem(dims)}")
             add_tensor(Tensor(name, "constant", None, dtype))
             continue
         if tensor.data_location == EXTERNAL:
             _check_external(builder, tensor, folder, f"/graph/initializer/{i}")
-            const = None
-        else:  # a weight (most initializers) is known by its element count, without a call
-            values = _small_values(tensor, dims, dtype) if prod(dims) <= MAX_VALUES else None
-            const = None if values is None else ConstTensor(dims, dtype, values)
+        values = _small_values(tensor, dims, dtype)
+        const = None if values is None else ConstTensor(dims, dtype, values)
         add_tensor(Tensor(name, "constant", dims, dtype, const), f"/graph/initializer/{i}")
     for i, sparse in enumerate(graph.sparse_initializer):
         name = _text(sparse.values.name)

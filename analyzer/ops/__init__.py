@@ -7,7 +7,7 @@ ONNX has not (``Linear``, ``AdaptiveAvgPool``...) live in the ``convlint`` domai
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from analyzer.ops.base import FixedSizeFn, InferFn, MacsFn, OpDef, RfFn, WeightKind
@@ -83,23 +83,6 @@ def opdef_of(node: Any) -> OpDef | None:
         found = lookup(node.domain, node.op) or _MISSING
         node.opdef = found
     return None if found is _MISSING else found
-
-
-def with_opdefs(nodes: Iterable[Any]) -> list[tuple[Any, OpDef | None]]:
-    """``(node, opdef_of(node))`` for each node, each (domain, op) looked up once."""
-    _load()
-    found: dict[tuple[str, str], Any] = {}
-    steps = []
-    for node in nodes:
-        opdef = node.opdef
-        if opdef is None:
-            key = (node.domain, node.op)
-            opdef = found.get(key)
-            if opdef is None:
-                opdef = found[key] = lookup(*key) or _MISSING
-            node.opdef = opdef
-        steps.append((node, None if opdef is _MISSING else opdef))
-    return steps
 
 
 def all_ops() -> list[OpDef]:
