@@ -213,6 +213,23 @@ def whole_processes(models: dict[str, Path], repeat: int) -> list[str]:
     return rows
 
 
+def against_the_floor(path: Path, repeat: int) -> str:
+    """convlint's JSON report of the residual graph beside the least a Python program does to
+    write its node lines (benchmarks/floor.py) and the yardstick, run in turns; the floor's
+    lines are first checked to be convlint's."""
+    convlint = [sys.executable, "-m", "analyzer", "analyze", str(path), "-f", "json"]
+    floor = [sys.executable, str(HERE / "floor.py"), str(path)]
+    (ours,), (bare,) = launch([convlint, floor], 1, warm=False, capture=True)
+    node_lines = [json.dumps(node, ensure_ascii=False) for node in json.loads(ours[3])["nodes"]]
+    if node_lines != bare[3].splitlines():
+        raise SystemExit("benchmarks/floor.py does not write convlint's node lines: no floor to compare with")
+    yardstick = _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
+    (ours_time, _), (bare_time, _), (theirs, _) = in_turns([convlint, floor, yardstick], repeat)
+    return (f"{path.stem}, whole processes in turns: `convlint analyze --format json` {ours_time:.3f} s "
+            f"({ours_time / theirs:.2f}x), benchmarks/floor.py (the same node lines, nothing else) "
+            f"{bare_time:.3f} s ({bare_time / theirs:.2f}x), onnx.load + infer_shapes {theirs:.3f} s")
+
+
 def text_against_json(models: dict[str, Path], repeat: int) -> list[str]:
     """Rows of a Markdown table: whole-process medians of the text and JSON reports per chain,
     the two run in turns so that the machine's other load weighs on both alike."""
@@ -294,6 +311,7 @@ def main() -> None:
             rows.append(f"| {name} ({path.stat().st_size / 2**20:.0f} MB) | {case} | {found[0]:.3f} s | {ratio} | {found[1]:.0f} MiB |")
 
     process_rows = whole_processes({**models, "small": models_folder, "ten_layers": spec}, args.repeat)
+    floor_line = against_the_floor(models["residual50k"], args.repeat)
     text_rows = text_against_json(models, args.repeat)
 
     print(f"convlint benchmarks, {date.today().isoformat()}, Python {platform.python_version()}, "
@@ -306,6 +324,8 @@ def main() -> None:
     print("| whole process | convlint | peak RSS | yardstick | yardstick | peak RSS | ratio |")
     print("| --- | ---: | ---: | --- | ---: | ---: | ---: |")
     print("\n".join(process_rows))
+    print()
+    print(floor_line)
     print()
     print_text_against_json(text_rows)
     print()
