@@ -47,12 +47,13 @@ def _const(shape: Shape, dtype: str, values: Sequence[Any] | None) -> ConstTenso
     return ConstTensor(tuple(shape), dtype, tuple(values))  # type: ignore[arg-type]
 
 
-def _folded(ctx: InferContext, *indices: int) -> list | None:
-    """Input values as object arrays, when every one of ``indices`` is a folded constant."""
+def _folded(ctx: InferContext, *indices: int) -> list[values.Items] | None:
+    """The inputs' elements, when every one of ``indices`` is a folded constant."""
     found = [ctx.value(i) for i in indices]
     if any(v is None or v.values is None for v in found):
         return None
-    return [values.array(v) for v in found]  # type: ignore[arg-type]
+    arrays = [values.array(v) for v in found]  # type: ignore[arg-type]
+    return None if None in arrays else arrays  # type: ignore[return-value]
 
 
 def _values(ctx: InferContext, index: int) -> tuple[Any, ...] | None:
@@ -186,9 +187,7 @@ def infer_concat(ctx: InferContext) -> None:
     value = None
     arrays = _folded(ctx, *present)
     if arrays is not None:
-        import numpy as np
-
-        value = values.const(np.concatenate(arrays, axis=axis), ctx.dtype(present[0]))
+        value = values.const(values.concatenate(arrays, axis), ctx.dtype(present[0]))
     ctx.set(0, tuple(out), ctx.dtype(present[0]), value)
 
 
@@ -283,7 +282,7 @@ def infer_slice(ctx: InferContext) -> None:
         for axis, start, end, step in zip(axes, starts, ends, steps):
             begin, count = _clamp_slice(start, end, step, x[axis])  # type: ignore[arg-type]
             cut[axis] = slice(begin, begin + count * step if begin + count * step >= 0 else None, step)
-        value = values.const(arrays[0][tuple(cut)], ctx.dtype(0))
+        value = values.const(values.sliced(arrays[0], cut), ctx.dtype(0))
     ctx.set(0, tuple(out), ctx.dtype(0), value)
 
 
@@ -298,13 +297,11 @@ def infer_gather(ctx: InferContext) -> None:
     value = None
     arrays = _folded(ctx, 0, 1)
     if arrays is not None and isinstance(x[axis], int):
-        import numpy as np
-
         size = x[axis]
-        picks = arrays[1]
-        if any(not isinstance(p, int) or not -size <= p < size for p in picks.reshape(-1)):
-            ctx.fail(INVALID_ATTRIBUTE, f"indices {picks.reshape(-1).tolist()} are outside {size} elements", "axis")
-        value = values.const(np.take(arrays[0], picks.astype(np.int64), axis=axis), ctx.dtype(0))
+        picks = arrays[1].flat
+        if any(not isinstance(p, int) or not -size <= p < size for p in picks):
+            ctx.fail(INVALID_ATTRIBUTE, f"indices {list(picks)} are outside {size} elements", "axis")
+        value = values.const(values.take(arrays[0], arrays[1], axis), ctx.dtype(0))
     ctx.set(0, out, ctx.dtype(0), value)
 
 
@@ -499,7 +496,7 @@ def infer_transpose(ctx: InferContext) -> None:
     if sorted(perm) != list(range(len(x))):
         ctx.fail(INVALID_ATTRIBUTE, f"perm {list(perm)} is not a permutation of {len(x)} axes", "perm")
     arrays = _folded(ctx, 0)
-    value = values.const(arrays[0].transpose(perm), ctx.dtype(0)) if arrays is not None else None
+    value = values.const(values.transpose(arrays[0], perm), ctx.dtype(0)) if arrays is not None else None
     ctx.set(0, tuple(x[p] for p in perm), ctx.dtype(0), value)
 
 
@@ -540,9 +537,7 @@ def infer_expand(ctx: InferContext) -> None:
     arrays = _folded(ctx, 0)
     value = None
     if arrays is not None and all(isinstance(d, int) for d in out):
-        import numpy as np
-
-        value = values.const(np.broadcast_to(arrays[0], out), ctx.dtype(0))
+        value = values.const(values.broadcast_to(arrays[0], out), ctx.dtype(0))  # type: ignore[arg-type]
     ctx.set(0, out, ctx.dtype(0), value)
 
 
