@@ -34,6 +34,7 @@ vary with the machine. The optional baselines come with ``pip install -e '.[benc
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import os
 import platform
@@ -230,6 +231,29 @@ def against_the_floor(path: Path, repeat: int) -> str:
             f"{bare_time:.3f} s ({bare_time / theirs:.2f}x), onnx.load + infer_shapes {theirs:.3f} s")
 
 
+def real_exports(workdir: Path, repeat: int) -> tuple[list[str], str]:
+    """Rows of a Markdown table and a summary line: each torchvision export the tests use
+    (tests/data/torchvision, both torch exporters; weight payloads removed, which spares
+    the yardstick's onnx.load their reading), ``convlint analyze --format json`` and
+    ``onnx.load`` + ``infer_shapes`` in turns."""
+    folder = workdir / "torchvision"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows, ratios = [], []
+    for packed in sorted((HERE.parent / "tests" / "data" / "torchvision").glob("*.onnx.gz")):
+        path = folder / packed.name.removesuffix(".gz")
+        if not path.exists():
+            path.write_bytes(gzip.decompress(packed.read_bytes()))
+        convlint = [sys.executable, "-m", "analyzer", "analyze", str(path), "-f", "json"]
+        yardstick = _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
+        (ours, _), (theirs, _) = in_turns([convlint, yardstick], repeat)
+        ratios.append(ours / theirs)
+        rows.append(f"| {path.stem} | {ours:.3f} s | {theirs:.3f} s | {ours / theirs:.2f}x |")
+    summary = (f"{len(ratios)} torchvision exports: median {statistics.median(ratios):.2f}x of onnx.load + "
+               f"infer_shapes, from {min(ratios):.2f}x to {max(ratios):.2f}x; convlint faster on "
+               f"{sum(r < 1 for r in ratios)} of {len(ratios)}")
+    return rows, summary
+
+
 def text_against_json(models: dict[str, Path], repeat: int) -> list[str]:
     """Rows of a Markdown table: whole-process medians of the text and JSON reports per chain,
     the two run in turns so that the machine's other load weighs on both alike."""
@@ -312,6 +336,7 @@ def main() -> None:
 
     process_rows = whole_processes({**models, "small": models_folder, "ten_layers": spec}, args.repeat)
     floor_line = against_the_floor(models["residual50k"], args.repeat)
+    export_rows, export_summary = real_exports(args.workdir, args.repeat)
     text_rows = text_against_json(models, args.repeat)
 
     print(f"convlint benchmarks, {date.today().isoformat()}, Python {platform.python_version()}, "
@@ -326,6 +351,12 @@ def main() -> None:
     print("\n".join(process_rows))
     print()
     print(floor_line)
+    print()
+    print("| torchvision export | `convlint analyze --format json` | onnx.load + infer_shapes | ratio |")
+    print("| --- | ---: | ---: | ---: |")
+    print("\n".join(export_rows))
+    print()
+    print(export_summary)
     print()
     print_text_against_json(text_rows)
     print()
