@@ -277,3 +277,17 @@ def test_torch_is_never_imported_for_files(arguments):
     assert result.returncode in (0, 1), result.stderr
     imported = [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")]
     assert "analyzer.cli" in imported and not [m for m in imported if m.split(".")[0] in ("torch", "torchvision")]
+
+
+def test_attention_exports_without_the_fused_kernel():
+    """In eval mode without gradients nn.MultiheadAttention runs a fused kernel that the
+    exporter cannot write: a ViT is analysed all the same, and the caller's setting is kept."""
+    torch.manual_seed(0)
+    module = torchvision.models.VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2,
+                                                  hidden_dim=16, mlp_dim=32, num_classes=10)
+    report = api.analyze(module, input_shape=(2, 3, 32, 32))
+    assert torch.backends.mha.get_fastpath_enabled()
+    assert report.totals.params == sum(p.numel() for p in module.parameters())
+    assert report.nodes[-1].outputs[0].shape == list(run(module, (2, 3, 32, 32))[2].shape) == [2, 10]
+    attention = [n for n in report.nodes if n.name.startswith("encoder.layers.encoder_layer_0.self_attention")]
+    assert attention and [d for d in report.findings if d.severity == "error"] == []

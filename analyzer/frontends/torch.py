@@ -85,7 +85,7 @@ def load_module(module: Any, sizes: InputSizes, path: str | None = None) -> Mode
     called: set[str] = set()
     try:
         module.eval()
-        with _tracking(module, calls, called), torch.no_grad():
+        with _tracking(module, calls, called), torch.no_grad(), _composite_attention(torch):
             proto = _export(torch, module, names, shapes)
     except Exception as error:
         if not calls:
@@ -156,6 +156,23 @@ def _tracking(module: Any, calls: list[str], called: set[str]) -> Iterator[None]
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextmanager
+def _composite_attention(torch: Any) -> Iterator[None]:
+    """nn.MultiheadAttention and nn.TransformerEncoderLayer run a fused kernel in eval mode
+    without gradients, which the exporter cannot write (aten::_native_multi_head_attention):
+    their composite path meanwhile, the one training runs, which it can."""
+    mha = getattr(torch.backends, "mha", None)
+    if mha is None:  # torch before 2.1: no fast path to turn off
+        yield
+        return
+    enabled = mha.get_fastpath_enabled()
+    mha.set_fastpath_enabled(False)
+    try:
+        yield
+    finally:
+        mha.set_fastpath_enabled(enabled)
 
 
 def _export(torch: Any, module: Any, names: list[str], shapes: list[tuple[int, ...]]) -> Any:
