@@ -407,6 +407,31 @@ def test_free_batch_dim_stays_symbolic():
     assert report.nodes[0].macs == 4 * 8 * 8 * 27  # per sample
 
 
+@pytest.mark.parametrize("dims, target, allowzero", [
+    (["N", 2048, 1, 1], [-1, 2048], 1),  # dynamo's flatten of a classifier with a dynamic batch
+    (["N", 2048, 1, 1], [-1, 2048], 0),
+    (["N", 4, 8], [-1, 32], 0),
+    (["N", 4, 8], [4, -1, 8], 0),
+    (["N", 4, 8], [-1, 16], 0),  # -1 is 2N: no dim convlint can name
+    (["N", 4, 8], [0, -1], 0),
+])
+def test_a_minus_one_standing_for_a_free_batch_is_that_batch(dims, target, allowzero):
+    """Checked against onnxruntime at batches 1 and 3: convlint's dim is the batch symbol
+    exactly where onnxruntime's follows the batch one to one, unknown where it does not."""
+    model = make_model([helper.make_node("Reshape", ["x", "t"], ["y"], allowzero=allowzero)], {"x": dims},
+                       {"t": ints(*target)}, opset=14)
+    ours = shapes_by_tensor(report_of_model(model))["y"]
+    theirs = [run_all_tensors(model, {"x": np.zeros([batch, *dims[1:]], np.float32)})["y"] for batch in (1, 3)]
+    for axis, dim in enumerate(ours):
+        one, three = theirs[0][axis], theirs[1][axis]
+        if dim == "N":
+            assert (one, three) == (1, 3)
+        elif dim == "?":
+            assert (one, three) != (1, 3) and one != three
+        else:
+            assert one == three == dim
+
+
 def test_free_spatial_dims_stay_unknown_but_params_and_fields_are_reported():
     nodes = [helper.make_node("Conv", ["x", "w"], ["c"], strides=[2, 2]), helper.make_node("Relu", ["c"], ["y"])]
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", F, ["N", 3, "H", "W"])],

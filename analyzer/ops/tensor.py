@@ -382,11 +382,11 @@ def _reshape_target(ctx: InferContext, x: Shape, target: list[Any]) -> list[Dim]
             ctx.fail(RESHAPE_MISMATCH, f"target {target} has a negative dim")
         else:
             out.append(d)
-    remaining = _cancel(list(x), [d for i, d in enumerate(out) if i != infer_at])
-    if remaining is None:
-        return out
-    have, want = remaining
+    src_rest, dst_rest = _cancel(list(x), [d for i, d in enumerate(out) if i != infer_at])
+    have, want = prod(src_rest), prod(dst_rest)
     if have is None or want is None:
+        if infer_at is not None:
+            out[infer_at] = _one_symbol_left(src_rest, dst_rest)
         return out
     if infer_at is not None:
         if isinstance(want, int) and want == 0:
@@ -478,8 +478,8 @@ def _count(shape: Shape) -> str:
     return str(n) if n is not None else "?"
 
 
-def _cancel(src: list[Dim], dst: list[Dim]) -> tuple[int | None, int | None] | None:
-    """Element counts of src and dst after cancelling common symbolic dims; None if unknowable."""
+def _cancel(src: list[Dim], dst: list[Dim]) -> tuple[list[Dim], list[Dim]]:
+    """The dims of src and dst left after cancelling the symbolic dims they share."""
     src_rest = list(src)
     dst_rest: list[Dim] = []
     for d in dst:
@@ -487,7 +487,18 @@ def _cancel(src: list[Dim], dst: list[Dim]) -> tuple[int | None, int | None] | N
             src_rest.remove(d)
         else:
             dst_rest.append(d)
-    return prod(src_rest), prod(dst_rest)
+    return src_rest, dst_rest
+
+
+def _one_symbol_left(src_rest: list[Dim], dst_rest: list[Dim]) -> Dim:
+    """A -1 that stands for one symbolic dim: what is left of the input after cancelling is
+    that dim and known sizes whose product the target's known dims take up (a flatten that
+    keeps a free batch: (N, 2048, 1, 1) -> (-1, 2048) is (N, 2048)); else unknown."""
+    symbols = [d for d in src_rest if isinstance(d, str)]
+    known = [d for d in src_rest if not isinstance(d, str)]
+    if len(symbols) != 1 or not all(type(d) is int for d in known + dst_rest):
+        return None
+    return symbols[0] if prod(known) == prod(dst_rest) else None
 
 
 def infer_transpose(ctx: InferContext) -> None:
