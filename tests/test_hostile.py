@@ -233,6 +233,33 @@ def test_unusable_external_locations_are_u104(tmp_path, location, why):
     assert report["totals"]["params"] == 4 * 3 * 3 * 3
 
 
+def test_a_data_file_that_links_out_is_one_u104_for_all_its_initializers(tmp_path):
+    """A location inside the folder that is a link leading out is named as such, once for every
+    initializer stored there (a ViT's 150 initializers made a screen of identical warnings)."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "weights.bin").write_bytes(b"")
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "weights.bin").symlink_to(outside / "weights.bin")
+    tensors = []
+    for name in ("w", "b", "w2"):
+        dims = [4] if name == "b" else [4, 3 if name == "w" else 4, 3, 3]
+        tensor = TensorProto(name=name, dims=dims, data_type=TensorProto.FLOAT, data_location=TensorProto.EXTERNAL)
+        entry = tensor.external_data.add()
+        entry.key, entry.value = "location", "weights.bin"
+        tensors.append(tensor)
+    nodes = [helper.make_node("Conv", ["x", "w", "b"], ["c"], pads=[1, 1, 1, 1]), helper.make_node("Conv", ["c", "w2"], ["y"])]
+    done = convlint("analyze", str(save(folder / "model.onnx", model(nodes, inits=tensors))), "-f", "json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert [(d["code"], d["location"], d["message"]) for d in report["diagnostics"]] == [(
+        "U104", "/graph/initializer/0",
+        "initializer 'w' and 2 more point their external data at 'weights.bin', a link leading outside the "
+        "model's folder; convlint never opens external data, and did not open it")]
+    assert report["totals"]["params"] == 4 * 3 * 9 + 4 + 4 * 4 * 9
+
+
 # -- 5, 11, 12. sizes stay linear and memory follows the structure, not the declared sizes --------
 def _peak_rss_mib(done_before: int) -> float:
     return (resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss - done_before) / 1024

@@ -7,6 +7,7 @@ opened. Nodes keep ONNX's op types and attributes; the op registry knows their s
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Mapping
 from math import prod
@@ -259,6 +260,7 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
     builder.opset.setdefault("", 1)
 
     folder = Path(path).resolve().parent
+    external: dict[str, list[tuple[str, str]]] = {}  # location -> (initializer, where) pointing at it
     add_tensor = builder.add_tensor
     for i, tensor in enumerate(graph.initializer):
         name, dims, kind = tensor.name, tuple(tensor.dims), tensor.data_type
@@ -270,7 +272,8 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
             add_tensor(Tensor(name, "constant", None, dtype))
             continue
         if tensor.data_location == EXTERNAL:
-            _check_external(builder, tensor, folder, f"/graph/initializer/{i}")
+            location = next((_text(e.value) for e in tensor.external_data if _text(e.key) == "location"), "")
+            external.setdefault(location, []).append((name, f"/graph/initializer/{i}"))
         values = _small_values(tensor, dims, dtype)
         const = None if values is None else ConstTensor(dims, dtype, values)
         add_tensor(Tensor(name, "constant", dims, dtype, const), f"/graph/initializer/{i}")
@@ -282,6 +285,8 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
             continue
         const = ConstTensor(tuple(sparse.dims), dtype_name(sparse.values.data_type))
         builder.add_tensor(Tensor(name, "constant", const.dims, const.dtype, const), f"/graph/sparse_initializer/{i}")
+    for location, readers in external.items():
+        _check_external(builder, location, readers, folder)
 
     declared: list[tuple[str, Shape | None]] = []
     sources = []
@@ -323,19 +328,21 @@ def _translate(path: str, model: onnx.ModelProto, sizes: InputSizes) -> Model:
     return built
 
 
-def _check_external(builder: GraphBuilder, tensor, folder: Path, where: str) -> None:
+def _check_external(builder: GraphBuilder, location: str, readers: list[tuple[str, str]], folder: Path) -> None:
     """External data is never opened; a location that leaves the model's folder, or that no
-    file system could open, is pointed out (a file from elsewhere must not make a tool read
-    /etc/passwd)."""
-    location = next((_text(e.value) for e in tensor.external_data if _text(e.key) == "location"), "")
+    file system could open, is pointed out once, at the first initializer naming it (a file
+    from elsewhere must not make a tool read /etc/passwd)."""
     problem = _unusable_location(location, folder)
-    if problem is not None:
-        builder.note(
-            EXTERNAL_DATA_OUTSIDE, None,
-            f"initializer {_text(tensor.name)!r} points its external data at {location!r}, {problem}; "
-            "convlint never opens external data, and did not open it",
-            where,
-        )
+    if problem is None:
+        return
+    (first, where), others = readers[0], len(readers) - 1
+    who = f"initializer {first!r}" + (f" and {others:,} more" if others else "")
+    builder.note(
+        EXTERNAL_DATA_OUTSIDE, None,
+        f"{who} point{'' if others else 's'} {'their' if others else 'its'} external data at {location!r}, "
+        f"{problem}; convlint never opens external data, and did not open it",
+        where,
+    )
 
 
 def _unusable_location(location: str, folder: Path) -> str | None:
@@ -345,15 +352,18 @@ def _unusable_location(location: str, folder: Path) -> str | None:
         return "which contains a NUL byte"
     if Path(location).is_absolute():
         return "outside the model's folder"
+    named = folder / location
     try:
-        target = (folder / location).resolve()
+        target = named.resolve()
     except RuntimeError:  # Python 3.10-3.12 on a link loop; 3.13 leaves the loop unresolved
         return "a link loop"
     except (OSError, ValueError) as error:
         return f"which cannot be resolved ({getattr(error, 'strerror', None) or error})"
-    if folder not in target.parents:
-        return "outside the model's folder"
-    return None
+    if folder in target.parents:
+        return None
+    if folder in Path(os.path.normpath(named)).parents:
+        return "a link leading outside the model's folder"
+    return "outside the model's folder"
 
 
 def _at_analysed_sizes(model: Model, proto: onnx.ModelProto) -> onnx.ModelProto | None:
