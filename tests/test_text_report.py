@@ -223,11 +223,12 @@ def test_resnet50_totals_read_as_torchvision_publishes_them():
 
     meta = ResNet50_Weights.IMAGENET1K_V1.meta
     params = meta["num_params"]
-    text = convlint("analyze", "torchvision.models:resnet50", "--input-shape", "1x3x224x224", "--summary").stdout
+    text = convlint("analyze", "torchvision.models:resnet50", "--input-shape", "1x3x224x224", "--summary",
+                    "--width", "0").stdout
     assert (f"Totals: {params / 1e6:.1f} M params ({params * 4 / 2**20:.1f} MiB as float32), "
             f"{53_120 / 1e3:.1f} k buffers, {meta['_ops']:.2f} GMACs per sample\n") in text
     exact = convlint("analyze", "torchvision.models:resnet50", "--input-shape", "1x3x224x224", "--summary",
-                     "--exact").stdout
+                     "--exact", "--width", "0").stdout
     assert f"Totals: {params:,} params ({params * 4:,} bytes as float32), 53,120 buffers, " in exact
 
 
@@ -253,9 +254,28 @@ def test_sizes_in_binary_units(value, text):
 def test_peak_activations_in_the_text():
     """seed: the (3, 6, 6) input and the (64, 2, 2) output, float32, live while conv1 runs."""
     peak = (3 * 6 * 6 + 64 * 2 * 2) * 4
-    text = convlint("analyze", "samples/seed.json", "--exact", "--batch", "4").stdout
+    text = convlint("analyze", "samples/seed.json", "--exact", "--batch", "4", "--width", "0").stdout
     assert f"Activations: peak {peak:,} bytes at conv1 (batch 1, input included); 1,024 bytes over all outputs\n" in text
     assert f"Per batch of 4: {4 * 6912:,} MACs, peak activations {4 * peak:,} bytes\n" in text
+
+
+@pytest.mark.parametrize("arguments", [["samples/seed.json"], ["samples/unet.json", "--input-shape", "image=1x100x100"],
+                                       ["samples/broken_channels.json"], ["samples/tiny_resnet.onnx"]])
+def test_summary_and_finding_lines_fold_at_the_width(arguments):
+    """At 80 columns every line below the table fits (a word longer than the line, such as a
+    long node name, stays whole), and joining each continued line to the one before gives
+    back the report without a width limit."""
+    folded = convlint("analyze", *arguments, "--summary", "--width", "80").stdout.splitlines()
+    whole = convlint("analyze", *arguments, "--summary", "--width", "0").stdout.splitlines()
+    assert all(len(line) <= 80 or " " not in line.strip() for line in folded)
+    assert len(folded) > len(whole)
+    joined: list[str] = []
+    for line in folded:
+        if line.startswith("  ") and joined:
+            joined[-1] += " " + line.strip()
+        else:
+            joined.append(line)
+    assert joined == whole
 
 
 # -- 5. constants hidden, --all-nodes, --summary, --depth ---------------------------------------

@@ -253,6 +253,17 @@ def totals_lines(report: Report, exact: bool = False) -> list[str]:
     return [terminal(line) for line in lines]
 
 
+def _folded(lines: list[str], width: int | None) -> list[str]:
+    """Lines folded at spaces to ``width`` columns, continued two columns in (a word longer
+    than that, a long node name, stays whole). `convlint check` prints a finding per line."""
+    if not width or all(cell_width(line) <= width for line in lines):
+        return lines
+    import textwrap
+
+    return [part for line in lines for part in textwrap.wrap(
+        line, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False) or [line]]
+
+
 def render(report: Report, view: View | None = None) -> str:
     view = view or View()
     paint = _painter(view.color)
@@ -264,11 +275,12 @@ def render(report: Report, view: View | None = None) -> str:
         if table.constants:
             lines.append(f"{table.constants} node{'s' * (table.constants != 1)} computing constants only "
                          "not shown (--all-nodes shows them)")
-    lines += totals_lines(report, view.exact)
+    lines += _folded(totals_lines(report, view.exact), view.width)
     counts = [sum(1 for d in report.diagnostics if d.severity == s) for s in ("error", "warning", "info")]
     lines.append(f"Findings: {findings_count(*counts)}")
     for d in report.diagnostics:
         where = f" ({d.location})" if d.location else ""
-        lines.append(paint(f"{d.severity}[{d.code}]", d.severity)
-                     + terminal(f" {d.node or report.model.name}{where}: {d.message}"))
+        tag = f"{d.severity}[{d.code}]"
+        first, *rest = _folded([tag + terminal(f" {d.node or report.model.name}{where}: {d.message}")], view.width)
+        lines += [paint(tag, d.severity) + first[len(tag):], *rest]
     return "".join(line + "\n" for line in lines)
