@@ -12,9 +12,11 @@ import difflib
 import re
 from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from analyzer.graph import ConstTensor, Model
+from analyzer.passes.shapes import LATEST_OPSET
 from analyzer.report.model import DiagnosticReport, NodeReport, Report
 
 GENERATED = re.compile(r"^(\d+|node_?\d+|n\d+)$")
@@ -139,8 +141,15 @@ def _attrs(model: Model, name: str) -> dict[str, Any]:
     plain = {}
     for key, value in node.attrs.items():
         plain[key] = list(value.dims) if isinstance(value, ConstTensor) else value
-    # A weight's dims are part of what a layer is (an ONNX Conv's channels live there).
+    # A weight's dims are part of what a layer is (an ONNX Conv's channels live there), read
+    # through the Identity aliases one exporter makes of shared initializers.
     for index, tensor in enumerate(node.inputs):
+        seen = 0
+        while tensor and tensor not in model.tensors and seen < 16:
+            source = model.producer(tensor)
+            if source is None or model.nodes[source].op != "Identity" or not model.nodes[source].inputs:
+                break
+            tensor, seen = model.nodes[source].inputs[0], seen + 1
         info = model.tensors.get(tensor) if tensor else None
         if info is not None and info.role == "constant" and info.shape is not None:
             plain[f"input {index} dims"] = list(info.shape)
@@ -167,9 +176,57 @@ def _compare(old_model: Model, new_model: Model, a: NodeReport, b: NodeReport) -
         changes.append(Change("receptive field", _field(a), _field(b)))
     attrs_a, attrs_b = _attrs(old_model, a.name), _attrs(new_model, b.name)
     for key in sorted(set(attrs_a) | set(attrs_b)):
-        if attrs_a.get(key) != attrs_b.get(key):
-            changes.append(Change(f"attribute {key}", attrs_a.get(key), attrs_b.get(key)))
+        was, now = attrs_a.get(key, _UNSET), attrs_b.get(key, _UNSET)
+        if was is _UNSET:
+            was = _default(old_model, a.name, key)
+        if now is _UNSET:
+            now = _default(new_model, b.name, key)
+        if isinstance(was, int) and isinstance(now, list) and key in PER_AXIS_DEFAULTS:
+            was = [was] * len(now)
+        elif isinstance(now, int) and isinstance(was, list) and key in PER_AXIS_DEFAULTS:
+            now = [now] * len(was)
+        if was != now:
+            changes.append(Change(f"attribute {key}", was, now))
     return changes
+
+
+_UNSET = object()
+
+
+def _default(model: Model, name: str, key: str) -> Any:
+    """The value ONNX gives an attribute a node leaves out (``auto_pad`` is ``NOTSET``; one
+    exporter writes it, another does not), None when it has none. Asked of onnx's schemas
+    only for the ONNX ops convlint models: no string from the file reaches its native code."""
+    from analyzer.ops import opdef_of
+
+    node = model.nodes[name]
+    if model.format != "onnx" or node.domain or opdef_of(node) is None or key.startswith("input "):
+        return None
+    if key in PER_AXIS_DEFAULTS:  # as many as the other side has axes: no schema writes these
+        return PER_AXIS_DEFAULTS[key]
+    return _schema_default(node.op, min(model.opset.get("", 1), LATEST_OPSET), key)
+
+
+PER_AXIS_DEFAULTS = {"strides": 1, "dilations": 1, "pads": 0, "output_padding": 0}
+"""ONNX's defaults of the window attributes left out, one per axis (the schemas give none: the
+count follows the input's rank)."""
+
+
+@cache
+def _schema_default(op: str, version: int, key: str) -> Any:
+    import onnx.defs
+    from onnx.helper import get_attribute_value
+
+    try:
+        attribute = onnx.defs.get_schema(op, version, "").attributes.get(key)
+    except onnx.defs.SchemaError:
+        return None
+    if attribute is None or not attribute.default_value.type:
+        return None
+    value = get_attribute_value(attribute.default_value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return list(value) if isinstance(value, (list, tuple)) else value
 
 
 def diff_models(old_model: Model, old: Report, new_model: Model, new: Report) -> ModelDiff:

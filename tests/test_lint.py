@@ -321,6 +321,45 @@ def test_diff_of_spec_versions_names_new_and_fixed_findings(tmp_path):
     assert "| + | `extra` | `conv` |" in markdown and "| fixed | C101 | `conv2` |" in markdown
 
 
+def _conv_model(path: Path, alias: bool = False, **attributes) -> str:
+    """One conv on a 1x3x8x8 input; ``alias`` reads its weight through an Identity, as the
+    TorchScript exporter writes shared initializers."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [helper.make_node("Identity", ["w0"], ["w"])] if alias else []
+    nodes.append(helper.make_node("Conv", ["x", "w"], ["y"], name="conv", **attributes))
+    weight = numpy_helper.from_array(np.ones((4, 3, 3, 3), np.float32), "w0" if alias else "w")
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weight])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    return str(path)
+
+
+def test_diff_reads_an_attribute_left_out_as_the_value_onnx_gives_it(tmp_path):
+    """The ONNX spec's defaults for Conv: auto_pad NOTSET, group 1, dilations and strides 1 (one
+    exporter writes them, another leaves them out); a real change shows the default it left."""
+    plain = _conv_model(tmp_path / "a.onnx")
+    spelled = _conv_model(tmp_path / "b.onnx", auto_pad="NOTSET", group=1, dilations=[1, 1], strides=[1, 1])
+    document = json.loads(runner.invoke(app, ["diff", plain, spelled, "-f", "json"]).stdout)
+    assert document["nodes"]["changed"] == [] and document["nodes"]["unchanged"] == 1
+    same = _conv_model(tmp_path / "c.onnx", auto_pad="SAME_UPPER")
+    document = json.loads(runner.invoke(app, ["diff", plain, same, "-f", "json"]).stdout)
+    (change,) = document["nodes"]["changed"]
+    assert {"what": "attribute auto_pad", "old": "NOTSET", "new": "SAME_UPPER"} in change["changes"]
+
+
+def test_diff_lists_no_node_that_computes_from_constants_only(tmp_path):
+    """As `analyze` shows no row for an exporter's alias of a weight, `diff` lists none."""
+    aliased, plain = _conv_model(tmp_path / "a.onnx", alias=True), _conv_model(tmp_path / "b.onnx")
+    text = runner.invoke(app, ["diff", aliased, plain]).stdout
+    assert "nodes: 0 added, 1 removed, 0 changed, 1 unchanged" in text
+    assert "- Identity" not in text and "1 node computing constants only not listed" in text
+    assert json.loads(runner.invoke(app, ["diff", aliased, plain, "-f", "json"]).stdout)["nodes"]["removed"] == [
+        {"name": "Identity_0", "op": "Identity"}]
+
+
 def test_rules_commands():
     listing = runner.invoke(app, ["rules"]).stdout
     assert "F101   warning  on   trailing-input-dropped" in listing

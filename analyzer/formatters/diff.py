@@ -9,6 +9,8 @@ from analyzer.diff import Change, ModelDiff
 from analyzer.formatters.escape import markdown, markdown_code, printable, text_lines
 from analyzer.formatters.findings import relative
 from analyzer.formatters.json import to_dict
+from analyzer.formatters.rows import data_path
+from analyzer.report.model import NodeReport
 
 
 def _value(value: Any) -> str:
@@ -44,18 +46,32 @@ def _counts(d: ModelDiff) -> str:
             f"{d.unchanged} unchanged{renamed}")
 
 
+def _listed(d: ModelDiff) -> tuple[list[NodeReport], list[NodeReport], str]:
+    """The added and removed nodes a reader is shown: those computing from the model's inputs
+    (as `analyze` shows them; an exporter's aliases of weights differ between exporters), and
+    a note of how many others there are."""
+    new_path, old_path = {id(n) for n in data_path(d.new)}, {id(n) for n in data_path(d.old)}
+    added = [n for n in d.added if id(n) in new_path]
+    removed = [n for n in d.removed if id(n) in old_path]
+    hidden = len(d.added) - len(added) + len(d.removed) - len(removed)
+    note = f"{hidden} node{'s' * (hidden != 1)} computing constants only not listed" if hidden else ""
+    return added, removed, note
+
+
 def render_text(d: ModelDiff) -> str:
     lines = [f"convlint diff: {_header(d)}", ""]
     lines += [f"{c.what}: {_delta(c)}" for c in d.totals()]
     lines += ["", f"nodes: {_counts(d)}"]
-    for node in d.added:
+    added, removed, note = _listed(d)
+    for node in added:
         lines.append(f"+ {node.name} ({node.op}) {_value(node.outputs[0].shape if node.outputs else None)}")
-    for node in d.removed:
+    for node in removed:
         lines.append(f"- {node.name} ({node.op})")
     for change in d.changed:
         name = change.new if change.old == change.new else f"{change.old} -> {change.new}"
         lines.append(f"~ {name} ({change.op})")
         lines += [f"    {c.what} {_delta(c)}" for c in change.changes]
+    lines += [note] if note else []
     lines += ["", f"findings: {len(d.new_findings)} new, {len(d.fixed_findings)} fixed"]
     lines += [f"+ {f.code} [{f.severity}] {f.node}: {f.message}" for f in d.new_findings]
     lines += [f"- {f.code} [{f.severity}] {f.node}: {f.message}" for f in d.fixed_findings]
@@ -68,16 +84,19 @@ def render_markdown(d: ModelDiff) -> str:
         delta = _delta(c).split(" -> ", 1)[1].partition(" ")[2] or "="
         lines.append(f"| {c.what} | {_value(c.old)} | {_value(c.new)} | {delta} |")
     lines += ["", f"**Nodes:** {_counts(d)}", ""]
-    if d.added or d.removed or d.changed:
+    added, removed, note = _listed(d)
+    if added or removed or d.changed:
         lines += ["| | node | op | what changed |", "| --- | --- | --- | --- |"]
         lines += [f"| + | {markdown_code(n.name)} | {markdown_code(n.op)} | "
-                  f"output {markdown(_value(n.outputs[0].shape if n.outputs else None))} |" for n in d.added]
-        lines += [f"| - | {markdown_code(n.name)} | {markdown_code(n.op)} | |" for n in d.removed]
+                  f"output {markdown(_value(n.outputs[0].shape if n.outputs else None))} |" for n in added]
+        lines += [f"| - | {markdown_code(n.name)} | {markdown_code(n.op)} | |" for n in removed]
         for change in d.changed:
             name = change.new if change.old == change.new else f"{change.old} → {change.new}"
             what = "<br>".join(markdown(f"{c.what}: {_delta(c)}") for c in change.changes)
             lines.append(f"| ~ | {markdown_code(name)} | {markdown_code(change.op)} | {what} |")
         lines.append("")
+    if note:
+        lines += [note, ""]
     lines.append(f"**Findings:** {len(d.new_findings)} new, {len(d.fixed_findings)} fixed")
     if d.new_findings or d.fixed_findings:
         lines += ["", "| | code | node | finding |", "| --- | --- | --- | --- |"]
