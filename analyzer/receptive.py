@@ -475,11 +475,24 @@ def _reshape_groups(src: Shape, dst: Shape) -> dict[int, Group]:
     return groups
 
 
+def _sole_axis(shape: Shape, start: int, stop: int) -> int | None:
+    """The one axis in ``[start, stop)`` not of size 1, if there is exactly one."""
+    found = None
+    for axis in range(start, stop):
+        if shape[axis] != 1:
+            if found is not None:
+                return None
+            found = axis
+    return found
+
+
 def _repiece(p: Piece, group: Group, src: Shape, dst: Shape) -> list[Piece]:
     """Where a piece lies after a reshape of its group: the target axes its digit spans."""
     i0, i1, j0, j1, opaque = group
-    if i1 - i0 == 1 and j1 - j0 == 1:
-        return [p._replace(axis=j0)]
+    kept = _sole_axis(dst, j0, j1)
+    if kept is not None and _sole_axis(src, i0, i1) == p.axis:
+        # the group only adds or drops size-1 axes: the axis moves whole, shift and all
+        return [p._replace(axis=kept)]
     if opaque:
         return [Piece(j0, None, p.size)]
     if p.offset or not isinstance(p.size, int) or not isinstance(p.inner, int):

@@ -146,14 +146,15 @@ def impulses(shape: tuple[int, ...], spatial: tuple[int, int], pixels: list[tupl
 
 def reach(model: onnx.ModelProto, names: list[str], shape: tuple[int, ...], spatial: tuple[int, int],
           frozen: list[str] = (), base: float = 0.0, amplitudes: tuple[float, ...] = (1.0,),
-          pixels: list[tuple[int, int]] | None = None, chunk: int = 4096,
+          pixels: list[tuple[int, int]] | None = None, chunk: int = 4096, batch_axes: dict[str, int] | None = None,
           ) -> tuple[list[tuple[int, int]], dict[str, np.ndarray]]:
     """Every pixel of the input probed: per tensor, which units an impulse changes (against
     the constant input ``base``), as a boolean array (pixel, *unit). Tensors in ``frozen``
     keep their values for the constant input. (On a zero input a gate multiplies zeros: the
     global check needs a positive one. Through layer norms and a softmax a unit impulse can
     move a far-away weight by less than float32 resolves, or by chance by nearly nothing:
-    attention is probed with strong impulses of two signs, and a change to either counts.)"""
+    attention is probed with strong impulses of two signs, and a change to either counts.)
+    ``batch_axes``: tensors whose batch axis is not the first (sequence-first attention)."""
     if pixels is None:
         pixels = [(h, w) for h in range(shape[spatial[0]]) for w in range(shape[spatial[1]])]
     found: dict[str, list] = {n: [] for n in names}
@@ -167,6 +168,7 @@ def reach(model: onnx.ModelProto, names: list[str], shape: tuple[int, ...], spat
                 probed = freeze(model, list(frozen))
                 feeds |= {t: np.repeat(v, len(batch), axis=0) for t, v in values.items()}
             for name, value in run(probed, feeds, names).items():
+                value = np.moveaxis(value, (batch_axes or {}).get(name, 0), 0)
                 part[name] = part.get(name, False) | (value[1:] != value[:1])
         for name in names:
             found[name].append(part[name])
@@ -450,10 +452,36 @@ def layer_norm(g: Graph, x: str, dim: int, name: str | None = None) -> str:
                 name, axis=-1)
 
 
-def vit() -> onnx.ModelProto:
+def torchscript_attention(g: Graph, x: str, tokens: int, dim: int, heads: int, name: str) -> str:
+    """nn.MultiheadAttention as the TorchScript exporter writes it in torchvision's ViT:
+    sequence first (tokens, batch, dim); the packed in-projection split into q, k, v by
+    Reshape, an Unsqueeze, a Transpose and a Squeeze (size-1 axes around the shifted token
+    axis), then Gather; heads folded into the batch; the output projection by Gemm on
+    (tokens * batch, dim) and reshaped back."""
+    def heads_first(t: str) -> str:
+        folded = g.op("Transpose", [g.op("Reshape", [t, g.const(np.array([tokens, -1, dim // heads]))])], perm=[1, 0, 2])
+        return g.op("Reshape", [folded, g.const(np.array([-1, heads, tokens, dim // heads]))])
+
+    packed = g.op("MatMul", [g.op("Transpose", [x], perm=[1, 0, 2]), g.weight(dim, 3 * dim)])
+    split = g.op("Reshape", [packed, g.const(np.array([tokens, -1, 3, dim]))])
+    unsqueezed = g.op("Unsqueeze", [split, g.const(np.array([0]))], f"{name}_unsqueezed")
+    moved = g.op("Transpose", [unsqueezed], perm=[3, 1, 2, 0, 4])
+    qkv = g.op("Squeeze", [moved, g.const(np.array([3]))], f"{name}_squeezed")
+    q, k, v = (heads_first(g.op("Gather", [qkv, g.const(np.array(i))], axis=0)) for i in range(3))
+    scaled = g.op("Mul", [q, g.const(np.float32((dim // heads) ** -0.5))])
+    scores = g.op("MatMul", [scaled, g.op("Transpose", [k], perm=[0, 1, 3, 2])], f"{name}_scores")
+    weights = g.op("Softmax", [scores], f"{name}_softmax", axis=-1)
+    mixed = g.op("Transpose", [g.op("MatMul", [weights, v])], perm=[2, 0, 1, 3])
+    projected = g.op("Gemm", [g.op("Reshape", [mixed, g.const(np.array([-1, dim]))]), g.weight(dim, dim)], transB=1)
+    back = g.op("Reshape", [projected, g.const(np.array([tokens, -1, dim]))])
+    return g.op("Transpose", [back], f"{name}_out", perm=[1, 0, 2])
+
+
+def vit(block=attention) -> onnx.ModelProto:
     """torchvision's VisionTransformer in small: patch embedding by a strided conv, flattened
     to tokens, a class token expanded to the batch and prepended, position embeddings, one
-    pre-norm encoder block, the class token taken by Gather into the head."""
+    pre-norm encoder block (its attention written by ``block``), the class token taken by
+    Gather into the head."""
     g = Graph([3, 32, 32])
     dim = 16
     patches = g.conv("x", 3, dim, k=8, s=8, p=0, name="patch_embed")
@@ -463,7 +491,7 @@ def vit() -> onnx.ModelProto:
     cls = g.op("Expand", [g.const(RNG.uniform(0.5, 1.5, (1, 1, dim))),
                           g.op("Concat", [batch, g.const(np.array([1, dim]))], axis=0)])
     x = g.op("Add", [g.op("Concat", [cls, tokens], axis=1), g.const(RNG.uniform(0, 1, (1, 17, dim)))], "embedded")
-    x = g.op("Add", [x, attention(g, layer_norm(g, x, dim, "ln1"), 17, dim, 2, "attn")], "block_attn")
+    x = g.op("Add", [x, block(g, layer_norm(g, x, dim, "ln1"), 17, dim, 2, "attn")], "block_attn")
     hidden = g.op("MatMul", [layer_norm(g, x, dim), g.weight(dim, 2 * dim)])
     swish = g.op("Mul", [hidden, g.op("Sigmoid", [hidden])])
     x = g.op("Add", [x, g.op("MatMul", [swish, g.weight(2 * dim, dim)])], "block_out")
@@ -472,9 +500,11 @@ def vit() -> onnx.ModelProto:
     return g.model(g.op("Gemm", [cls_out, g.weight(10, dim)], "head", transB=1))
 
 
-def patch_grid(changed: np.ndarray) -> np.ndarray:
-    """(pixel, 17, dim) -> (pixel, 4, 4): the 16 patch tokens (the class token left out)."""
-    return changed.any(axis=2)[:, 1:].reshape(len(changed), 4, 4)
+def patch_grid(changed: np.ndarray, axis: int = 1) -> np.ndarray:
+    """(pixel, ..., 17 along ``axis``, ...) -> (pixel, 4, 4): the 16 patch tokens (the class
+    token left out)."""
+    others = tuple(a for a in range(1, changed.ndim) if a != axis)
+    return changed.any(axis=others)[:, 1:].reshape(len(changed), 4, 4)
 
 
 def test_vit_tokens_see_their_patch_then_everything_after_attention():
@@ -495,6 +525,28 @@ def test_vit_tokens_see_their_patch_then_everything_after_attention():
         assert fields[name].global_, name
     summary = report.receptive_field
     assert (summary.node, summary.size, summary.input) == ("final_ln", [32, 32], [32, 32])
+    assert not [d for d in report.diagnostics if d.code in ("D104", "R101", "R103")]
+
+
+def test_vit_as_torchscript_writes_its_attention_keeps_token_positions_through_size_one_axes():
+    """Field sweep finding 5: the class token shifts the token axis by one, then Unsqueeze and
+    Squeeze add and drop size-1 axes around it; each token still sees its own patch there,
+    and every unit sees every pixel from the attention's softmax on."""
+    model = vit(torchscript_attention)
+    report = report_of_model(model, {"x": (1, 3, 32, 32)})
+    fields = fields_by_tensor(report)
+    tokens_at = {"attn_unsqueezed": 2, "attn_squeezed": 2}  # (1, 17, N, 3, dim), (3, 17, N, dim)
+    global_ = ["attn_softmax", "attn_out", "block_attn", "final_ln"]
+    pixels, changed = reach(model, [*tokens_at, *global_], (3, 32, 32), (1, 2), base=1.0,
+                            amplitudes=(1000.0, -300.0), batch_axes=tokens_at)
+    for name, axis in tokens_at.items():
+        seen, _ = extents(pixels, patch_grid(changed[name], axis), (32, 32))
+        assert_local(fields[name], seen)
+        assert fields[name].stride == [8, 8] and not fields[name].global_
+    for name in global_:
+        assert changed[name].all(), name
+        assert fields[name].global_, name
+    assert report.receptive_field.node == "final_ln"
     assert not [d for d in report.diagnostics if d.code in ("D104", "R101", "R103")]
 
 
@@ -709,6 +761,20 @@ def _random_reshape(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[i
     return (*dims[:i], factor, dims[i] // factor, *dims[i + 1:])
 
 
+def assert_positions(field, shape: tuple[int, ...], labels: list[np.ndarray]) -> None:
+    """The row and column convlint's layout gives every unit are its labels (-1: a unit that
+    holds no position, a class token)."""
+    index = np.indices(shape)
+    for placement, truth in zip(field.placements(shape), labels):
+        predicted = np.zeros(shape, np.int64)
+        weight = 1
+        for piece in reversed(placement):
+            predicted += ((index[piece.axis] - piece.offset) // piece.inner % piece.size) * weight
+            weight *= piece.size
+        positions = truth >= 0
+        assert (predicted[positions] == truth[positions]).all()
+
+
 @pytest.mark.parametrize("seed", range(40))
 def test_positions_followed_through_reshapes_and_transposes(seed):
     """Random reshapes and transposes of an (N, C, H, W) tensor whose elements are labelled
@@ -736,16 +802,47 @@ def test_positions_followed_through_reshapes_and_transposes(seed):
             labels = [lab.transpose(perm) for lab in labels]
             field = field.remapped(perm.index, target)
         shape = target
-        index = np.indices(shape)
-        for placement, truth in zip(field.placements(shape), labels):
-            predicted = np.zeros(shape, np.int64)
-            weight = 1
-            for piece in reversed(placement):
-                predicted += ((index[piece.axis] - piece.offset) // piece.inner % piece.size) * weight
-                weight *= piece.size
-            assert (predicted == truth).all()
+        assert_positions(field, shape, labels)
         known += 1
     assert known == 6
+
+
+def _size_one_step(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Insert a size-1 axis anywhere, or drop one of the size-1 axes."""
+    ones = [i for i, d in enumerate(shape) if d == 1]
+    if ones and rng.random() < 0.5:
+        drop = int(rng.choice(ones))
+        return shape[:drop] + shape[drop + 1:]
+    at = int(rng.integers(0, len(shape) + 1))
+    return (*shape[:at], 1, *shape[at:])
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_shifted_positions_kept_through_size_one_axes(seed):
+    """Tokens (N, 1 + H*W, C) with a class token before them, then random steps that insert
+    or drop size-1 axes (as Unsqueeze, Squeeze or Reshape) and transposes: the labels convlint
+    computes for every token stay the true row and column (field sweep finding 5)."""
+    from analyzer.receptive import Field
+
+    rng = np.random.default_rng(seed)
+    rows, cols = np.indices((4, 6))
+    labels = [np.broadcast_to(lab.reshape(1, 24, 1), (2, 24, 3)) for lab in (rows, cols)]
+    labels = [np.concatenate([np.full((2, 1, 3), -1), lab], axis=1) for lab in labels]  # the class token
+    shape: tuple[int, ...] = (2, 25, 3)
+    field = Field.identity(4).reshaped((2, 3, 4, 6), (2, 3, 24)).remapped([0, 2, 1].index, (2, 24, 3))
+    field = field.shifted_along(1, 1, shape)
+    for _ in range(8):
+        if rng.random() < 0.7:
+            target = _size_one_step(rng, shape)
+            field = field.reshaped(shape, target)
+            labels = [lab.reshape(target) for lab in labels]
+        else:
+            perm = [int(a) for a in rng.permutation(len(shape))]
+            target = tuple(shape[a] for a in perm)
+            field = field.remapped(perm.index, target)
+            labels = [lab.transpose(perm) for lab in labels]
+        shape = target
+        assert_positions(field, shape, labels)
 
 
 # -- align_corners in 1-D: brute force ---------------------------------------------------------
