@@ -119,7 +119,11 @@ def run(model: onnx.ModelProto, feeds: dict[str, np.ndarray], names: list[str]) 
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     options.log_severity_level = 3
     session = ort.InferenceSession(exposed.SerializeToString(), options, providers=["CPUExecutionProvider"])
-    return dict(zip(names, session.run(names, feeds)))
+    if exposed.graph.input[0].type.tensor_type.shape.dim[0].dim_value != 1:
+        return dict(zip(names, session.run(names, feeds)))
+    # an export for batch 1 (its reshapes name it): one sample a run, joined along axis 0
+    runs = [session.run(names, {k: v[i:i + 1] for k, v in feeds.items()}) for i in range(len(feeds["x"]))]
+    return {name: np.concatenate(values) for name, values in zip(names, zip(*runs))}
 
 
 def freeze(model: onnx.ModelProto, tensors: list[str]) -> onnx.ModelProto:
@@ -548,6 +552,49 @@ def test_vit_as_torchscript_writes_its_attention_keeps_token_positions_through_s
         assert fields[name].global_, name
     assert report.receptive_field.node == "final_ln"
     assert not [d for d in report.diagnostics if d.code in ("D104", "R101", "R103")]
+
+
+def _with_random_weights(model: onnx.ModelProto, seed: int = 21) -> onnx.ModelProto:
+    """The stripped float initializers filled with positive random values (fan-in scaled)."""
+    rng = np.random.default_rng(seed)
+    filled = onnx.ModelProto()
+    filled.CopyFrom(model)
+    for tensor in filled.graph.initializer:
+        if tensor.data_type == TensorProto.FLOAT and not tensor.raw_data and not tensor.float_data:
+            dims = tuple(tensor.dims)
+            value = rng.uniform(0.5, 1.5, dims) / (int(np.prod(dims[1:])) if len(dims) > 1 else 1)
+            tensor.CopyFrom(numpy_helper.from_array(value.astype(np.float32), tensor.name))
+    return filled
+
+
+@pytest.mark.parametrize("name", ["vit_tiny.ts", "vit_tiny.dynamo"])
+def test_torchvision_vit_goes_global_at_its_first_attention(name, tmp_path):
+    """torchvision's VisionTransformer (32x32 images, 8x8 patches, two layers) through both
+    exporters: tokens entering the first attention see their patch, and from its softmax on
+    every unit sees every pixel (onnxruntime on impulses); the summary names the field."""
+    from typer.testing import CliRunner
+
+    from analyzer.cli import app
+
+    model = _export(name)
+    report = _report(model)
+    fields = {n.name: n.receptive_field for n in report.nodes}
+    norms = [n for n in model.graph.node if n.op_type == "LayerNormalization"]
+    softmax = next(n for n in model.graph.node if n.op_type == "Softmax")
+    probed = {"tokens": norms[0].output[0], "softmax": softmax.output[0], "last": norms[-1].output[0]}
+    pixels, changed = reach(_with_random_weights(model), list(probed.values()), (3, 32, 32), (1, 2),
+                            base=1.0, amplitudes=(1000.0, -300.0))
+    seen, _ = extents(pixels, patch_grid(changed[probed["tokens"]]), (32, 32))
+    assert_local(fields[norms[0].name], seen)
+    assert fields[norms[0].name].stride == [8, 8]
+    for node in (softmax, norms[-1]):
+        assert changed[node.output[0]].all(), node.name
+        assert fields[node.name].global_, node.name
+    assert not [d for d in report.diagnostics if d.code == "R103"]
+    file = tmp_path / "vit.onnx"
+    file.write_bytes(model.SerializeToString())
+    text = CliRunner().invoke(app, ["analyze", str(file), "--summary", "--input-shape", "x=1x3x32x32"]).output
+    assert f"Receptive field: 32x32 at {norms[-1].name} (stride 8x8) on a 32x32 input" in text
 
 
 def swin_like() -> onnx.ModelProto:

@@ -1,7 +1,7 @@
 """How the models in this folder were made (needs torch; not run by the tests).
 
     pip install torch==2.14.1 torchvision==0.29.1 onnx onnxscript
-    python tests/data/torchvision/export.py
+    python tests/data/torchvision/export.py [NAME...]
 
 Each torchvision model (random weights) is exported to ONNX with the TorchScript exporter
 (opset 17, free batch dim) and, for some, with the dynamo exporter (opset 18); then every
@@ -13,12 +13,14 @@ tensor exposed, and compare each shape with convlint's.
 from __future__ import annotations
 
 import gzip
+import sys
 from pathlib import Path
 
 import onnx
 import torch
 from torchvision import models
 from torchvision.models import segmentation
+from torchvision.models.vision_transformer import VisionTransformer
 
 HERE = Path(__file__).resolve().parent
 CLASSIFICATION = [
@@ -26,7 +28,10 @@ CLASSIFICATION = [
     "shufflenet_v2_x1_0", "squeezenet1_1", "regnet_y_400mf", "convnext_tiny", "mnasnet1_0", "vgg11_bn",
 ]
 SEGMENTATION = ["deeplabv3_mobilenet_v3_large", "fcn_resnet50", "lraspp_mobilenet_v3_large"]
-DYNAMO = ["resnet50", "mobilenet_v3_large", "deeplabv3_mobilenet_v3_large"]
+DYNAMO = ["resnet50", "mobilenet_v3_large", "deeplabv3_mobilenet_v3_large", "vit_tiny"]
+VIT = ["vit_tiny"]
+"""torchvision's VisionTransformer in small (32x32 images, 8x8 patches, two layers): the
+class-token and attention pattern of vit_b_16 in a file of a few kB."""
 
 
 def strip_weights(model: onnx.ModelProto) -> None:
@@ -40,6 +45,9 @@ def strip_weights(model: onnx.ModelProto) -> None:
 def export(name: str, dynamo: bool) -> None:
     if name in SEGMENTATION:
         model, size = getattr(segmentation, name)(weights=None, weights_backbone=None), 256
+    elif name in VIT:
+        model, size = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32,
+                                        mlp_dim=64, num_classes=10), 32
     else:
         model, size = getattr(models, name)(weights=None), 299 if name == "inception_v3" else 224
     model.eval()
@@ -56,12 +64,15 @@ def export(name: str, dynamo: bool) -> None:
     Path(f"{path}.gz").write_bytes(gzip.compress(proto.SerializeToString(), mtime=0))
 
 
-def main() -> None:
-    for name in CLASSIFICATION + SEGMENTATION:
-        export(name, dynamo=False)
+def main(names: list[str]) -> None:
+    """Every model, or those named on the command line."""
+    for name in CLASSIFICATION + SEGMENTATION + VIT:
+        if not names or name in names:
+            export(name, dynamo=False)
     for name in DYNAMO:
-        export(name, dynamo=True)
+        if not names or name in names:
+            export(name, dynamo=True)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
