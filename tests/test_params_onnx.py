@@ -203,3 +203,65 @@ def test_a_learned_per_channel_divisor_still_counts():
     nodes = [helper.make_node("Add", ["x", "x"], ["s"]), helper.make_node("Div", ["s", "scale"], ["y"])]
     report = checked(model_of(nodes, {"x": [1, 4, 5, 5]}, [init("scale", np.full((4, 1, 1), 2.0))]))
     assert report.totals.params == 4
+
+
+# -- lookup tables: embeddings, relative-position bias tables ----------------------------------
+def float_initializers(model: onnx.ModelProto) -> int:
+    """The file's own count: elements of its floating-point initializers."""
+    return sum(int(np.prod(i.dims)) for i in model.graph.initializer if i.data_type == F)
+
+
+def lookup(op: str, through: str | None = None, tied: bool = False) -> onnx.ModelProto:
+    """A relative-position bias as Swin reads it: table (V, H) gathered by a constant index
+    (T*T), reshaped to (T, T, H), permuted to (H, T, T) and added to the logits; ``tied``
+    also projects the result with the table itself (a head sharing an embedding)."""
+    size, heads, tokens = 9, 2, 3
+    index = RNG.integers(0, size, tokens * tokens)
+    nodes = [helper.make_node("Identity", ["table"], ["data"])] if through else []
+    data = "data" if through else "table"
+    if op == "Gather":
+        nodes.append(helper.make_node("Gather", [data, "index"], ["picked"], axis=0))
+    else:
+        nodes.append(helper.make_node("GatherND", [data, "index"], ["picked"]))
+    nodes += [helper.make_node("Reshape", ["picked", "grid"], ["bias3"]),
+              helper.make_node("Transpose", ["bias3"], ["bias"], perm=[2, 0, 1]),
+              helper.make_node("Add", ["x", "bias"], ["y"])]
+    if tied:
+        nodes += [helper.make_node("Transpose", ["y"], ["per_head"], perm=[0, 2, 3, 1]),  # (N, T, T, H)
+                  helper.make_node("MatMul", ["per_head", "table_t"], ["z"])]
+        nodes.insert(0, helper.make_node("Transpose", ["table"], ["table_t"], perm=[1, 0]))
+    inits = [init("table", RNG.standard_normal((size, heads))),
+             init("index", index if op == "Gather" else index.reshape(-1, 1)),
+             init("grid", np.array([tokens, tokens, heads], np.int64))]
+    return model_of(nodes, {"x": ["N", heads, tokens, tokens]}, inits)
+
+
+@pytest.mark.parametrize("op", ["Gather", "GatherND"])
+@pytest.mark.parametrize("through", [None, "Identity"])
+def test_a_gathered_float_initializer_is_a_parameter(op, through):
+    model = lookup(op, through)
+    report = checked(model)
+    assert report.totals.params == float_initializers(model) == 9 * 2  # the index is int64: not counted
+    (reader,) = [n for n in report.nodes if n.params]
+    assert reader.op == op
+
+
+def test_a_table_read_by_gather_and_matmul_counts_once():
+    model = lookup("Gather", tied=True)
+    assert checked(model).totals.params == float_initializers(model) == 9 * 2
+
+
+def test_a_gathered_constant_node_or_shape_is_no_parameter():
+    """A float table a Constant node holds is a value the graph computes; a shape is int64."""
+    table = helper.make_tensor("t", F, [4, 3], RNG.standard_normal(12).astype(np.float32).tolist())
+    nodes = [
+        helper.make_node("Constant", [], ["table"], value=table),
+        helper.make_node("Gather", ["table", "index"], ["picked"], axis=0),  # (2, 3)
+        helper.make_node("Shape", ["x"], ["xs"]),
+        helper.make_node("Gather", ["xs", "last"], ["width"], axis=0),
+        helper.make_node("Reshape", ["picked", "xs"], ["bias"]),
+        helper.make_node("Add", ["x", "bias"], ["y"]),
+    ]
+    inits = [init("index", np.array([3, 1], np.int64)), init("last", np.array([1], np.int64))]
+    report = checked(model_of(nodes, {"x": [2, 3]}, inits))
+    assert report.totals.params == 0

@@ -382,6 +382,10 @@ class OpDef:
     """Input index -> kind, for inputs that are weight operands (REFERENCE §5)."""
     scale_operands: bool = False
     """Constant operands with more than one element count as parameters (Add, Mul, ...)."""
+    tables: tuple[int, ...] = ()
+    """Inputs read as lookup tables (Gather's data): a float initializer there is a parameter
+    at its own size (an embedding, a relative-position bias table). Unlike ``weights``, their
+    values take part in constant folding (Gather also picks from shape tensors)."""
     shape_only: bool = False
     """Moves data without computing (Reshape, Transpose...): parameters are traced through it."""
     min_inputs: int = 0

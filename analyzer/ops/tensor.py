@@ -781,9 +781,12 @@ register(
 )
 register("Split", infer=infer_split, rf=rf_split, doc="Cuts a tensor along axis.")
 register("Slice", infer=infer_slice, rf=rf_shift, doc="Takes start:end:step along axes.")
-register("Gather", infer=infer_gather, rf=rf_gather, doc="Takes entries along axis by index.")
-register("GatherND", infer=infer_gather_nd, rf=rf_gather_nd,
-         doc="Takes slices of data by index tuples (the last dim of indices), after batch_dims.")
+register("Gather", infer=infer_gather, rf=rf_gather, tables=(0,),
+         doc="Takes entries along axis by index. A float initializer as data is a parameter (an "
+         "embedding, a relative-position bias table).")
+register("GatherND", infer=infer_gather_nd, rf=rf_gather_nd, tables=(0,),
+         doc="Takes slices of data by index tuples (the last dim of indices), after batch_dims. A "
+         "float initializer as data is a parameter.")
 register(
     "Flatten",
     infer=infer_flatten,

@@ -1,12 +1,14 @@
 """Parameters and buffers (REFERENCE §5), counted from dims alone.
 
 A constant floating-point tensor counts when it feeds a weight operand (declared by the op),
-directly or through shape-only ops, or is a multi-element constant operand of Add/Sub/Mul/Div.
+directly or through shape-only ops, is a multi-element constant operand of Add/Sub/Mul/Div,
+or is an initializer read as a lookup table (Gather's data).
 A tensor read by several nodes (tied weights) counts once, for its first consumer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from analyzer.graph import FLOAT_DTYPES, Model
@@ -96,6 +98,20 @@ LOWERINGS = {"InstanceNormalization": _group_norm_identity, "Div": _window_count
 that proves such an operand is not a module parameter."""
 
 
+def _operand_slots(opdef, count: int, cache: dict[tuple, dict[int, str]]) -> Mapping[int, str]:
+    """The inputs of a node with ``count`` inputs that may hold parameters, by kind: its
+    weight operands ("param", "buffer"), every operand of an op with scale operands
+    ("param": Add, Mul...), lookup tables ("table": counted as params, initializers only)."""
+    if not opdef.scale_operands and not opdef.tables:
+        return opdef.weights
+    key = (id(opdef), count)
+    slots = cache.get(key)
+    if slots is None:
+        slots = {i: "param" for i in range(count)} if opdef.scale_operands else {}
+        slots = cache[key] = slots | {i: "table" for i in opdef.tables} | dict(opdef.weights)
+    return slots
+
+
 def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     steps = model.steps()
     params: list[int | None] = [0] * len(steps)
@@ -103,7 +119,7 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
     unknown: list[int] = []
     counted: set[str] = set()
     dtypes, sizes, tensors = shapes.dtypes, shapes.shapes, model.tensors
-    scale_slots: dict[tuple, dict[int, str]] = {}
+    slot_cache: dict[tuple, dict[int, str]] = {}
     # Outputs of the nodes constant_source can walk through: any other activation is no
     # constant, which is then known without the walk (the steps come in topological order).
     passable: set[str] = set()
@@ -113,12 +129,7 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
         if opdef is None:
             continue
         inputs = node.inputs
-        slots = opdef.weights
-        if opdef.scale_operands:
-            key = (id(opdef), len(inputs))
-            slots = scale_slots.get(key) or scale_slots.setdefault(
-                key, {i: "param" for i in range(len(inputs))} | dict(slots))
-        for index, kind in slots.items():
+        for index, kind in _operand_slots(opdef, len(inputs), slot_cache).items():
             tensor = inputs[index] if index < len(inputs) else ""
             if not tensor:
                 continue
@@ -132,6 +143,8 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
                 if source is None:
                     continue
                 dtype, shape = dtypes.get(source, "float32"), sizes.get(source)
+                if kind == "table" and source not in tensors:
+                    continue  # made by a Constant node: a value computed, not a stored table
             if source in counted or dtype not in FLOAT_DTYPES:
                 continue
             count = prod(shape) if shape is not None else None
@@ -143,7 +156,7 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
             if node.op in LOWERINGS and LOWERINGS[node.op](model, node, index, source, shapes):
                 continue
             counted.add(source)
-            counts = params if kind == "param" else buffers
+            counts = buffers if kind == "buffer" else params
             counts[position] += count  # type: ignore[operator]
     for position in unknown:  # a count that leaves out a weight would be wrong, not small
         params[position] = buffers[position] = None

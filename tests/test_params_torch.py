@@ -1,0 +1,66 @@
+"""Parameters of PyTorch modules analysed where they live (REFERENCE §5, §8), against torch's
+own count, ``sum(p.numel() for p in module.parameters())``: lookup tables read by Gather
+(embeddings, relative-position bias tables)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models.swin_transformer import SwinTransformer
+
+from analyzer import api
+
+
+def torch_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_a_tiny_swin_counts_its_relative_position_bias_tables():
+    """torchvision's SwinTransformer reads each relative_position_bias_table only through
+    Gather (table[index], then view, permute, and Add to the attention logits)."""
+    torch.manual_seed(0)
+    module = SwinTransformer(patch_size=[4, 4], embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                             window_size=[4, 4], num_classes=10)
+    report = api.analyze(module, input_shape=(1, 3, 32, 32))
+    assert report.totals.params == torch_count(module)
+    tables = [p.numel() for name, p in module.named_parameters() if name.endswith("relative_position_bias_table")]
+    assert len(tables) == 4 and tables[0] == (2 * 4 - 1) ** 2 * 2  # (2W-1)^2 x heads
+    gathered = sorted(n.params for n in report.nodes if n.op == "Gather" and n.params)
+    assert gathered == sorted(tables)
+
+
+class Positions(nn.Module):
+    """A learned position embedding looked up by an index buffer (nn.Embedding exports as
+    Gather(weight, ids)), then a head tied to the embedding, and a computed table."""
+
+    def __init__(self, tokens: int = 6, dim: int = 8, tied: bool = False, computed: bool = False):
+        super().__init__()
+        self.pos = nn.Embedding(tokens, dim)
+        self.register_buffer("ids", torch.arange(tokens))
+        self.head = nn.Linear(dim, tokens, bias=False)
+        if tied:
+            self.head.weight = self.pos.weight
+        self.computed = computed
+
+    def forward(self, x):  # x: (N, tokens, dim)
+        x = x + self.pos(self.ids)
+        if self.computed:  # a table made in forward: a Constant node, no parameter
+            table = torch.tensor([[0.5 * i + 0.25 * j for j in range(x.shape[-1])] for i in range(7)])
+            x = x * table[self.ids]
+        return self.head(x)
+
+
+def test_an_embedding_counts_once_even_when_a_head_shares_it():
+    torch.manual_seed(0)
+    for tied in (False, True):
+        module = Positions(tied=tied)
+        report = api.analyze(module, input_shape=(2, 6, 8))
+        assert report.totals.params == torch_count(module) == (48 if tied else 96)
+        (lookup,) = [n for n in report.nodes if n.op == "Gather" and n.params]
+        assert lookup.params == module.pos.weight.numel()
+
+
+def test_a_table_computed_in_forward_is_no_parameter():
+    module = Positions(computed=True)
+    report = api.analyze(module, input_shape=(1, 6, 8))
+    assert report.totals.params == torch_count(module) == 96  # the 7x8 table is not counted
