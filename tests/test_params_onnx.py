@@ -265,3 +265,60 @@ def test_a_gathered_constant_node_or_shape_is_no_parameter():
     inits = [init("index", np.array([3, 1], np.int64)), init("last", np.array([1], np.int64))]
     report = checked(model_of(nodes, {"x": [2, 3]}, inits))
     assert report.totals.params == 0
+
+
+# -- weight standardisation: F.batch_norm(w, None, None, weight, bias=None, training=True) ----
+def standardised_conv(gain: bool = True, bias_init: bool = False, bias_values=None) -> onnx.ModelProto:
+    """timm's ScaledStdConv2d (``gain``) or StdConv2d as the TorchScript exporter writes it:
+    the weight reshaped to (1, C, -1) and normalised by BatchNormalization(training_mode=1)
+    over statistics ReduceMean computes, with a Constant of zeros(C) as B (bias=None) and
+    of ones(C) as scale when there is no gain; then reshaped back and used by Conv."""
+    cout, cin, k = 4, 3, 3
+    zeros = np.zeros(cout, np.float32) if bias_values is None else np.asarray(bias_values, np.float32)
+    nodes = [
+        helper.make_node("Reshape", ["w", "grouped"], ["w3"]),
+        helper.make_node("Transpose", ["w3"], ["wt"], perm=[0, 2, 1]),
+        helper.make_node("ReduceMean", ["wt", "axes"], ["mean"], keepdims=0),
+        helper.make_node("ReduceMean", ["wt", "axes"], ["mean_k"], keepdims=1),
+        helper.make_node("Sub", ["wt", "mean_k"], ["centred"]),
+        helper.make_node("Mul", ["centred", "centred"], ["squares"]),
+        helper.make_node("ReduceMean", ["squares", "axes"], ["var"], keepdims=0),
+        helper.make_node("BatchNormalization", ["w3", "scale", "b", "mean", "var"], ["ws", "running_mean", "running_var"],
+                         epsilon=1e-6, momentum=1.0, training_mode=1),
+        helper.make_node("Shape", ["w"], ["ws_shape"]),
+        helper.make_node("Reshape", ["ws", "ws_shape"], ["w_std"]),
+        helper.make_node("Conv", ["x", "w_std", "conv_b"], ["y"], pads=[1, 1, 1, 1]),
+    ]
+    if not bias_init:
+        nodes.insert(0, helper.make_node("Constant", [], ["b"], value=numpy_helper.from_array(zeros)))
+    if not gain:
+        ones = numpy_helper.from_array(np.ones(cout, np.float32))
+        nodes.insert(0, helper.make_node("Constant", [], ["scale"], value=ones))
+    inits = [init("w", RNG.standard_normal((cout, cin, k, k))), init("conv_b", RNG.standard_normal(cout)),
+             init("grouped", np.array([1, cout, -1], np.int64)), init("axes", np.array([0, 1], np.int64))]
+    if gain:
+        inits.append(init("scale", RNG.uniform(0.5, 1.5, cout)))
+    if bias_init:
+        inits.append(init("b", zeros))
+    return model_of(nodes, {"x": ["N", cin, 6, 6]}, inits, opset=18)
+
+
+@pytest.mark.parametrize("gain", [True, False])
+def test_weight_standardisation_counts_the_files_initializers_not_its_fills(gain):
+    model = standardised_conv(gain)
+    values = run_all_values(model, {"x": RNG.standard_normal((1, 3, 6, 6)).astype(np.float32)})
+    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    flat = weights["w"].reshape(4, -1)
+    scale = weights["scale"][:, None] if gain else 1.0
+    expected = (flat - flat.mean(1, keepdims=True)) / np.sqrt(flat.var(1, keepdims=True) + 1e-6) * scale
+    assert np.allclose(values["w_std"].reshape(4, -1), expected, atol=1e-4)  # the lowering is exact
+    report = checked(model)
+    assert report.totals.params == float_initializers(model) == 4 * 3 * 9 + 4 + (4 if gain else 0)
+    assert report.totals.buffers == 0
+
+
+def test_a_learned_or_nonzero_bias_of_a_standardisation_still_counts():
+    """A B stored as an initializer is a module tensor; a Constant whose values are read and
+    are not zeros is no fill the exporter made."""
+    assert checked(standardised_conv(bias_init=True)).totals.params == 4 * 3 * 9 + 4 + 4 + 4
+    assert checked(standardised_conv(bias_values=[0.0, 0.5, 0.0, 0.0])).totals.params == 4 * 3 * 9 + 4 + 4 + 4

@@ -1,10 +1,11 @@
 """Parameters of PyTorch modules analysed where they live (REFERENCE §5, §8), against torch's
 own count, ``sum(p.numel() for p in module.parameters())``: lookup tables read by Gather
-(embeddings, relative-position bias tables)."""
+(embeddings, relative-position bias tables) and the constants the exporter writes itself."""
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torchvision.models.swin_transformer import SwinTransformer
 
@@ -64,3 +65,33 @@ def test_a_table_computed_in_forward_is_no_parameter():
     module = Positions(computed=True)
     report = api.analyze(module, input_shape=(1, 6, 8))
     assert report.totals.params == torch_count(module) == 96  # the 7x8 table is not counted
+
+
+class ScaledStdConv2d(nn.Conv2d):
+    """timm's ScaledStdConv2d (NFNets): the weight standardised by F.batch_norm over its own
+    fan-in, scaled by a learned gain; ``standardise_only`` is timm's StdConv2d (BiT,
+    ResNetV2): no gain, weight=None."""
+
+    def __init__(self, cin: int, cout: int, k: int, standardise_only: bool = False):
+        super().__init__(cin, cout, k, padding=k // 2)
+        self.gain = None if standardise_only else nn.Parameter(torch.ones(cout, 1, 1, 1))
+        self.scale = (cin * k * k) ** -0.5
+
+    def forward(self, x):
+        gain = None if self.gain is None else (self.gain * self.scale).view(-1)
+        weight = F.batch_norm(self.weight.reshape(1, self.out_channels, -1), None, None, weight=gain,
+                              training=True, momentum=0.0, eps=1e-6).reshape_as(self.weight)
+        return F.conv2d(x, weight, self.bias, self.stride, self.padding)
+
+
+def test_weight_standardising_convs_count_as_pytorch_does():
+    """The exporter writes zeros(C) for bias=None and ones(C) for weight=None as the
+    BatchNormalization's B and scale: no parameters of the module."""
+    torch.manual_seed(0)
+    for standardise_only in (False, True):
+        module = nn.Sequential(ScaledStdConv2d(3, 16, 3, standardise_only), nn.ReLU(),
+                               ScaledStdConv2d(16, 24, 1, standardise_only))
+        report = api.analyze(module, input_shape=(1, 3, 12, 12))
+        assert report.totals.params == torch_count(module)
+        norms = [n for n in report.nodes if n.op == "BatchNormalization"]
+        assert [n.params for n in norms] == [0, 0]  # the gains count where they are scaled (Mul)

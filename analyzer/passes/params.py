@@ -68,6 +68,12 @@ def _group_norm_identity(model: Model, node, index: int, source: str, shapes: Sh
         return False
     if any(model.nodes[r].op != "Reshape" for r in readers):
         return False
+    return _identity_affine(index, source, shapes)
+
+
+def _identity_affine(index: int, source: str, shapes: ShapeResult) -> bool:
+    """Whether a normalisation's scale (input 1) or bias (input 2) is ones or zeros, where its
+    values are read (tiny tensors; an unread one passes: the lowering's pattern is the proof)."""
     value = shapes.values.get(source)
     fill = 1.0 if index == 1 else 0.0
     return value is None or value.values is None or all(v == fill for v in value.values)
@@ -93,7 +99,21 @@ def _window_counts(model: Model, node, index: int, source: str, shapes: ShapeRes
     )
 
 
-LOWERINGS = {"InstanceNormalization": _group_norm_identity, "Div": _window_counts}
+def _functional_batch_norm(model: Model, node, index: int, source: str, shapes: ShapeResult) -> bool:
+    """``F.batch_norm(x, None, None, weight, bias, training=True)`` (weight standardisation:
+    timm's StdConv2d, ScaledStdConv2d) as the TorchScript exporter writes it: a
+    BatchNormalization over statistics the graph computes (ReduceMean, not constants), with a
+    Constant node of zeros as B where bias is None (ones as scale where weight is None). A
+    Constant node there is made by the exporter: the module's own tensors are initializers."""
+    if index not in (1, 2) or source in model.tensors or len(node.inputs) < 5:
+        return False
+    if any(constant_source(model, node.inputs[i], shapes) is not None for i in (3, 4)):
+        return False
+    return _identity_affine(index, source, shapes)
+
+
+LOWERINGS = {"InstanceNormalization": _group_norm_identity, "Div": _window_counts,
+             "BatchNormalization": _functional_batch_norm}
 """Ops whose constant operands an exporter's lowering may add (REFERENCE §5), with the test
 that proves such an operand is not a module parameter."""
 
