@@ -152,6 +152,10 @@ class Model:
     """The inputs' shapes as the source declares them, when the model is analysed at other
     sizes that replace dims the source fixes (empty otherwise): the fixed-size check compares
     the two."""
+    stored_parameters: bool = False
+    """Every parameter of the source is an initializer (the PyTorch front end exports each one
+    as such, without folding): a tensor a node makes (Constant, ConstantOfShape) is a value
+    the forward computes, never a parameter (REFERENCE §5)."""
     partial: bool = False
     """The graph could not be made (a PyTorch module that cannot run at the shape asked for):
     figures are unknown, not zero."""

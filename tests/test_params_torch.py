@@ -4,6 +4,9 @@ own count, ``sum(p.numel() for p in module.parameters())``: lookup tables read b
 
 from __future__ import annotations
 
+import math
+
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -95,3 +98,49 @@ def test_weight_standardising_convs_count_as_pytorch_does():
         assert report.totals.params == torch_count(module)
         norms = [n for n in report.nodes if n.op == "BatchNormalization"]
         assert [n.params for n in norms] == [0, 0]  # the gains count where they are scaled (Mul)
+
+
+class FourierPositions(nn.Module):
+    """timm's PositionalEncodingFourier (EdgeNeXt): positions divided by dim_t, frequencies
+    computed in forward (a Constant node in the export), then a 1x1 projection."""
+
+    def __init__(self, hidden: int = 8, dim: int = 12, temperature: float = 10000.0):
+        super().__init__()
+        self.token_projection = nn.Conv2d(hidden * 2, dim, kernel_size=1)
+        self.hidden, self.temperature = hidden, temperature
+
+    def forward(self, x):  # x: (N, dim, H, W)
+        n, _, h, w = x.shape
+        mask = torch.zeros(n, h, w, dtype=torch.bool, device=x.device)
+        not_mask = ~mask
+        y_embed = not_mask.cumsum(1, dtype=torch.float32) / h * 2 * math.pi
+        x_embed = not_mask.cumsum(2, dtype=torch.float32) / w * 2 * math.pi
+        dim_t = torch.arange(self.hidden, dtype=torch.int64, device=x.device).to(torch.float32)
+        dim_t = self.temperature ** (2 * torch.div(dim_t, 2, rounding_mode="floor") / self.hidden)
+        pos_x = x_embed[:, :, :, None] / dim_t
+        pos_y = y_embed[:, :, :, None] / dim_t
+        pos_x = torch.stack((pos_x[:, :, :, 0::2].sin(), pos_x[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos_y = torch.stack((pos_y[:, :, :, 0::2].sin(), pos_y[:, :, :, 1::2].cos()), dim=4).flatten(3)
+        pos = torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2)
+        return x + self.token_projection(pos)
+
+
+def test_fourier_frequencies_computed_in_forward_are_no_parameters():
+    module = FourierPositions()
+    report = api.analyze(module, input_shape=(1, 12, 5, 6))
+    assert report.totals.params == torch_count(module) == 16 * 12 + 12
+    divisions = [n for n in report.nodes if n.op == "Div" and n.params == 0]
+    assert divisions  # the divisions by dim_t are there, and count nothing
+
+
+@pytest.mark.parametrize("norm", [
+    nn.BatchNorm2d(8, affine=False), nn.InstanceNorm2d(8), nn.LayerNorm(4, elementwise_affine=False),
+    nn.GroupNorm(2, 8, affine=False), nn.InstanceNorm2d(8, affine=True), nn.GroupNorm(2, 8),
+], ids=lambda m: repr(m))
+def test_norms_without_affine_count_no_ones_or_zeros(norm):
+    """Without weight and bias the exporter writes Constant ones(C) and zeros(C) as the
+    norm's scale and B: PyTorch counts no parameter for them (nor, here, for their stats)."""
+    module = nn.Sequential(nn.Conv2d(3, 8, 3), norm)
+    report = api.analyze(module, input_shape=(1, 3, 6, 6))
+    assert report.totals.params == torch_count(module)
+    assert report.totals.buffers == sum(b.numel() for b in module.buffers() if b.is_floating_point())

@@ -5,7 +5,9 @@ without its weights: parameters and buffers become initializers that carry their
 the values of small ones), so a large model costs what its graph costs. BatchNorm stays a
 node of its own (the module is exported as in eval mode, without the inference-time folding
 into the convolution), initializers are never merged by value, and nodes are named by the
-module that made them. The result is then analysed like any ONNX file.
+module that made them. Every parameter is thus an initializer, and a Constant node a value
+``forward`` computes (the model says so: ``stored_parameters``). The result is then
+analysed like any ONNX file.
 
 torch is imported here only, and only when a module is analysed.
 """
@@ -100,6 +102,7 @@ def load_module(module: Any, sizes: InputSizes, path: str | None = None) -> Mode
 
     model = build_graph(path, proto, InputSizes())
     model.name = type(module).__name__
+    model.stored_parameters = True
     return model
 
 

@@ -163,8 +163,8 @@ def count_parameters(model: Model, shapes: ShapeResult) -> ParamResult:
                 if source is None:
                     continue
                 dtype, shape = dtypes.get(source, "float32"), sizes.get(source)
-                if kind == "table" and source not in tensors:
-                    continue  # made by a Constant node: a value computed, not a stored table
+                if source not in tensors and (kind == "table" or model.stored_parameters):
+                    continue  # made by a Constant node: a value computed, not a stored parameter
             if source in counted or dtype not in FLOAT_DTYPES:
                 continue
             count = prod(shape) if shape is not None else None
