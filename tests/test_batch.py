@@ -64,7 +64,7 @@ def test_a_batch_fixed_in_the_model_is_the_batch_of_its_totals(tmp_path):
     assert totals["per_batch"] == {"size": 8, "macs": macs, "memory": {"elements": memory // 4, "bytes": memory},
                                    "peak_memory": peak}
     assert totals["peak_memory"]["bytes"] == peak // 8
-    text = runner.invoke(app, ["analyze", str(path), "--exact"]).stdout
+    text = runner.invoke(app, ["analyze", str(path), "--exact", "--width", "0"]).stdout
     assert f"{macs // 8:,} MACs per sample\n" in text
     assert f"\nPer batch of 8: {macs:,} MACs, peak activations {peak:,} bytes\n" in text
 
