@@ -178,13 +178,9 @@ def _compare(old_model: Model, new_model: Model, a: NodeReport, b: NodeReport) -
     for key in sorted(set(attrs_a) | set(attrs_b)):
         was, now = attrs_a.get(key, _UNSET), attrs_b.get(key, _UNSET)
         if was is _UNSET:
-            was = _default(old_model, a.name, key)
+            was = _default(old_model, a.name, key, now)
         if now is _UNSET:
-            now = _default(new_model, b.name, key)
-        if isinstance(was, int) and isinstance(now, list) and key in PER_AXIS_DEFAULTS:
-            was = [was] * len(now)
-        elif isinstance(now, int) and isinstance(was, list) and key in PER_AXIS_DEFAULTS:
-            now = [now] * len(was)
+            now = _default(new_model, b.name, key, was)
         if was != now:
             changes.append(Change(f"attribute {key}", was, now))
     return changes
@@ -193,17 +189,18 @@ def _compare(old_model: Model, new_model: Model, a: NodeReport, b: NodeReport) -
 _UNSET = object()
 
 
-def _default(model: Model, name: str, key: str) -> Any:
+def _default(model: Model, name: str, key: str, other: Any) -> Any:
     """The value ONNX gives an attribute a node leaves out (``auto_pad`` is ``NOTSET``; one
-    exporter writes it, another does not), None when it has none. Asked of onnx's schemas
-    only for the ONNX ops convlint models: no string from the file reaches its native code."""
+    exporter writes it, another does not), None when it has none; ``other`` is the value the
+    other version writes. Asked of onnx's schemas only for the ONNX ops convlint models: no
+    string from the file reaches its native code."""
     from analyzer.ops import opdef_of
 
     node = model.nodes[name]
     if model.format != "onnx" or node.domain or opdef_of(node) is None or key.startswith("input "):
         return None
-    if key in PER_AXIS_DEFAULTS:  # as many as the other side has axes: no schema writes these
-        return PER_AXIS_DEFAULTS[key]
+    if key in PER_AXIS_DEFAULTS:  # one per axis the other version writes: no schema gives these
+        return [PER_AXIS_DEFAULTS[key]] * len(other) if isinstance(other, list) else None
     return _schema_default(node.op, min(model.opset.get("", 1), LATEST_OPSET), key)
 
 

@@ -176,12 +176,18 @@ def _python(code: str) -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def _load_and_infer(path: Path) -> list[str]:
+    """The yardstick of a whole-process JSON report: onnx.load + onnx.shape_inference."""
+    return _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
+
+
+def _json_report(path: Path) -> list[str]:
+    return [sys.executable, "-m", "analyzer", "analyze", str(path), "-f", "json"]
+
+
 def whole_processes(models: dict[str, Path], repeat: int) -> list[str]:
     """Rows of a Markdown table: each convlint command beside its yardstick, run in turns."""
     convlint = [sys.executable, "-m", "analyzer"]
-
-    def load_and_infer(path: Path) -> list[str]:
-        return _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
 
     def load(path: Path) -> list[str]:
         return _python(f"import onnx; onnx.load({str(path)!r})")
@@ -189,13 +195,13 @@ def whole_processes(models: dict[str, Path], repeat: int) -> list[str]:
     small = models["small"]
     count = sum(1 for _ in small.iterdir())
     pairs = [
-        ("convlint analyze residual50k.onnx --format json", [*convlint, "analyze", str(models["residual50k"]), "-f", "json"],
-         "onnx.load + infer_shapes", load_and_infer(models["residual50k"]), 1),
-        ("convlint analyze mobilenet_v2.onnx --format json", [*convlint, "analyze", str(models["mobilenet_v2"]), "-f", "json"],
-         "onnx.load + infer_shapes", load_and_infer(models["mobilenet_v2"]), 1),
-        ("convlint analyze resnet50.onnx --format json", [*convlint, "analyze", str(models["resnet50"]), "-f", "json"],
+        ("convlint analyze residual50k.onnx --format json", _json_report(models["residual50k"]),
+         "onnx.load + infer_shapes", _load_and_infer(models["residual50k"]), 1),
+        ("convlint analyze mobilenet_v2.onnx --format json", _json_report(models["mobilenet_v2"]),
+         "onnx.load + infer_shapes", _load_and_infer(models["mobilenet_v2"]), 1),
+        ("convlint analyze resnet50.onnx --format json", _json_report(models["resnet50"]),
          "onnx.load", load(models["resnet50"]), 1),
-        ("convlint analyze vgg16.onnx --format json", [*convlint, "analyze", str(models["vgg16"]), "-f", "json"],
+        ("convlint analyze vgg16.onnx --format json", _json_report(models["vgg16"]),
          "onnx.load", load(models["vgg16"]), 1),
         ("convlint analyze ten_layers.json", [*convlint, "analyze", str(models["ten_layers"])],
          "python -c pass", _python("pass"), 1),
@@ -218,13 +224,13 @@ def against_the_floor(path: Path, repeat: int) -> str:
     """convlint's JSON report of the residual graph beside the least a Python program does to
     write its node lines (benchmarks/floor.py) and the yardstick, run in turns; the floor's
     lines are first checked to be convlint's."""
-    convlint = [sys.executable, "-m", "analyzer", "analyze", str(path), "-f", "json"]
+    convlint = _json_report(path)
     floor = [sys.executable, str(HERE / "floor.py"), str(path)]
     (ours,), (bare,) = launch([convlint, floor], 1, warm=False, capture=True)
     node_lines = [json.dumps(node, ensure_ascii=False) for node in json.loads(ours[3])["nodes"]]
     if node_lines != bare[3].splitlines():
         raise SystemExit("benchmarks/floor.py does not write convlint's node lines: no floor to compare with")
-    yardstick = _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
+    yardstick = _load_and_infer(path)
     (ours_time, _), (bare_time, _), (theirs, _) = in_turns([convlint, floor, yardstick], repeat)
     return (f"{path.stem}, whole processes in turns: `convlint analyze --format json` {ours_time:.3f} s "
             f"({ours_time / theirs:.2f}x), benchmarks/floor.py (the same node lines, nothing else) "
@@ -243,9 +249,7 @@ def real_exports(workdir: Path, repeat: int) -> tuple[list[str], str]:
         path = folder / packed.name.removesuffix(".gz")
         if not path.exists():
             path.write_bytes(gzip.decompress(packed.read_bytes()))
-        convlint = [sys.executable, "-m", "analyzer", "analyze", str(path), "-f", "json"]
-        yardstick = _python(f"import onnx; onnx.shape_inference.infer_shapes(onnx.load({str(path)!r}))")
-        (ours, _), (theirs, _) = in_turns([convlint, yardstick], repeat)
+        (ours, _), (theirs, _) = in_turns([_json_report(path), _load_and_infer(path)], repeat)
         ratios.append(ours / theirs)
         rows.append(f"| {path.stem} | {ours:.3f} s | {theirs:.3f} s | {ours / theirs:.2f}x |")
     summary = (f"{len(ratios)} torchvision exports: median {statistics.median(ratios):.2f}x of onnx.load + "

@@ -17,6 +17,7 @@ from math import prod
 from typing import Any
 
 from analyzer.graph import ConstTensor
+from analyzer.ops.common import broadcast_dims
 from analyzer.symbolic import eq, is_expr, is_size, where
 
 MAX_FOLD = 1024
@@ -117,14 +118,15 @@ def broadcast_to(items: Items, dims: tuple[int, ...]) -> Items | None:
 
 
 def _broadcast_dims(*all_dims: tuple[int, ...]) -> tuple[int, ...]:
+    """numpy's broadcast of the dims (ValueError when they do not broadcast)."""
     rank = max(len(d) for d in all_dims)
     out = []
-    for axis in range(rank):
-        sizes = {d[axis - rank + len(d)] for d in all_dims if axis - rank + len(d) >= 0} - {1}
-        if len(sizes) > 1:
+    for column in zip(*[(1,) * (rank - len(d)) + d for d in all_dims]):
+        dim, compatible = broadcast_dims(column)
+        if not compatible:
             raise ValueError(f"dims {all_dims} do not broadcast")
-        out.append(sizes.pop() if sizes else 1)
-    return tuple(out)
+        out.append(dim)
+    return tuple(out)  # type: ignore[arg-type]
 
 
 def _known(*values: Any) -> bool:
